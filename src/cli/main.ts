@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/** The `lifeline` command: argv → commands. Nothing the library needs lives here. */
+import { Command, Option } from 'commander';
+import { parseHostPort, parseMs, parsePort } from './address.js';
+import { runServer } from './server-command.js';
+import { runClient } from './client-command.js';
+import { runDemo } from './demo-command.js';
+
+const program = new Command();
+program
+  .name('lifeline')
+  .description('Long-lived connections that know within seconds whether the other side is dead, unavailable or healthy.')
+  .showHelpAfterError();
+
+const logOption = () => new Option('--log <format>', 'log format on stderr').choices(['auto', 'json', 'pretty']).default('auto');
+
+program
+  .command('server')
+  .description('run a lifeline server: prints client messages, sends stdin lines to every session')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--port <port>', 'TCP port (0 = any free port)', parsePort, 7400)
+  .option('--interval <ms>', 'default heartbeat interval, ms', parseMs('--interval'), 5000)
+  .option('--timeout <ms>', 'default heartbeat timeout, ms', parseMs('--timeout'), 15000)
+  .option('--echo', 'echo every message back to its sender', false)
+  .addOption(logOption())
+  .action(async (opts) => {
+    await runServer(opts);
+  });
+
+program
+  .command('client')
+  .description('connect to a lifeline server: stdin lines become messages, received messages are printed')
+  .requiredOption('--connect <host:port>', 'server address', parseHostPort)
+  .option('--interval <ms>', 'heartbeat interval to propose, ms', parseMs('--interval'))
+  .option('--timeout <ms>', 'heartbeat timeout to propose, ms', parseMs('--timeout'))
+  .option('--verbose', 'log every heartbeat PONG (RTT, server status)', false)
+  .option('--stay', 'stay connected when stdin ends', false)
+  .addOption(logOption())
+  .action((opts) => runClient(opts));
+
+program
+  .command('demo')
+  .description('server + client processes: freeze one, kill one, and show what the server detects')
+  .option('--interval <ms>', 'heartbeat interval, ms', parseMs('--interval'), 500)
+  .option('--timeout <ms>', 'heartbeat timeout, ms', parseMs('--timeout'), 1500)
+  .action(async (opts) => {
+    process.exitCode = await runDemo(opts);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`lifeline: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,283 @@
+/**
+ * Client: dials a lifeline server over TCP, runs the handshake and the heartbeat, and reports
+ * the server's liveness and status. Reconnect, failover and resume arrive in a later issue and
+ * will live beside this file (the Client outlives its Connection for that reason).
+ *
+ * Events: 'open' (OpenInfo), 'message' (Buffer), 'pong' (PongInfo), 'status' (PeerStatus, load)
+ * when the server's reported status changes, 'goaway' (GoawayFrame), 'drain', 'close'
+ * (CloseReason, exactly once).
+ */
+import net from 'node:net';
+import { EventEmitter } from 'node:events';
+import { Connection, type ConnectionOwner, type PongInfo } from '../connection/connection.js';
+import type { CloseReason } from '../connection/close-reason.js';
+import { asBuffer, toPayload } from '../connection/payload.js';
+import { PROTOCOL_VERSION, type Frame, type GoawayFrame, type PeerStatus } from '../protocol/frames.js';
+import { pingSchedule } from '../liveness/negotiate.js';
+import { systemClock, type Clock, type Cancel } from '../time/clock.js';
+import { TimerScheduler } from '../time/scheduler.js';
+import { TcpTransport } from '../transport/tcp.js';
+import { LifelineError } from '../errors.js';
+import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
+
+export interface OpenInfo {
+  sessionId: string;
+  /** Heartbeat interval in force (the server may have clamped the proposal), ms. */
+  heartbeatInterval: number;
+  /** Heartbeat timeout in force, ms. */
+  heartbeatTimeout: number;
+  /** Whether a previous session was resumed (always false until resume lands). */
+  resumed: boolean;
+}
+
+export type ClientState = 'connecting' | 'handshake' | 'open' | 'closing' | 'closed';
+
+export interface Client {
+  on(event: 'open', listener: (info: OpenInfo) => void): this;
+  on(event: 'message', listener: (data: Buffer) => void): this;
+  on(event: 'pong', listener: (info: PongInfo) => void): this;
+  on(event: 'status', listener: (status: PeerStatus, load: number) => void): this;
+  on(event: 'goaway', listener: (frame: GoawayFrame) => void): this;
+  on(event: 'drain', listener: () => void): this;
+  on(event: 'close', listener: (reason: CloseReason) => void): this;
+  once(event: 'open', listener: (info: OpenInfo) => void): this;
+  once(event: 'close', listener: (reason: CloseReason) => void): this;
+  once(event: 'message', listener: (data: Buffer) => void): this;
+}
+
+export class Client extends EventEmitter implements ConnectionOwner {
+  readonly options: ResolvedClientOptions;
+  state: ClientState = 'connecting';
+  /** Set after 'open'. */
+  info: OpenInfo | undefined;
+  /** Set once closed. */
+  closeReason: CloseReason | undefined;
+  private readonly clock: Clock;
+  private readonly scheduler: TimerScheduler;
+  private socket: net.Socket | undefined;
+  private connection: Connection | undefined;
+  private cancelConnectTimer: Cancel | undefined;
+  private queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private peerStatus: PeerStatus = 'ok';
+
+  constructor(options: ClientOptions) {
+    super();
+    this.options = resolveClientOptions(options);
+    this.clock = this.options.clock ?? systemClock;
+    this.scheduler = new TimerScheduler(this.clock);
+    // Dial on the next tick so listeners attached right after connect() see every event.
+    queueMicrotask(() => this.dial());
+  }
+
+  /** Last heartbeat round trip, ms. */
+  get rtt(): number | undefined {
+    return this.connection?.rttMs;
+  }
+
+  get smoothedRtt(): number | undefined {
+    return this.connection?.smoothedRttMs;
+  }
+
+  /** ms since anything was received from the server. */
+  get sinceLastSeen(): number | undefined {
+    return this.connection?.sinceLastSeenMs;
+  }
+
+  /** The server's status from its latest PONG. */
+  get serverStatus(): PeerStatus {
+    return this.peerStatus;
+  }
+
+  get bufferedAmount(): number {
+    return (this.connection?.transport.bufferedBytes ?? 0) + this.queuedBytes;
+  }
+
+  /**
+   * Send a message. Before 'open' it is queued (up to maxQueuedBytes, then LL_ERR_BUFFER_OVERFLOW);
+   * after close it throws LL_ERR_NOT_OPEN. Returns false when the send buffer is above its
+   * high-water mark (the message is still queued: wait for 'drain').
+   */
+  send(data: Uint8Array | string): boolean {
+    const payload = toPayload(data);
+    if (this.state === 'open' && this.connection) return this.connection.send(payload);
+    if (this.state === 'connecting' || this.state === 'handshake') {
+      if (this.queuedBytes + payload.byteLength > this.options.maxQueuedBytes) {
+        throw new LifelineError(
+          'LL_ERR_BUFFER_OVERFLOW',
+          `cannot queue ${payload.byteLength} more bytes before open: maxQueuedBytes is ${this.options.maxQueuedBytes}`,
+        );
+      }
+      // Keep a copy: the caller may reuse its buffer before we are open.
+      this.queue.push(payload.slice());
+      this.queuedBytes += payload.byteLength;
+      return false;
+    }
+    throw new LifelineError('LL_ERR_NOT_OPEN', `cannot send: client is ${this.state}`);
+  }
+
+  /** Close gracefully. 'close' follows with code local-close. */
+  close(message = ''): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.connection) {
+      this.state = 'closing';
+      this.connection.close('normal', message);
+      return;
+    }
+    this.socket?.destroy();
+    this.finish({
+      code: 'local-close',
+      message: message || 'closed locally before connecting',
+      initiator: 'local',
+      detectedBy: 'application',
+      sinceLastSeenMs: 0,
+    });
+  }
+
+  // --- dialling -------------------------------------------------------------------------------
+
+  private dial(): void {
+    if (this.state !== 'connecting') return;
+    const { host, port, handshakeTimeout } = this.options;
+    const startedAt = this.clock.now();
+    const socket = net.connect({ host, port, noDelay: true });
+    this.socket = socket;
+    const onError = (err: Error) => {
+      this.cancelConnectTimer?.();
+      this.finish({
+        code: 'connect-failed',
+        message: `cannot connect to ${host}:${port}: ${err.message}`,
+        initiator: 'transport',
+        detectedBy: 'transport',
+        sinceLastSeenMs: 0,
+        error: err,
+      });
+    };
+    socket.once('error', onError);
+    this.cancelConnectTimer = this.scheduler.schedule(startedAt + handshakeTimeout, () => {
+      socket.destroy();
+      this.finish({
+        code: 'connect-failed',
+        message: `cannot connect to ${host}:${port}: no TCP connection within ${handshakeTimeout} ms`,
+        initiator: 'local',
+        detectedBy: 'handshake-timer',
+        sinceLastSeenMs: 0,
+      });
+    });
+    socket.once('connect', () => {
+      this.cancelConnectTimer?.();
+      socket.off('error', onError);
+      if (this.state !== 'connecting') return void socket.destroy();
+      this.state = 'handshake';
+      const connection = new Connection({
+        transport: new TcpTransport(socket),
+        owner: this,
+        clock: this.clock,
+        scheduler: this.scheduler,
+        maxFrameSize: this.options.maxFrameSize,
+        health: () => ({ status: 'ok', load: 0 }),
+      });
+      this.connection = connection;
+      const token = this.options.token;
+      connection.sendHandshake({
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        heartbeatIntervalMs: this.options.heartbeatInterval ?? 0,
+        heartbeatTimeoutMs: this.options.heartbeatTimeout ?? 0,
+        ...(token === undefined ? {} : { token: typeof token === 'string' ? new TextEncoder().encode(token) : token }),
+      });
+      connection.startHandshakeTimer(Math.max(1, startedAt + handshakeTimeout - this.clock.now()));
+    });
+  }
+
+  // --- ConnectionOwner ------------------------------------------------------------------------
+
+  handshakeFrame(frame: Frame): void {
+    const connection = this.connection;
+    if (!connection) return;
+    if (frame.type !== 'welcome') {
+      const message = `expected WELCOME, got ${frame.type.toUpperCase()}`;
+      connection.closeWith('protocol-error', message, { code: 'protocol-error', message, initiator: 'local', detectedBy: 'protocol' });
+      return;
+    }
+    if (frame.version !== PROTOCOL_VERSION) {
+      const message = `server answered protocol version ${frame.version}; this client speaks ${PROTOCOL_VERSION}`;
+      connection.closeWith('unsupported-version', message, {
+        code: 'unsupported-version',
+        message,
+        initiator: 'local',
+        detectedBy: 'protocol',
+      });
+      return;
+    }
+    if (frame.heartbeatIntervalMs <= 0 || frame.heartbeatTimeoutMs <= frame.heartbeatIntervalMs) {
+      const message = `WELCOME has an unusable heartbeat (${frame.heartbeatIntervalMs} / ${frame.heartbeatTimeoutMs} ms)`;
+      connection.closeWith('protocol-error', message, { code: 'protocol-error', message, initiator: 'local', detectedBy: 'protocol' });
+      return;
+    }
+    const negotiated = { intervalMs: frame.heartbeatIntervalMs, timeoutMs: frame.heartbeatTimeoutMs };
+    connection.open({
+      ...pingSchedule('client', negotiated),
+      timeoutMs: negotiated.timeoutMs,
+      peerMaxFrameSize: frame.maxFrameSize ?? this.options.maxFrameSize,
+    });
+    this.state = 'open';
+    this.info = {
+      sessionId: frame.sessionId ? Buffer.from(frame.sessionId).toString('hex') : '',
+      heartbeatInterval: negotiated.intervalMs,
+      heartbeatTimeout: negotiated.timeoutMs,
+      resumed: false,
+    };
+    this.emit('open', this.info);
+    this.flushQueue(connection);
+  }
+
+  message(payload: Uint8Array): void {
+    this.emit('message', asBuffer(payload));
+  }
+
+  pong(info: PongInfo): void {
+    this.emit('pong', info);
+    if (info.status !== this.peerStatus) {
+      this.peerStatus = info.status;
+      this.emit('status', info.status, info.load);
+    }
+  }
+
+  goaway(frame: GoawayFrame): void {
+    this.emit('goaway', frame);
+  }
+
+  drain(): void {
+    this.emit('drain');
+  }
+
+  closed(reason: CloseReason): void {
+    this.finish(reason);
+  }
+
+  private flushQueue(connection: Connection): void {
+    const queue = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    for (const payload of queue) {
+      if (connection.state !== 'open') break;
+      connection.send(payload);
+    }
+  }
+
+  private finish(reason: CloseReason): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.cancelConnectTimer?.();
+    this.closeReason = reason;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.emit('close', reason);
+  }
+}
+
+/** Connect to a lifeline server. The returned client emits 'open' once the handshake is done. */
+export function connect(options: ClientOptions): Client {
+  return new Client(options);
+}

@@ -1,0 +1,66 @@
+/** Client options: defaults, merge, validation (STYLE.md §4.17). Durations in milliseconds. */
+import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/frames.js';
+import type { Clock } from '../time/clock.js';
+import { InvalidOptionError } from '../errors.js';
+import { positiveNumber, stripUndefined } from '../options.js';
+
+export interface ClientOptions {
+  /** Server host. Default '127.0.0.1'. */
+  host?: string;
+  /** Server port. Required. */
+  port: number;
+  /**
+   * Heartbeat interval to propose, ms: a PING goes out when nothing has been received for this
+   * long. Default: none proposed — the server's default applies (lifeline's is 5000).
+   */
+  heartbeatInterval?: number;
+  /** Heartbeat timeout to propose, ms: the server is declared dead after this long with nothing received. Default: the server's (15000). */
+  heartbeatTimeout?: number;
+  /** TCP connect + handshake must complete within this, ms. Default 5000. */
+  handshakeTimeout?: number;
+  /** Largest frame accepted, bytes. Default 1 MiB. */
+  maxFrameSize?: number;
+  /** Bytes of messages send() may queue before the connection opens. Default 4 MiB. */
+  maxQueuedBytes?: number;
+  /** Opaque credential sent in HELLO (for the server's auth hook). */
+  token?: Uint8Array | string;
+  /** Clock (tests inject a FakeClock). Default: the monotonic system clock. */
+  clock?: Clock;
+}
+
+export const CLIENT_DEFAULTS = {
+  host: '127.0.0.1',
+  handshakeTimeout: 5000,
+  maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+  maxQueuedBytes: 4 * 1024 * 1024,
+} as const;
+
+export type ResolvedClientOptions = ClientOptions & {
+  host: string;
+  handshakeTimeout: number;
+  maxFrameSize: number;
+  maxQueuedBytes: number;
+};
+
+export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'connect() needs an options object with at least { port }');
+  }
+  const o = { ...CLIENT_DEFAULTS, ...stripUndefined(options) } as ResolvedClientOptions;
+  if (!Number.isInteger(o.port) || o.port <= 0 || o.port > 65535) {
+    throw new InvalidOptionError('port', `must be an integer 1..65535, got ${String(o.port)}`);
+  }
+  if (typeof o.host !== 'string' || o.host === '') throw new InvalidOptionError('host', 'must be a non-empty string');
+  positiveNumber('handshakeTimeout', o.handshakeTimeout);
+  positiveNumber('maxFrameSize', o.maxFrameSize);
+  positiveNumber('maxQueuedBytes', o.maxQueuedBytes);
+  if (o.heartbeatInterval !== undefined) positiveNumber('heartbeatInterval', o.heartbeatInterval);
+  if (o.heartbeatTimeout !== undefined) positiveNumber('heartbeatTimeout', o.heartbeatTimeout);
+  if (o.heartbeatInterval !== undefined && o.heartbeatTimeout !== undefined && o.heartbeatTimeout <= o.heartbeatInterval) {
+    throw new InvalidOptionError(
+      'heartbeatTimeout',
+      `must be greater than heartbeatInterval (${o.heartbeatInterval} ms), got ${o.heartbeatTimeout}`,
+    );
+  }
+  return o;
+}

@@ -1,0 +1,50 @@
+/**
+ * CloseReason: the single value a connection's one `close` event carries (STYLE.md §3.13).
+ * `code` says how it ended from *this* side's point of view; `remoteCode` is what the peer put in
+ * its CLOSE frame, when it sent one.
+ */
+import type { CloseCode } from '../protocol/frames.js';
+
+export type CloseReasonCode =
+  /** Nothing was received for the heartbeat timeout: the peer (or the path to it) is dead. */
+  | 'heartbeat-timeout'
+  /** The peer sent CLOSE. See `remoteCode` for its reason. */
+  | 'remote-close'
+  /** We called close(). */
+  | 'local-close'
+  /** The peer sent bytes that break PROTOCOL.md (or we received CLOSE protocol-error). */
+  | 'protocol-error'
+  /** No valid HELLO (server) / WELCOME (client) within the handshake timeout. */
+  | 'handshake-timeout'
+  /** The peer sent GOAWAY and then closed (drain, shutdown, too many pings…). */
+  | 'goaway'
+  /** The transport closed without a CLOSE frame (TCP FIN: e.g. the peer process exited). */
+  | 'transport-closed'
+  /** The transport failed (ECONNRESET, ETIMEDOUT…); `error` holds the cause. */
+  | 'transport-error'
+  /** The client could not establish the transport (ECONNREFUSED, DNS…). */
+  | 'connect-failed'
+  /** No protocol version in common. */
+  | 'unsupported-version'
+  /** The server refused the connection: it is at maxConnections. */
+  | 'server-full'
+  /** The server is shutting down (server.close()). */
+  | 'server-shutdown';
+
+export type DetectedBy = 'heartbeat' | 'transport' | 'protocol' | 'handshake-timer' | 'peer' | 'application';
+
+export interface CloseReason {
+  code: CloseReasonCode;
+  /** Human-readable explanation. */
+  message: string;
+  /** Who ended it: us, the peer (a frame it sent), or the transport underneath. */
+  initiator: 'local' | 'peer' | 'transport';
+  /** Which mechanism noticed. */
+  detectedBy: DetectedBy;
+  /** ms between the last frame received and the close (how stale the peer was). */
+  sinceLastSeenMs: number;
+  /** The code from the peer's CLOSE frame, when it sent one. */
+  remoteCode?: CloseCode;
+  /** The underlying error, for transport failures. */
+  error?: Error;
+}

@@ -1,0 +1,436 @@
+/**
+ * Connection: one transport + the frame codec + the heartbeat + exactly one close reason.
+ * Role-neutral: the server's Session and the client both drive one. The handshake policy
+ * (what to answer to HELLO, what to do with WELCOME) belongs to the owner; this class only
+ * routes pre-open frames to it and enforces the handshake deadline.
+ *
+ * Reaction to liveness verdicts lives here (STYLE.md §1.3): liveness/heartbeat.ts says "ping"
+ * or "dead"; this class writes the PING or tears the transport down.
+ */
+import { FrameDecoder } from '../protocol/decoder.js';
+import { encodeDataHeader, encodeFrame, encodePing, encodePong } from '../protocol/encode.js';
+import type { CloseCode, Frame, GoawayFrame, HelloFrame, PeerStatus, WelcomeFrame } from '../protocol/frames.js';
+import { Heartbeat } from '../liveness/heartbeat.js';
+import type { Clock, Cancel } from '../time/clock.js';
+import type { Scheduler } from '../time/scheduler.js';
+import type { Transport, TransportCloseCause } from '../transport/types.js';
+import { LifelineError, ProtocolError } from '../errors.js';
+import type { CloseReason, CloseReasonCode, DetectedBy } from './close-reason.js';
+
+export interface HealthReport {
+  status: PeerStatus;
+  /** 0..255 */
+  load: number;
+}
+
+export interface PongInfo {
+  id: number;
+  status: PeerStatus;
+  load: number;
+  /** Round-trip time of the matching PING, when it was ours and still outstanding. */
+  rttMs: number | undefined;
+}
+
+/** What a Connection needs from whoever owns it (a narrow port, STYLE.md §1.2). */
+export interface ConnectionOwner {
+  /** HELLO / WELCOME (or any other frame) received before open(). */
+  handshakeFrame(frame: Frame): void;
+  message(payload: Uint8Array, seq: number): void;
+  pong(info: PongInfo): void;
+  goaway(frame: GoawayFrame): void;
+  /** The write buffer drained. */
+  drain(): void;
+  /** Exactly once. */
+  closed(reason: CloseReason): void;
+}
+
+export interface ConnectionOptions {
+  transport: Transport;
+  owner: ConnectionOwner;
+  clock: Clock;
+  /** Where heartbeat checks are scheduled: the server's shared TimerWheel or a TimerScheduler. */
+  scheduler: Scheduler;
+  /** Largest frame we accept, bytes. */
+  maxFrameSize: number;
+  /** Status and load put in every PONG we send. */
+  health: () => HealthReport;
+}
+
+export interface OpenParams {
+  /** Idle time before we ping, ms (may exceed the negotiated interval: see client). */
+  pingAfterMs: number;
+  /** Nothing received for this long → the peer is dead, ms. */
+  timeoutMs: number;
+  /** Random extra wait per ping cycle, ms (spreads pings of connections that started together). */
+  jitterMs: number;
+  /** Largest frame the peer accepts, bytes. */
+  peerMaxFrameSize: number;
+}
+
+export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
+
+// Below this size a DATA frame is copied into one buffer; above it header and payload are
+// written separately under cork (one writev) to avoid copying big payloads.
+const COALESCE_LIMIT = 1024;
+const MAX_CLOSE_MESSAGE = 256;
+
+export class Connection {
+  state: ConnectionState = 'handshake';
+  readonly transport: Transport;
+  private readonly owner: ConnectionOwner;
+  private readonly clock: Clock;
+  private readonly scheduler: Scheduler;
+  private readonly health: () => HealthReport;
+  private readonly decoder: FrameDecoder;
+  private heartbeat: Heartbeat | undefined;
+  private cancelCheck: Cancel | undefined;
+  private cancelHandshake: Cancel | undefined;
+  /** Monotonic time (clock ms) the transport was accepted / dialled. */
+  readonly startedAtMs: number;
+  private lastSeenAtMs: number;
+  private peerMaxFrameSize = Infinity;
+  private pendingReason: CloseReason | undefined;
+  private goawayReceived: GoawayFrame | undefined;
+  private sentSeq = 0;
+  private receivedSeq = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Last status the peer reported in a PONG. */
+  peerStatus: PeerStatus = 'ok';
+  peerLoad = 0;
+
+  constructor(options: ConnectionOptions) {
+    this.transport = options.transport;
+    this.owner = options.owner;
+    this.clock = options.clock;
+    this.scheduler = options.scheduler;
+    this.health = options.health;
+    this.decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize });
+    this.startedAtMs = this.lastSeenAtMs = this.clock.now();
+    this.transport.setHandlers({
+      data: (chunk) => this.onData(chunk),
+      drain: () => this.owner.drain(),
+      close: (cause) => this.onTransportClose(cause),
+    });
+  }
+
+  /** ms since the last frame was received (or since the connection started). */
+  get sinceLastSeenMs(): number {
+    return this.clock.now() - this.lastSeenAtMs;
+  }
+
+  /** Monotonic time (clock ms) the last bytes arrived. */
+  get lastSeenAt(): number {
+    return this.lastSeenAtMs;
+  }
+
+  get rttMs(): number | undefined {
+    return this.heartbeat?.rtt.lastMs;
+  }
+
+  get smoothedRttMs(): number | undefined {
+    return this.heartbeat?.rtt.smoothedMs;
+  }
+
+  get lastReceivedSeq(): number {
+    return this.receivedSeq;
+  }
+
+  get lastSentSeq(): number {
+    return this.sentSeq;
+  }
+
+  /** Close with `handshake-timeout` unless open() is called within `timeoutMs`. */
+  startHandshakeTimer(timeoutMs: number): void {
+    this.cancelHandshake?.();
+    this.cancelHandshake = this.scheduler.schedule(this.clock.now() + timeoutMs, () => {
+      this.cancelHandshake = undefined;
+      if (this.state !== 'handshake') return;
+      this.fail('handshake-timeout', `no handshake within ${timeoutMs} ms`, 'handshake-timer', 'handshake-timeout');
+    });
+  }
+
+  /** Send a handshake frame (HELLO, WELCOME, or a refusing CLOSE is sent via closeWith). */
+  sendHandshake(frame: HelloFrame | WelcomeFrame): void {
+    this.write(encodeFrame(frame));
+  }
+
+  /** The handshake succeeded: start the heartbeat. */
+  open(params: OpenParams): void {
+    if (this.state !== 'handshake') return;
+    this.cancelHandshake?.();
+    this.cancelHandshake = undefined;
+    this.state = 'open';
+    this.peerMaxFrameSize = params.peerMaxFrameSize;
+    const now = this.clock.now();
+    this.heartbeat = new Heartbeat(
+      { intervalMs: params.pingAfterMs, timeoutMs: params.timeoutMs, jitterMs: params.jitterMs },
+      now,
+    );
+    this.armCheck();
+  }
+
+  /**
+   * Send one message. Returns false when the transport buffer is above its high-water mark
+   * (the message is still queued: wait for the owner's drain()).
+   */
+  send(payload: Uint8Array): boolean {
+    if (this.state !== 'open') {
+      throw new LifelineError('LL_ERR_NOT_OPEN', `cannot send: connection is ${this.state}`);
+    }
+    const seq = this.sentSeq + 1;
+    const header = encodeDataHeader(seq, payload.byteLength);
+    const size = header.byteLength + payload.byteLength;
+    if (size > this.peerMaxFrameSize) {
+      throw new LifelineError(
+        'LL_ERR_FRAME_TOO_LARGE',
+        `message of ${payload.byteLength} bytes exceeds the peer's maximum frame size (${this.peerMaxFrameSize} bytes)`,
+      );
+    }
+    this.sentSeq = seq;
+    if (payload.byteLength <= COALESCE_LIMIT) {
+      const frame = new Uint8Array(size);
+      frame.set(header, 0);
+      frame.set(payload, header.byteLength);
+      return this.write(frame);
+    }
+    this.transport.cork();
+    this.write(header);
+    const ok = this.write(payload);
+    this.transport.uncork();
+    return ok;
+  }
+
+  /** Send GOAWAY; the connection stays open (the caller decides when to close). */
+  goaway(frame: Omit<GoawayFrame, 'type'>): void {
+    if (this.state !== 'open') return;
+    this.write(encodeFrame({ type: 'goaway', ...frame }));
+  }
+
+  /** Graceful local close: send CLOSE, flush, close the transport. */
+  close(code: CloseCode = 'normal', message = ''): void {
+    const reasonCode: CloseReasonCode = code === 'going-away' ? 'server-shutdown' : 'local-close';
+    this.closeWith(code, message, {
+      code: reasonCode,
+      message: message || 'closed locally',
+      initiator: 'local',
+      detectedBy: 'application',
+    });
+  }
+
+  /** Refuse or end with a specific reason (used by the handshake policy and by close()). */
+  closeWith(
+    wireCode: CloseCode,
+    wireMessage: string,
+    reason: Omit<CloseReason, 'sinceLastSeenMs'>,
+  ): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.pendingReason = { ...reason, sinceLastSeenMs: this.sinceLastSeenMs };
+    this.stopTimers();
+    this.state = 'closing';
+    this.write(encodeFrame({ type: 'close', code: wireCode, message: wireMessage.slice(0, MAX_CLOSE_MESSAGE) }));
+    this.transport.end();
+  }
+
+  /** Drop the transport now, without a CLOSE frame. */
+  destroy(reason: Omit<CloseReason, 'sinceLastSeenMs'>): void {
+    if (this.state === 'closed') return;
+    this.pendingReason ??= { ...reason, sinceLastSeenMs: this.sinceLastSeenMs };
+    this.stopTimers();
+    this.state = 'closing';
+    this.transport.destroy();
+  }
+
+  // --- inbound -------------------------------------------------------------------------------
+
+  private onData(chunk: Uint8Array): void {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    this.bytesIn += chunk.byteLength;
+    // One clock read per chunk, not per frame: frames in one chunk arrived together.
+    const now = this.clock.now();
+    this.lastSeenAtMs = now;
+    this.heartbeat?.received(now);
+    try {
+      this.decoder.push(chunk, (frame) => this.onFrame(frame, now));
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.fail('protocol-error', err.message, 'protocol', 'protocol-error', err);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private onFrame(frame: Frame, now: number): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.state === 'handshake') {
+      if (frame.type === 'close') return this.onRemoteClose(frame.code, frame.message);
+      this.owner.handshakeFrame(frame);
+      return;
+    }
+    switch (frame.type) {
+      case 'data':
+        if (frame.seq !== this.receivedSeq + 1) {
+          this.fail(
+            'protocol-error',
+            `DATA out of sequence: expected ${this.receivedSeq + 1}, got ${frame.seq}`,
+            'protocol',
+            'protocol-error',
+          );
+          return;
+        }
+        this.receivedSeq = frame.seq;
+        this.owner.message(frame.payload, frame.seq);
+        return;
+      case 'ping': {
+        const h = this.health();
+        this.write(encodePong(frame.id, h.status, h.load));
+        return;
+      }
+      case 'pong': {
+        const rttMs = this.heartbeat?.pong(frame.id, now);
+        this.peerStatus = frame.status;
+        this.peerLoad = frame.load;
+        this.owner.pong({ id: frame.id, status: frame.status, load: frame.load, rttMs });
+        return;
+      }
+      case 'goaway':
+        this.goawayReceived = frame;
+        this.owner.goaway(frame);
+        return;
+      case 'close':
+        return this.onRemoteClose(frame.code, frame.message);
+      case 'hello':
+      case 'welcome':
+        this.fail('protocol-error', `unexpected ${frame.type.toUpperCase()} after the handshake`, 'protocol', 'protocol-error');
+        return;
+      default: {
+        const never: never = frame;
+        return never;
+      }
+    }
+  }
+
+  private onRemoteClose(code: CloseCode, message: string): void {
+    const goaway = this.goawayReceived;
+    const reasonCode: CloseReasonCode = goaway
+      ? 'goaway'
+      : code === 'unsupported-version' || code === 'server-full' || code === 'protocol-error' || code === 'handshake-timeout'
+        ? code
+        : code === 'going-away'
+          ? 'server-shutdown'
+          : 'remote-close';
+    this.pendingReason = {
+      code: reasonCode,
+      message: message || (goaway ? `peer sent GOAWAY (${goaway.code})` : `peer closed (${code})`),
+      initiator: 'peer',
+      detectedBy: 'peer',
+      remoteCode: code,
+      sinceLastSeenMs: 0,
+    };
+    this.stopTimers();
+    this.state = 'closing';
+    this.transport.end();
+  }
+
+  private onTransportClose(cause: TransportCloseCause): void {
+    if (this.state === 'closed') return;
+    this.stopTimers();
+    this.state = 'closed';
+    const reason = this.pendingReason ?? this.reasonFromTransport(cause);
+    this.owner.closed(reason);
+  }
+
+  private reasonFromTransport(cause: TransportCloseCause): CloseReason {
+    const sinceLastSeenMs = this.sinceLastSeenMs;
+    if (cause.kind === 'error') {
+      const error = cause.error;
+      return {
+        code: 'transport-error',
+        message: error ? `transport failed: ${error.message}` : 'transport failed',
+        initiator: 'transport',
+        detectedBy: 'transport',
+        sinceLastSeenMs,
+        ...(error ? { error } : {}),
+      };
+    }
+    return {
+      code: 'transport-closed',
+      message: 'the peer closed the transport without a CLOSE frame (process exit or crash?)',
+      initiator: 'transport',
+      detectedBy: 'transport',
+      sinceLastSeenMs,
+    };
+  }
+
+  // --- heartbeat -----------------------------------------------------------------------------
+
+  private armCheck(): void {
+    const hb = this.heartbeat;
+    if (!hb || this.state !== 'open') return;
+    this.cancelCheck = this.scheduler.schedule(hb.nextCheckAtMs, this.onCheck);
+  }
+
+  private readonly onCheck = (): void => {
+    this.cancelCheck = undefined;
+    const hb = this.heartbeat;
+    if (!hb || this.state !== 'open') return;
+    const verdict = hb.check(this.clock.now());
+    switch (verdict.kind) {
+      case 'alive':
+        break;
+      case 'ping':
+        this.write(encodePing(verdict.id));
+        break;
+      case 'dead':
+        this.pendingReason = {
+          code: 'heartbeat-timeout',
+          message: `nothing received for ${Math.round(verdict.sinceLastSeenMs)} ms (timeout ${hb.timeoutMs} ms, ${verdict.unansweredPings} unanswered pings)`,
+          initiator: 'local',
+          detectedBy: 'heartbeat',
+          sinceLastSeenMs: verdict.sinceLastSeenMs,
+        };
+        // Best effort: tell a half-alive peer why, then drop at once (do not wait on a dead path).
+        this.write(encodeFrame({ type: 'close', code: 'heartbeat-timeout', message: '' }));
+        this.stopTimers();
+        this.state = 'closing';
+        this.transport.destroy();
+        return;
+      default: {
+        const never: never = verdict;
+        return never;
+      }
+    }
+    this.armCheck();
+  };
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  private fail(
+    code: CloseReasonCode,
+    message: string,
+    detectedBy: DetectedBy,
+    wireCode: CloseCode,
+    error?: Error,
+  ): void {
+    this.closeWith(wireCode, message, {
+      code,
+      message,
+      initiator: 'local',
+      detectedBy,
+      ...(error ? { error } : {}),
+    });
+  }
+
+  private write(bytes: Uint8Array): boolean {
+    this.bytesOut += bytes.byteLength;
+    return this.transport.write(bytes);
+  }
+
+  private stopTimers(): void {
+    this.cancelCheck?.();
+    this.cancelCheck = undefined;
+    this.cancelHandshake?.();
+    this.cancelHandshake = undefined;
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Heartbeat: idle-driven liveness DETECTION for one connection (STYLE.md §1.3). It says when a
+ * PING is due and when the peer is dead; sending the ping and closing are the caller's job.
+ *
+ * Rule (docs/spec heartbeat; gRPC A8 keepalive, inverted to be idle-driven):
+ * - Any inbound frame proves the peer alive; outbound traffic never does (a write into a dead
+ *   path succeeds locally for minutes), which is why there is no "sent" input at all.
+ * - A PING is due once nothing has been received for intervalMs + this cycle's jitter, and then
+ *   again every intervalMs while still nothing arrives (repeats survive lossy transports).
+ * - The peer is dead once nothing has been received for timeoutMs: dead exactly at
+ *   lastSeenAtMs + timeoutMs, never before.
+ *
+ * Lazy, like Netty's IdleStateHandler (§1.4): received() only stores a timestamp; the caller
+ * runs check() at nextCheckAtMs, which computes what is left of the window. A check that comes
+ * early (traffic moved the deadline) just answers 'alive' with the new nextCheckAtMs.
+ *
+ * Precision: exact in the caller's clock; verdicts are as timely as the caller's scheduler
+ * (TimerWheel: up to one tick late). Pure: time and randomness are arguments.
+ */
+import { InvalidOptionError } from '../errors.js';
+import { PING_ID_MODULO } from '../protocol/frames.js';
+import { RttEstimator } from './rtt.js';
+
+export interface HeartbeatOptions {
+  /** Silence, ms, after which a PING is due (and the repeat period while silence lasts). > 0. */
+  intervalMs: number;
+  /** Silence, ms, after which the peer is dead. > intervalMs + jitterMs. */
+  timeoutMs: number;
+  /** Each ping cycle waits an extra random [0, jitterMs) before pinging, so connections that started together drift apart instead of pinging in one burst. Default 0. Must keep intervalMs + jitterMs < timeoutMs. */
+  jitterMs?: number;
+  /** Uniform [0, 1) source for the jitter. Default Math.random; injected for tests. */
+  rng?: () => number;
+}
+
+export type HeartbeatVerdict =
+  | { kind: 'alive'; nextCheckAtMs: number }
+  /** The caller must send PING(id) now. */
+  | { kind: 'ping'; id: number; nextCheckAtMs: number }
+  | { kind: 'dead'; lastSeenAtMs: number; sinceLastSeenMs: number; unansweredPings: number };
+
+type DeadVerdict = Extract<HeartbeatVerdict, { kind: 'dead' }>;
+
+/** Marks a ping slot with no outstanding ping. */
+const NONE = -1;
+
+export class Heartbeat {
+  readonly rtt = new RttEstimator();
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  private readonly jitterMs: number;
+  private readonly rng: () => number;
+
+  private seenAtMs: number;
+  /** Pings sent since the last inbound frame. */
+  private unanswered = 0;
+  private lastPingAtMs = 0;
+  /** Extra wait before the first ping of the current idle cycle. */
+  private cycleJitterMs: number;
+  private nextPingId = 0;
+  /** Send time of each outstanding ping, indexed by id; NONE when not outstanding. */
+  private readonly pingSentAtMs = new Float64Array(PING_ID_MODULO).fill(NONE);
+  private dead: DeadVerdict | undefined = undefined;
+
+  /** nowMs counts as "last seen": the handshake just completed. */
+  constructor(options: HeartbeatOptions, nowMs: number) {
+    const { intervalMs, timeoutMs, jitterMs = 0, rng = Math.random } = options;
+    if (!Number.isFinite(intervalMs) || intervalMs <= 0) {
+      throw new InvalidOptionError('intervalMs', `must be a finite number > 0, got ${intervalMs}`);
+    }
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= intervalMs) {
+      throw new InvalidOptionError('timeoutMs', `must be a finite number > intervalMs (${intervalMs}), got ${timeoutMs}`);
+    }
+    if (!Number.isFinite(jitterMs) || jitterMs < 0) {
+      throw new InvalidOptionError('jitterMs', `must be a finite number >= 0, got ${jitterMs}`);
+    }
+    if (intervalMs + jitterMs >= timeoutMs) {
+      // Otherwise the first ping could come at or after the death deadline: dead without asking.
+      throw new InvalidOptionError(
+        'jitterMs',
+        `intervalMs + jitterMs (${intervalMs} + ${jitterMs}) must be < timeoutMs (${timeoutMs})`,
+      );
+    }
+    if (typeof rng !== 'function') throw new InvalidOptionError('rng', 'must be a function returning [0, 1)');
+    if (!Number.isFinite(nowMs)) throw new InvalidOptionError('nowMs', `must be a finite number, got ${nowMs}`);
+    this.intervalMs = intervalMs;
+    this.timeoutMs = timeoutMs;
+    this.jitterMs = jitterMs;
+    this.rng = rng;
+    this.seenAtMs = nowMs;
+    this.cycleJitterMs = this.drawJitterMs();
+  }
+
+  /** Any inbound frame. O(1), no allocation: this runs per frame. */
+  received(nowMs: number): void {
+    if (nowMs > this.seenAtMs) this.seenAtMs = nowMs;
+    this.unanswered = 0;
+  }
+
+  /**
+   * A PONG arrived with this id; returns the RTT sample when it matches an outstanding ping (and
+   * feeds the estimator), else undefined. Also counts as received().
+   */
+  pong(id: number, nowMs: number): number | undefined {
+    this.received(nowMs);
+    if (!Number.isInteger(id) || id < 0 || id >= PING_ID_MODULO) return undefined;
+    const sentAtMs = this.pingSentAtMs[id]!;
+    if (sentAtMs === NONE) return undefined;
+    this.pingSentAtMs[id] = NONE;
+    const rttMs = Math.max(0, nowMs - sentAtMs);
+    this.rtt.sample(rttMs);
+    return rttMs;
+  }
+
+  /** Evaluate at (or after) nextCheckAtMs; idempotent when nothing is due. Once dead, stays dead. */
+  check(nowMs: number): HeartbeatVerdict {
+    if (this.dead !== undefined) return this.dead;
+    // Same expression as nextCheckAtMs, so a check run exactly at the deadline always sees it.
+    if (nowMs >= this.seenAtMs + this.timeoutMs) {
+      this.dead = Object.freeze({
+        kind: 'dead',
+        lastSeenAtMs: this.seenAtMs,
+        sinceLastSeenMs: nowMs - this.seenAtMs,
+        unansweredPings: this.unanswered,
+      });
+      return this.dead;
+    }
+    if (nowMs < this.nextPingAtMs()) return { kind: 'alive', nextCheckAtMs: this.nextCheckAtMs };
+    const id = this.nextPingId;
+    this.nextPingId = (id + 1) % PING_ID_MODULO;
+    this.pingSentAtMs[id] = nowMs;
+    this.lastPingAtMs = nowMs;
+    // The first ping of an idle cycle consumes this cycle's jitter; draw the next cycle's now so
+    // received() never has to touch the rng.
+    if (this.unanswered === 0) this.cycleJitterMs = this.drawJitterMs();
+    this.unanswered++;
+    return { kind: 'ping', id, nextCheckAtMs: this.nextCheckAtMs };
+  }
+
+  /** When check() next needs to run (min of next ping due and death deadline); Infinity once dead. */
+  get nextCheckAtMs(): number {
+    if (this.dead !== undefined) return Infinity;
+    return Math.min(this.nextPingAtMs(), this.seenAtMs + this.timeoutMs);
+  }
+
+  /** Time of the last inbound frame (or of construction), ms. */
+  get lastSeenAtMs(): number {
+    return this.seenAtMs;
+  }
+
+  private nextPingAtMs(): number {
+    return this.unanswered === 0
+      ? this.seenAtMs + this.intervalMs + this.cycleJitterMs
+      : this.lastPingAtMs + this.intervalMs;
+  }
+
+  private drawJitterMs(): number {
+    if (this.jitterMs === 0) return 0;
+    const r = this.rng();
+    // Guard against an rng that returns 1 or garbage: jitter must stay in [0, jitterMs).
+    return r >= 0 && r < 1 ? r * this.jitterMs : 0;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Heartbeat negotiation (PROTOCOL.md §Handshake): the client proposes an interval and timeout in
+ * HELLO, the server answers in WELCOME with the values in force. Pure policy, no I/O.
+ *
+ * Rules, in order:
+ * 1. A proposal of 0 means "server default".
+ * 2. The interval is clamped to [minIntervalMs, maxIntervalMs].
+ * 3. The timeout is clamped to [minTimeoutMs, maxTimeoutMs], and then raised to at least
+ *    interval × MIN_TIMEOUT_RATIO: a timeout must leave room for a ping to be answered, or
+ *    healthy peers would be declared dead on every cycle.
+ */
+export const MIN_TIMEOUT_RATIO = 1.5;
+
+export interface HeartbeatBounds {
+  defaultIntervalMs: number;
+  defaultTimeoutMs: number;
+  minIntervalMs: number;
+  maxIntervalMs: number;
+  minTimeoutMs: number;
+  maxTimeoutMs: number;
+}
+
+export interface NegotiatedHeartbeat {
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+export function negotiateHeartbeat(
+  proposal: { intervalMs: number; timeoutMs: number },
+  bounds: HeartbeatBounds,
+): NegotiatedHeartbeat {
+  const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+  const intervalMs = clamp(proposal.intervalMs || bounds.defaultIntervalMs, bounds.minIntervalMs, bounds.maxIntervalMs);
+  let timeoutMs = clamp(proposal.timeoutMs || bounds.defaultTimeoutMs, bounds.minTimeoutMs, bounds.maxTimeoutMs);
+  timeoutMs = Math.max(timeoutMs, Math.ceil(intervalMs * MIN_TIMEOUT_RATIO));
+  return { intervalMs, timeoutMs };
+}
+
+/**
+ * Who pings. Both sides run the same idle-driven rule, but if both waited exactly the interval
+ * they would ping each other in the same instant every cycle (two round trips instead of one).
+ * The server leads: it pings after `interval` (+ up to 10 % jitter so connections that started
+ * together spread out); the client waits a margin longer, so in steady state it only answers —
+ * one PING + one PONG per interval — and pings itself only when the server went quiet.
+ * Detection time is unaffected: death is judged on the time since the last *receive*.
+ */
+export function pingSchedule(
+  role: 'client' | 'server',
+  negotiated: NegotiatedHeartbeat,
+): { pingAfterMs: number; jitterMs: number } {
+  const slackMs = negotiated.timeoutMs - negotiated.intervalMs;
+  const serverJitterMs = Math.floor(Math.min(negotiated.intervalMs * 0.1, slackMs / 4));
+  if (role === 'server') return { pingAfterMs: negotiated.intervalMs, jitterMs: serverJitterMs };
+  const marginMs = Math.min(negotiated.intervalMs * 0.25, slackMs / 2);
+  return { pingAfterMs: negotiated.intervalMs + Math.max(marginMs, serverJitterMs + 1), jitterMs: 0 };
+}

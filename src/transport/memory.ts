@@ -1,0 +1,82 @@
+/**
+ * In-process transport pair, for connection tests without the kernel (like ws's duplex-pair and
+ * Netty's EmbeddedChannel). Delivery is asynchronous (a microtask per write) so re-entrancy
+ * behaves like a real socket. `stopForwarding()` emulates a middlebox that silently drops.
+ */
+import type { Transport, TransportCloseCause, TransportHandlers } from './types.js';
+
+export class MemoryTransport implements Transport {
+  readonly kind = 'memory' as const;
+  readonly remoteAddress = 'memory';
+  readonly remotePort = 0;
+  peer: MemoryTransport | undefined;
+  /** When false, writes are accepted and silently dropped (a black-holed path). */
+  forwarding = true;
+  private handlers: TransportHandlers | undefined;
+  private pending: Uint8Array[] = [];
+  private closed = false;
+  private closeCause: TransportCloseCause | undefined;
+  /** Every chunk written, for assertions on bytes on the wire. */
+  readonly written: Uint8Array[] = [];
+
+  get bufferedBytes(): number {
+    return 0;
+  }
+
+  setHandlers(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+    const queued = this.pending;
+    this.pending = [];
+    for (const chunk of queued) handlers.data(chunk);
+    if (this.closeCause) this.finish(this.closeCause);
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.closed) return false;
+    const copy = bytes.slice();
+    this.written.push(copy);
+    const peer = this.peer;
+    if (this.forwarding && peer) queueMicrotask(() => peer.deliver(copy));
+    return true;
+  }
+
+  cork(): void {}
+  uncork(): void {}
+
+  end(): void {
+    this.destroy();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    const peer = this.peer;
+    queueMicrotask(() => peer?.finish({ kind: 'end' }));
+    this.finish({ kind: 'local' });
+  }
+
+  private deliver(chunk: Uint8Array): void {
+    if (this.closed) return;
+    if (this.handlers) this.handlers.data(chunk);
+    else this.pending.push(chunk);
+  }
+
+  private finish(cause: TransportCloseCause): void {
+    if (this.closed) return;
+    if (!this.handlers) {
+      this.closeCause = cause;
+      return;
+    }
+    this.closed = true;
+    const handlers = this.handlers;
+    this.handlers = undefined;
+    handlers.close(cause);
+  }
+}
+
+export function createMemoryPair(): [MemoryTransport, MemoryTransport] {
+  const a = new MemoryTransport();
+  const b = new MemoryTransport();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}
