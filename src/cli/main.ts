@@ -5,6 +5,7 @@ import { parseHostPort, parseMs, parsePort } from './address.js';
 import { runServer } from './server-command.js';
 import { runClient } from './client-command.js';
 import { runDemo } from './demo-command.js';
+import { runLabAgentCommand, runLabCommand } from './lab-command.js';
 
 const program = new Command();
 program
@@ -45,6 +46,31 @@ program
   .option('--timeout <ms>', 'heartbeat timeout, ms', parseMs('--timeout'), 1500)
   .action(async (opts) => {
     process.exitCode = await runDemo(opts);
+  });
+
+program
+  .command('lab')
+  .description('the fault lab: real kernel faults × detection mechanisms → time to detect')
+  .option('--quick', 'one repetition of every fault (default)', true)
+  .option('--full', 'every fault with repetitions, p50 / p99', false)
+  .option('--repetitions <n>', 'repetitions per fault', (v) => Number.parseInt(v, 10))
+  .option('--faults <ids>', 'comma-separated fault ids (default: all)')
+  .option('--mechanisms <ids>', 'comma-separated mechanism ids (default: all)')
+  .option('--json <file>', 'write every raw measurement as JSON')
+  .option('--html <file>', 'write a chart as a self-contained HTML page')
+  .option('--loopback', 'do not use network namespaces (what a non-root user gets)', false)
+  .action(async (opts) => {
+    process.exitCode = await runLabCommand(opts);
+  });
+
+program
+  .command('lab-agent', { hidden: true })
+  .requiredOption('--role <role>')
+  .requiredOption('--host <host>')
+  .requiredOption('--ports <ports>')
+  .requiredOption('--mechanisms <ids>')
+  .action(async (opts) => {
+    await runLabAgentCommand(opts);
   });
 
 program.parseAsync().catch((err: unknown) => {

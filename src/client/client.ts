@@ -17,6 +17,7 @@ import { pingSchedule } from '../liveness/negotiate.js';
 import { systemClock, type Clock, type Cancel } from '../time/clock.js';
 import { TimerScheduler } from '../time/scheduler.js';
 import { TcpTransport } from '../transport/tcp.js';
+import { applySocketTuning, loadNetKeepalive, type AppliedSocketOptions } from '../transport/socket-tuning.js';
 import { LifelineError } from '../errors.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 
@@ -39,6 +40,7 @@ export interface Client {
   on(event: 'status', listener: (status: PeerStatus, load: number) => void): this;
   on(event: 'goaway', listener: (frame: GoawayFrame) => void): this;
   on(event: 'drain', listener: () => void): this;
+  on(event: 'warning', listener: (message: string) => void): this;
   on(event: 'close', listener: (reason: CloseReason) => void): this;
   once(event: 'open', listener: (info: OpenInfo) => void): this;
   once(event: 'close', listener: (reason: CloseReason) => void): this;
@@ -52,6 +54,8 @@ export class Client extends EventEmitter implements ConnectionOwner {
   info: OpenInfo | undefined;
   /** Set once closed. */
   closeReason: CloseReason | undefined;
+  /** Kernel socket options really in force (keepalive, TCP_USER_TIMEOUT), set once connected. */
+  socketOptions: AppliedSocketOptions | undefined;
   private readonly clock: Clock;
   private readonly scheduler: TimerScheduler;
   private socket: net.Socket | undefined;
@@ -66,8 +70,11 @@ export class Client extends EventEmitter implements ConnectionOwner {
     this.options = resolveClientOptions(options);
     this.clock = this.options.clock ?? systemClock;
     this.scheduler = new TimerScheduler(this.clock);
-    // Dial on the next tick so listeners attached right after connect() see every event.
-    queueMicrotask(() => this.dial());
+    // Dial asynchronously so listeners attached right after connect() see every event.
+    void loadNetKeepalive().then(
+      (nk) => this.dial(nk),
+      () => this.dial(undefined),
+    );
   }
 
   /** Last heartbeat round trip, ms. */
@@ -136,7 +143,7 @@ export class Client extends EventEmitter implements ConnectionOwner {
 
   // --- dialling -------------------------------------------------------------------------------
 
-  private dial(): void {
+  private dial(netKeepalive: Awaited<ReturnType<typeof loadNetKeepalive>>): void {
     if (this.state !== 'connecting') return;
     const { host, port, handshakeTimeout } = this.options;
     const startedAt = this.clock.now();
@@ -169,6 +176,8 @@ export class Client extends EventEmitter implements ConnectionOwner {
       socket.off('error', onError);
       if (this.state !== 'connecting') return void socket.destroy();
       this.state = 'handshake';
+      this.socketOptions = applySocketTuning(socket, this.options.socketTuning, netKeepalive);
+      for (const warning of this.socketOptions.warnings) this.emit('warning', warning);
       const connection = new Connection({
         transport: new TcpTransport(socket),
         owner: this,
@@ -182,8 +191,8 @@ export class Client extends EventEmitter implements ConnectionOwner {
       connection.sendHandshake({
         type: 'hello',
         version: PROTOCOL_VERSION,
-        heartbeatIntervalMs: this.options.heartbeatInterval ?? 0,
-        heartbeatTimeoutMs: this.options.heartbeatTimeout ?? 0,
+        heartbeatIntervalMs: Math.round(this.options.heartbeatInterval ?? 0),
+        heartbeatTimeoutMs: Math.round(this.options.heartbeatTimeout ?? 0),
         ...(token === undefined ? {} : { token: typeof token === 'string' ? new TextEncoder().encode(token) : token }),
       });
       connection.startHandshakeTimer(Math.max(1, startedAt + handshakeTimeout - this.clock.now()));

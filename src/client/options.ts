@@ -3,8 +3,13 @@ import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/frames.js';
 import type { Clock } from '../time/clock.js';
 import { InvalidOptionError } from '../errors.js';
 import { positiveNumber, stripUndefined } from '../options.js';
+import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions } from '../transport/socket-tuning.js';
 
-export interface ClientOptions {
+/**
+ * tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on the socket.
+ * Default RECOMMENDED_SOCKET_TUNING (keepalive 15 s + 5 s × 3, TCP_USER_TIMEOUT 30 s).
+ */
+export interface ClientOptions extends SocketTuningOptions {
   /** Server host. Default '127.0.0.1'. */
   host?: string;
   /** Server port. Required. */
@@ -40,13 +45,19 @@ export type ResolvedClientOptions = ClientOptions & {
   handshakeTimeout: number;
   maxFrameSize: number;
   maxQueuedBytes: number;
+  socketTuning: SocketTuningOptions;
 };
 
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'connect() needs an options object with at least { port }');
   }
-  const o = { ...CLIENT_DEFAULTS, ...stripUndefined(options) } as ResolvedClientOptions;
+  const socketTuning: SocketTuningOptions = {
+    tcpKeepalive: options.tcpKeepalive ?? RECOMMENDED_SOCKET_TUNING.tcpKeepalive,
+    tcpUserTimeout: options.tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
+  };
+  validateSocketTuning(socketTuning);
+  const o = { ...CLIENT_DEFAULTS, ...stripUndefined(options), socketTuning } as ResolvedClientOptions;
   if (!Number.isInteger(o.port) || o.port <= 0 || o.port > 65535) {
     throw new InvalidOptionError('port', `must be an integer 1..65535, got ${String(o.port)}`);
   }
@@ -54,6 +65,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   positiveNumber('handshakeTimeout', o.handshakeTimeout);
   positiveNumber('maxFrameSize', o.maxFrameSize);
   positiveNumber('maxQueuedBytes', o.maxQueuedBytes);
+  if (o.maxFrameSize < 64) throw new InvalidOptionError('maxFrameSize', `must be at least 64 bytes, got ${o.maxFrameSize}`);
   if (o.heartbeatInterval !== undefined) positiveNumber('heartbeatInterval', o.heartbeatInterval);
   if (o.heartbeatTimeout !== undefined) positiveNumber('heartbeatTimeout', o.heartbeatTimeout);
   if (o.heartbeatInterval !== undefined && o.heartbeatTimeout !== undefined && o.heartbeatTimeout <= o.heartbeatInterval) {

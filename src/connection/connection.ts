@@ -72,7 +72,6 @@ export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
 // Below this size a DATA frame is copied into one buffer; above it header and payload are
 // written separately under cork (one writev) to avoid copying big payloads.
 const COALESCE_LIMIT = 1024;
-const MAX_CLOSE_MESSAGE = 256;
 
 export class Connection {
   state: ConnectionState = 'handshake';
@@ -228,7 +227,8 @@ export class Connection {
     this.pendingReason = { ...reason, sinceLastSeenMs: this.sinceLastSeenMs };
     this.stopTimers();
     this.state = 'closing';
-    this.write(encodeFrame({ type: 'close', code: wireCode, message: wireMessage.slice(0, MAX_CLOSE_MESSAGE) }));
+    // encodeFrame truncates the message to PROTOCOL.md's limit (UTF-8 safe).
+    this.write(encodeFrame({ type: 'close', code: wireCode, message: wireMessage }));
     this.transport.end();
   }
 

@@ -30,6 +30,14 @@ export function killAllChildren(): void {
   }
 }
 
+/** Register a child so it is killed when we exit (normally, on Ctrl-C or on failure). */
+export function trackChild<T extends ChildProcess>(child: T): T {
+  installCleanup();
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 function installCleanup(): void {
   if (cleanupInstalled) return;
   cleanupInstalled = true;
@@ -52,8 +60,7 @@ export function cliCommand(): { command: string; args: string[] } {
 export function spawnCli(name: string, args: string[]): CliChild {
   installCleanup();
   const { command, args: base } = cliCommand();
-  const child = spawn(command, [...base, ...args, '--log', 'json'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
+  const child = trackChild(spawn(command, [...base, ...args, '--log', 'json'], { stdio: ['pipe', 'pipe', 'pipe'] }));
   const lines: LogLine[] = [];
   const listeners: ((line: LogLine) => void)[] = [];
   createInterface({ input: child.stderr! }).on('line', (text) => {
@@ -68,10 +75,7 @@ export function spawnCli(name: string, args: string[]): CliChild {
   });
   child.stdout!.resume();
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
+    child.once('exit', (code) => resolve(code)),
   );
   return {
     name,

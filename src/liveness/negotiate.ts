@@ -30,8 +30,9 @@ export function negotiateHeartbeat(
   bounds: HeartbeatBounds,
 ): NegotiatedHeartbeat {
   const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
-  const intervalMs = clamp(proposal.intervalMs || bounds.defaultIntervalMs, bounds.minIntervalMs, bounds.maxIntervalMs);
-  let timeoutMs = clamp(proposal.timeoutMs || bounds.defaultTimeoutMs, bounds.minTimeoutMs, bounds.maxTimeoutMs);
+  // Whole milliseconds: WELCOME carries integers.
+  const intervalMs = Math.round(clamp(proposal.intervalMs || bounds.defaultIntervalMs, bounds.minIntervalMs, bounds.maxIntervalMs));
+  let timeoutMs = Math.round(clamp(proposal.timeoutMs || bounds.defaultTimeoutMs, bounds.minTimeoutMs, bounds.maxTimeoutMs));
   timeoutMs = Math.max(timeoutMs, Math.ceil(intervalMs * MIN_TIMEOUT_RATIO));
   return { intervalMs, timeoutMs };
 }

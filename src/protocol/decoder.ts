@@ -53,8 +53,12 @@ export interface FrameDecoderOptions {
   maxFrameSize?: number;
 }
 
-/** The smallest HELLO is 8 bytes; a lower limit could never complete a handshake. */
-export const MIN_MAX_FRAME_SIZE = 8;
+/**
+ * Floor for maxFrameSize, bytes. A HELLO or WELCOME without extensions is up to 21 bytes and grows
+ * with a session id (up to 64 bytes more), so a smaller limit can only be a misconfiguration; the
+ * server's option has the same floor. It also keeps a partial length field (≤ 4 bytes) below it.
+ */
+export const MIN_MAX_FRAME_SIZE = 64;
 
 export type OnFrame = (frame: Frame) => void;
 

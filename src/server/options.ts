@@ -7,8 +7,9 @@ import type { HealthReport } from '../connection/connection.js';
 import type { Clock } from '../time/clock.js';
 import { InvalidOptionError } from '../errors.js';
 import { positiveNumber, stripUndefined } from '../options.js';
+import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions } from '../transport/socket-tuning.js';
 
-export interface ServerOptions {
+export interface ServerOptions extends SocketTuningOptions {
   /** Heartbeat interval used when the client proposes none, ms. Default 5000. */
   heartbeatInterval?: number;
   /** Heartbeat timeout used when the client proposes none, ms. Default 15000. */
@@ -33,9 +34,15 @@ export interface ServerOptions {
   timerResolution?: number;
   /** Clock (tests inject a FakeClock). Default: the monotonic system clock. */
   clock?: Clock;
+  // tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on every accepted
+  // socket. Default RECOMMENDED_SOCKET_TUNING: keepalive idle 15 s, interval 5 s, count 3 and
+  // TCP_USER_TIMEOUT 30 s (docs/keepalive.md). `tcpKeepalive: false, tcpUserTimeout: 0` = off.
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock'>> & { clock: Clock | undefined };
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | keyof SocketTuningOptions>> & {
+  clock: Clock | undefined;
+  socketTuning: SocketTuningOptions;
+};
 
 export const SERVER_DEFAULTS = {
   heartbeatInterval: 5000,
@@ -53,7 +60,13 @@ export const SERVER_DEFAULTS = {
 const okHealth = (): HealthReport => ({ status: 'ok', load: 0 });
 
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
-  const o = { ...SERVER_DEFAULTS, health: okHealth, clock: undefined, ...stripUndefined(options) };
+  const { tcpKeepalive, tcpUserTimeout, ...rest } = options;
+  const socketTuning: SocketTuningOptions = {
+    tcpKeepalive: tcpKeepalive ?? RECOMMENDED_SOCKET_TUNING.tcpKeepalive,
+    tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
+  };
+  validateSocketTuning(socketTuning, 'server');
+  const o = { ...SERVER_DEFAULTS, health: okHealth, clock: undefined, ...stripUndefined(rest), socketTuning };
   for (const key of Object.keys(SERVER_DEFAULTS) as (keyof typeof SERVER_DEFAULTS)[]) {
     positiveNumber(`server.${key}`, o[key]);
   }

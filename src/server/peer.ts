@@ -12,6 +12,7 @@ import { negotiateHeartbeat, pingSchedule, type HeartbeatBounds } from '../liven
 import type { Clock } from '../time/clock.js';
 import type { Scheduler } from '../time/scheduler.js';
 import type { Transport } from '../transport/types.js';
+import type { AppliedSocketOptions } from '../transport/socket-tuning.js';
 import type { ResolvedServerOptions } from './options.js';
 import { Session } from './session.js';
 
@@ -31,9 +32,11 @@ export class ServerPeer implements ConnectionOwner {
   readonly connection: Connection;
   session: Session | undefined;
   private readonly host: PeerHost;
+  private readonly socketOptions: AppliedSocketOptions | undefined;
 
-  constructor(transport: Transport, host: PeerHost) {
+  constructor(transport: Transport, host: PeerHost, socketOptions?: AppliedSocketOptions) {
     this.host = host;
+    this.socketOptions = socketOptions;
     this.connection = new Connection({
       transport,
       owner: this,
@@ -86,6 +89,7 @@ export class ServerPeer implements ConnectionOwner {
       id: sessionId.toString('hex'),
       heartbeatIntervalMs: negotiated.intervalMs,
       heartbeatTimeoutMs: negotiated.timeoutMs,
+      socketOptions: this.socketOptions,
     });
     this.host.sessionOpened(this, this.session);
   }

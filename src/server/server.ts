@@ -4,7 +4,8 @@
  * coarse TimerWheel (no timer per connection; see time/wheel.ts for its precision).
  *
  * Events: 'session' (Session) after a handshake; 'sessionClose' (Session, CloseReason);
- * 'listening'; 'error' (Error) for listener errors after listen() resolved.
+ * 'listening'; 'error' (Error) for listener errors after listen() resolved; 'warning' (string)
+ * once per distinct socket-tuning setting that could not be applied exactly.
  */
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
@@ -14,6 +15,7 @@ import { systemClock, type Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/wheel.js';
 import type { HeartbeatBounds } from '../liveness/negotiate.js';
 import { TcpTransport } from '../transport/tcp.js';
+import { applySocketTuning, loadNetKeepalive, type NetKeepaliveApi } from '../transport/socket-tuning.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { LifelineError } from '../errors.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
@@ -25,6 +27,7 @@ export interface LifelineServer {
   on(event: 'sessionClose', listener: (session: Session, reason: CloseReason) => void): this;
   on(event: 'listening', listener: () => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'warning', listener: (message: string) => void): this;
   once(event: 'session', listener: (session: Session) => void): this;
   once(event: 'sessionClose', listener: (session: Session, reason: CloseReason) => void): this;
 }
@@ -38,6 +41,8 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   private readonly peers = new Set<ServerPeer>();
   private readonly liveSessions = new Set<Session>();
   private closing = false;
+  private netKeepalive: NetKeepaliveApi | undefined;
+  private readonly warned = new Set<string>();
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -72,7 +77,8 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     return this.liveSessions.values();
   }
 
-  listen(port = 0, host?: string): Promise<AddressInfo> {
+  async listen(port = 0, host?: string): Promise<AddressInfo> {
+    this.netKeepalive = await loadNetKeepalive();
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.netServer.once('error', onError);
@@ -130,7 +136,13 @@ export class LifelineServer extends EventEmitter implements PeerHost {
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
-    this.peers.add(new ServerPeer(new TcpTransport(socket), this));
+    const applied = applySocketTuning(socket, this.options.socketTuning, this.netKeepalive);
+    for (const warning of applied.warnings) {
+      if (this.warned.has(warning)) continue;
+      this.warned.add(warning);
+      this.emit('warning', warning);
+    }
+    this.peers.add(new ServerPeer(new TcpTransport(socket), this, applied));
   }
 }
 

@@ -8,11 +8,13 @@ import { EventEmitter } from 'node:events';
 import type { Connection, PongInfo } from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { toPayload } from '../connection/payload.js';
+import type { AppliedSocketOptions } from '../transport/socket-tuning.js';
 
 export interface SessionInfo {
   id: string;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
+  socketOptions: AppliedSocketOptions | undefined;
 }
 
 export interface Session {
@@ -29,6 +31,8 @@ export class Session extends EventEmitter {
   readonly id: string;
   readonly heartbeatInterval: number;
   readonly heartbeatTimeout: number;
+  /** Kernel socket options really in force (keepalive, TCP_USER_TIMEOUT) and what could not be applied. */
+  readonly socketOptions: AppliedSocketOptions | undefined;
   /** Set once the session has closed. */
   closeReason: CloseReason | undefined;
   private readonly connection: Connection;
@@ -40,6 +44,7 @@ export class Session extends EventEmitter {
     this.id = info.id;
     this.heartbeatInterval = info.heartbeatIntervalMs;
     this.heartbeatTimeout = info.heartbeatTimeoutMs;
+    this.socketOptions = info.socketOptions;
   }
 
   get remoteAddress(): string | undefined {

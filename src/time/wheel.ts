@@ -3,12 +3,14 @@
  * after Netty's HashedWheelTimer and undici's lib/util/timers.js. Each connection's heartbeat
  * check is an entry here instead of its own setTimeout.
  *
- * Precision: a callback scheduled for atMs runs at the first tick boundary at or after atMs,
- * i.e. within [atMs, atMs + tickMs) plus event-loop lateness; never before atMs. A deadline
- * that is already past runs on the next tick. Within one tick, callbacks run in schedule order
- * (not sorted by atMs). When a tick holds more than maxPerTurn callbacks the rest continue on
- * 0 ms timers, adding that much delay. After a stall longer than slots * tickMs, overdue entries
- * of different rounds may run out of order (each still no earlier than its atMs).
+ * Precision: a callback scheduled for a future atMs runs at the first tick boundary at or after
+ * atMs, i.e. within [atMs, atMs + tickMs) plus event-loop lateness; never before atMs. A
+ * deadline already reached runs on the next tick or sooner (at most tickMs away), never
+ * synchronously inside schedule(). Within one tick,
+ * callbacks run in schedule order (not sorted by atMs). When a tick holds more than maxPerTurn
+ * callbacks the rest continue on 0 ms timers, adding that much delay. After a stall longer than
+ * slots * tickMs, overdue entries of different rounds may run out of order (each still no
+ * earlier than its atMs).
  *
  * Cost: schedule and cancel are O(1) (an intrusive doubly linked list per slot); each wake-up
  * walks one slot per elapsed tick. Exactly one clock timer is armed while entries are pending
@@ -140,8 +142,11 @@ export class TimerWheel implements Scheduler {
     if (this.pending >= this.maxPending) {
       throw new RangeError(`TimerWheel is full: ${this.pending} entries pending (maxPending ${this.maxPending})`);
     }
-    // After an idle spell the cursor is stale; realign it so "past" means past now, not past then.
-    if (this.pending === 0 && !this.running) this.cursorTick = Math.max(this.cursorTick, this.floorTick(this.clock.now()));
+    // After an idle spell the cursor is stale: realign it to the last boundary before now, so a
+    // deadline of exactly now (on a boundary) still runs at once instead of one tick later.
+    if (this.pending === 0 && !this.running) {
+      this.cursorTick = Math.max(this.cursorTick, this.ceilTick(this.clock.now()) - 1);
+    }
     const tick = Math.max(this.cursorTick + 1, this.ceilTick(atMs));
     const entry = new Entry(tick, fn);
     this.slots[tick % this.slotCount]!.append(entry);
@@ -238,9 +243,11 @@ export class TimerWheel implements Scheduler {
   }
 
   private arm(tick: number): void {
+    const nowMs = this.clock.now();
     this.armedTick = tick;
-    this.plannedAtMs = this.boundaryMs(tick);
-    const delayMs = Math.min(Math.max(0, this.plannedAtMs - this.clock.now()), MAX_TIMER_DELAY_MS);
+    // A boundary already behind us (an entry for the past) is due now: that is not lateness.
+    this.plannedAtMs = Math.max(this.boundaryMs(tick), nowMs);
+    const delayMs = Math.min(this.plannedAtMs - nowMs, MAX_TIMER_DELAY_MS);
     this.cancelTimer = this.clock.setTimer(this.onTimer, delayMs);
   }
 

@@ -52,7 +52,7 @@ const BAD: BadCase[] = [
     code: 'LL_ERR_FRAME_TOO_LARGE',
     message: /1048580 bytes exceeds maxFrameSize 1048576/,
   },
-  { name: 'length over a small limit', input: bytes(0x03, 0x0f), maxFrameSize: 16, code: 'LL_ERR_FRAME_TOO_LARGE', message: /17 bytes/ },
+  { name: 'length over a small limit', input: bytes(0x03, 0x3f), maxFrameSize: 64, code: 'LL_ERR_FRAME_TOO_LARGE', message: /65 bytes exceeds maxFrameSize 64/ },
   { name: 'non-minimal length', input: bytes(0x03, 0x81, 0x00), code: 'LL_ERR_MALFORMED_FRAME', message: /body length is a non-minimal varint/ },
   {
     name: 'length varint over 4 bytes',

@@ -346,7 +346,7 @@ test('FrameDecoder - a large DATA frame split into many chunks reassembles exact
 });
 
 test('FrameDecoder - constructor rejects an unusable maxFrameSize, naming it', () => {
-  for (const bad of [0, -1, 7, 1.5, Number.NaN, '1024']) {
+  for (const bad of [0, -1, MIN_MAX_FRAME_SIZE - 1, 1.5, Number.NaN, '1024']) {
     assert.throws(
       () => new FrameDecoder({ maxFrameSize: bad as number }),
       (err: unknown) => err instanceof InvalidOptionError && /maxFrameSize/.test(err.message),

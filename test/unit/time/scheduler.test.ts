@@ -54,11 +54,11 @@ test('TimerScheduler - a callback may schedule its successor', () => {
 });
 
 test('TimerScheduler - never runs early even when the clock timer fires early', () => {
-  // A clock whose timers fire 1 ms before their delay, as setTimeout vs performance.now() can.
+  // A clock whose longer timers fire 1 ms early, as setTimeout vs performance.now() can.
   const fake = new FakeClock();
   const early: Clock = {
     now: () => fake.now(),
-    setTimer: (fn, ms): Cancel => fake.setTimer(fn, Math.max(0, ms - 1)),
+    setTimer: (fn, ms): Cancel => fake.setTimer(fn, ms >= 2 ? ms - 1 : ms),
   };
   const scheduler = new TimerScheduler(early);
   const at: number[] = [];

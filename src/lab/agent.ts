@@ -1,0 +1,171 @@
+/**
+ * Lab agent: one end of every mechanism's connection, run inside a namespace (or on loopback)
+ * by the lab runner through the hidden `lifeline lab-agent` command. Speaks JSON lines:
+ * events on stdout, commands on stdin. Times are wall-clock ms with sub-ms precision
+ * (performance.timeOrigin + now), comparable across processes on the same host.
+ *
+ * Events:  {ev:'ready'} {ev:'open', mech} {ev:'closed', mech, side, how, message, at}
+ *          {ev:'probe', mech, at} (server: a probe message arrived) {ev:'applied', mech, side, options}
+ * Commands: {cmd:'probe'} (client: send one probe on every connection)
+ *           {cmd:'stream', periodMs} (client: keep data in flight on every connection)
+ *           {cmd:'busy', ms} (server: block the event loop — an overloaded process)
+ */
+import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { performance } from 'node:perf_hooks';
+import { createServer } from '../server/server.js';
+import { connect } from '../client/client.js';
+import { applySocketTuning, loadNetKeepalive, type NetKeepaliveApi } from '../transport/socket-tuning.js';
+import { mechanismById, type MechanismSpec } from './mechanisms/index.js';
+
+export interface AgentOptions {
+  role: 'server' | 'client';
+  host: string;
+  /** One port per mechanism (server: 0 = any free port; the 'ready' event reports them). */
+  ports: number[];
+  mechanisms: string[];
+}
+
+const wallNow = () => performance.timeOrigin + performance.now();
+const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
+const PROBE = Buffer.from('probe\n');
+const FILLER = Buffer.alloc(1024, 0x2e);
+
+interface Endpoint {
+  /** The port a server endpoint listens on. */
+  port?: number;
+  probe(): void;
+  stream(periodMs: number): void;
+}
+
+export async function runAgent(opts: AgentOptions): Promise<void> {
+  const nk = await loadNetKeepalive();
+  const specs = opts.mechanisms.map(mechanismById);
+  if (opts.ports.length !== specs.length) throw new Error(`lab-agent: ${specs.length} mechanisms but ${opts.ports.length} ports`);
+  const endpoints: Endpoint[] = [];
+  const ports: number[] = [];
+  for (const [i, spec] of specs.entries()) {
+    const port = opts.ports[i]!;
+    const endpoint =
+      opts.role === 'server'
+        ? spec.heartbeat
+          ? await lifelineServer(spec, opts.host, port)
+          : await rawServer(spec, opts.host, port, nk)
+        : spec.heartbeat
+          ? lifelineClient(spec, opts.host, port)
+          : rawClient(spec, opts.host, port, nk);
+    endpoints.push(endpoint);
+    ports.push(endpoint.port ?? port);
+  }
+  emit({ ev: 'ready', netKeepalive: nk !== undefined, ports });
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const cmd = JSON.parse(line) as { cmd: string; periodMs?: number; ms?: number };
+    if (cmd.cmd === 'probe') for (const e of endpoints) e.probe();
+    if (cmd.cmd === 'stream') for (const e of endpoints) e.stream(cmd.periodMs ?? 50);
+    if (cmd.cmd === 'busy') {
+      const end = Date.now() + (cmd.ms ?? 5000);
+      while (Date.now() < end) {
+        /* an overloaded process: the kernel still ACKs, nothing in JS runs */
+      }
+    }
+  });
+}
+
+/** A heartbeat row measures exactly what it names: no kernel backstop unless the row asks for one. */
+function kernelOptions(spec: MechanismSpec) {
+  return { tcpKeepalive: false, tcpUserTimeout: 0, ...spec.socket };
+}
+
+function closedOnce(mech: string, side: 'server' | 'client') {
+  let done = false;
+  return (how: string, message: string) => {
+    if (done) return;
+    done = true;
+    emit({ ev: 'closed', mech, side, how, message, at: wallNow() });
+  };
+}
+
+function rawServer(spec: MechanismSpec, host: string, port: number, nk: NetKeepaliveApi | undefined): Promise<Endpoint> {
+  const server = net.createServer((socket) => {
+    const applied = applySocketTuning(socket, spec.socket ?? { tcpKeepalive: false }, nk);
+    emit({ ev: 'applied', mech: spec.id, side: 'server', options: applied });
+    const closed = closedOnce(spec.id, 'server');
+    let lastError: NodeJS.ErrnoException | undefined;
+    socket.on('data', (d) => {
+      if (d.includes(PROBE)) emit({ ev: 'probe', mech: spec.id, at: wallNow() });
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => (lastError = err));
+    socket.on('end', () => closed('FIN', 'peer closed'));
+    socket.on('close', () => closed(lastError?.code ?? 'closed', lastError?.message ?? 'socket closed'));
+  });
+  return new Promise((resolve) =>
+    server.listen(port, host, () => resolve({ port: (server.address() as net.AddressInfo).port, probe() {}, stream() {} })),
+  );
+}
+
+function rawClient(spec: MechanismSpec, host: string, port: number, nk: NetKeepaliveApi | undefined): Endpoint {
+  const socket = net.connect({ host, port, noDelay: true });
+  const closed = closedOnce(spec.id, 'client');
+  let lastError: NodeJS.ErrnoException | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  socket.on('connect', () => {
+    const applied = applySocketTuning(socket, spec.socket ?? { tcpKeepalive: false }, nk);
+    emit({ ev: 'applied', mech: spec.id, side: 'client', options: applied });
+    emit({ ev: 'open', mech: spec.id });
+  });
+  socket.on('data', () => {});
+  socket.on('error', (err: NodeJS.ErrnoException) => (lastError = err));
+  socket.on('end', () => closed('FIN', 'peer closed'));
+  socket.on('close', () => {
+    clearInterval(timer);
+    closed(lastError?.code ?? 'closed', lastError?.message ?? 'socket closed');
+  });
+  return {
+    probe: () => void (socket.writable && socket.write(PROBE)),
+    stream(periodMs) {
+      timer = setInterval(() => socket.writable && socket.write(FILLER), periodMs);
+    },
+  };
+}
+
+async function lifelineServer(spec: MechanismSpec, host: string, port: number): Promise<Endpoint> {
+  const hb = spec.heartbeat!;
+  const server = createServer({
+    heartbeatInterval: hb.intervalMs,
+    heartbeatTimeout: hb.timeoutMs,
+    minHeartbeatInterval: 10,
+    minHeartbeatTimeout: 10,
+    ...kernelOptions(spec),
+  });
+  server.on('session', (session) => {
+    emit({ ev: 'applied', mech: spec.id, side: 'server', options: session.socketOptions });
+    session.on('message', (data) => {
+      if (data.includes(PROBE)) emit({ ev: 'probe', mech: spec.id, at: wallNow() });
+    });
+  });
+  server.on('sessionClose', (_session, reason) => {
+    emit({ ev: 'closed', mech: spec.id, side: 'server', how: reason.code, message: reason.message, at: wallNow() });
+  });
+  const address = await server.listen(port, host);
+  return { port: address.port, probe() {}, stream() {} };
+}
+
+function lifelineClient(spec: MechanismSpec, host: string, port: number): Endpoint {
+  const hb = spec.heartbeat!;
+  const client = connect({ host, port, heartbeatInterval: hb.intervalMs, heartbeatTimeout: hb.timeoutMs, ...kernelOptions(spec) });
+  let timer: NodeJS.Timeout | undefined;
+  client.on('open', () => {
+    emit({ ev: 'applied', mech: spec.id, side: 'client', options: client.socketOptions });
+    emit({ ev: 'open', mech: spec.id });
+  });
+  client.on('close', (reason) => {
+    clearInterval(timer);
+    emit({ ev: 'closed', mech: spec.id, side: 'client', how: reason.code, message: reason.message, at: wallNow() });
+  });
+  return {
+    probe: () => void (client.state === 'open' && client.send(PROBE)),
+    stream(periodMs) {
+      timer = setInterval(() => client.state === 'open' && client.send(FILLER), periodMs);
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * A lab fault: something that goes wrong between (or on) two hosts. Each fault is one small file;
+ * `index.ts` lists them. A fault runs in its own namespace topology, so faults run in parallel.
+ */
+import type { Topology } from '../netns.js';
+import type { AgentHandle } from '../agent-handle.js';
+
+export interface FaultContext {
+  /** The namespace topology; undefined when the lab runs on loopback (no root / no ip+nft). */
+  topo: Topology | undefined;
+  server: AgentHandle;
+  client: AgentHandle;
+  /** Start a fresh server agent (after a host "reboot"). */
+  restartServer(): Promise<AgentHandle>;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface FaultSpec {
+  id: string;
+  label: string;
+  /** What is really done to the machines, in one or two sentences (shown in reports). */
+  how: string;
+  /** Keep data flowing from client to server from before the fault (unacknowledged data in flight). */
+  dataInFlight?: boolean;
+  /** 'netns': needs the namespace topology (kernel faults); 'any': also honest on plain loopback. */
+  requires: 'netns' | 'any';
+  /** Which side's detection this fault is about ('server': the server must reclaim; 'client': the client must notice). */
+  sides: ('client' | 'server')[];
+  /** Set up before the agents start (e.g. a short NAT timeout). */
+  prepare?(topo: Topology): Promise<void>;
+  /** Inject the fault. Detection times are measured from when this starts. */
+  inject(ctx: FaultContext): Promise<void>;
+  /** Runs after inject, concurrently with the observation window (e.g. reboot after N s, probe after idle). */
+  during?(ctx: FaultContext): Promise<void>;
+  /** Observation window after injection, ms. */
+  windowMs: number;
+  /** Lab-only note on what the result means. */
+  note?: string;
+}

@@ -1,0 +1,57 @@
+/** The lab's terminal table: faults × sides down, mechanisms across, time to detect in cells. */
+import { renderTable } from '../cli/table.js';
+import type { LabResult } from './results.js';
+import { formatDuration } from './scale.js';
+import { summarize, type CellSummary } from './summary.js';
+
+export function formatCell(s: CellSummary | undefined, windowMs: number, full: boolean): string {
+  if (!s) return '';
+  if (s.falseAlarms > 0 && s.detected === 0) return `FALSE ALARM`;
+  if (s.keptAlive) return 'kept alive';
+  if (s.detected === 0) return `never (>${Math.round(windowMs / 1000)} s)`;
+  const t = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  let text = full && s.runs > 1 ? `${t(s.p50Ms!)} / ${t(s.p99Ms!)}` : t(s.p50Ms!);
+  if (s.detected < s.runs) text += ` (${s.detected}/${s.runs})`;
+  if (s.scaledKernelTimer) text += '†';
+  if (s.falseAlarms > 0) text += ` +${s.falseAlarms} false`;
+  return text;
+}
+
+export function renderLabReport(result: LabResult): string {
+  const summaries = summarize(result);
+  const full = result.mode === 'full';
+  const lines: string[] = [];
+  const header = ['fault', 'who notices', ...result.mechanisms.map((m) => m.label)];
+  const rows: string[][] = [];
+  for (const fault of result.faults) {
+    fault.sides.forEach((side, i) => {
+      rows.push([
+        i === 0 ? fault.label : '',
+        side === 'client' ? 'client' : 'server',
+        ...result.mechanisms.map((m) =>
+          formatCell(summaries.find((s) => s.fault === fault.id && s.side === side && s.mechanism === m.id), fault.windowMs, full),
+        ),
+      ]);
+    });
+  }
+  lines.push(renderTable(header, rows));
+  lines.push('');
+  lines.push(
+    full
+      ? 'Cells: time from fault to detection, p50 / p99 over repetitions; "never" = not within the window.'
+      : 'Cells: time from fault to detection (one run); "never" = not detected within the observation window.',
+  );
+  if (result.scale) {
+    const { scaled, linux } = result.scale;
+    lines.push(
+      `† a kernel timer the lab scaled down in its namespaces. Measured with keepalive ${formatDuration(scaled.keepaliveGiveUpS)} ` +
+        `(Linux default: ${formatDuration(linux.keepaliveGiveUpS)}) and tcp_retries2 give-up ${formatDuration(scaled.retransmitGiveUpS)} ` +
+        `(Linux default: ${formatDuration(linux.retransmitGiveUpS)}).`,
+    );
+  }
+  lines.push(`Environment: ${result.environment.kind === 'netns' ? 'network namespaces + veth + nftables (real kernel faults)' : `loopback (${result.environment.reason})`}; ` +
+    `kernel ${result.environment.kernel}; node ${result.environment.node}; net-keepalive ${result.environment.netKeepalive ? 'loaded' : 'unavailable'}.`);
+  for (const s of result.skipped) lines.push(`skipped ${s.fault}${s.mechanism ? ` × ${s.mechanism}` : ''}: ${s.reason}`);
+  for (const e of result.errors) lines.push(`ERROR ${e}`);
+  return lines.join('\n');
+}

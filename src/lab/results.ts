@@ -1,0 +1,69 @@
+/** What one lab run measured, and how raw agent events become per-cell outcomes. */
+import type { AgentEvent } from './agent-handle.js';
+import type { ScaleInfo } from './scale.js';
+
+export type Side = 'client' | 'server';
+
+export interface SideOutcome {
+  /** Does this fault ask this side to notice anything? */
+  relevant: boolean;
+  /** The side noticed (closed its connection) after the fault. */
+  detected: boolean;
+  /** ms from fault injection to detection. */
+  afterMs?: number;
+  /** How: lifeline close code, errno (ETIMEDOUT, ECONNRESET…), or FIN. */
+  how?: string;
+  message?: string;
+  /** Closed *before* the fault: a false alarm. */
+  falseAlarm: boolean;
+}
+
+export interface CellMeasurement {
+  fault: string;
+  mechanism: string;
+  repetition: number;
+  client: SideOutcome;
+  server: SideOutcome;
+  /** NAT fault: the message sent after the idle period reached the server. */
+  probeDelivered?: boolean;
+}
+
+export interface SkippedCell {
+  fault: string;
+  mechanism?: string;
+  reason: string;
+}
+
+export interface LabResult {
+  tool: 'lifeline lab';
+  mode: 'quick' | 'full';
+  startedAt: string;
+  durationMs: number;
+  environment: { kind: 'netns' | 'loopback'; reason?: string; kernel: string; node: string; netKeepalive: boolean };
+  scale: ScaleInfo | undefined;
+  faults: { id: string; label: string; how: string; windowMs: number; sides: Side[]; note?: string }[];
+  mechanisms: { id: string; label: string; description: string }[];
+  measurements: CellMeasurement[];
+  skipped: SkippedCell[];
+  errors: string[];
+}
+
+export function outcomeFor(
+  events: AgentEvent[],
+  mechanism: string,
+  side: Side,
+  faultAt: number,
+  relevant: boolean,
+): SideOutcome {
+  const closed = events.find((e) => e.ev === 'closed' && e.mech === mechanism && e.side === side);
+  if (!closed || closed.at === undefined) return { relevant, detected: false, falseAlarm: false };
+  const falseAlarm = closed.at < faultAt;
+  return {
+    relevant,
+    detected: !falseAlarm,
+    afterMs: falseAlarm ? undefined : Math.round(closed.at - faultAt),
+    how: closed.how,
+    message: closed.message,
+    falseAlarm,
+  };
+}

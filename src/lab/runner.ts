@@ -1,0 +1,188 @@
+/**
+ * Lab runner: for each fault, build a fresh topology (namespaces, or plain loopback when that is
+ * all this machine allows), start a server agent and a client agent holding one connection per
+ * mechanism, inject the fault, and record when each side of each connection noticed.
+ * Faults run in parallel (each in its own namespaces); each cell is a real run on real sockets.
+ */
+import { performance } from 'node:perf_hooks';
+import os from 'node:os';
+import { Topology, probeNetnsSupport } from './netns.js';
+import { AgentHandle } from './agent-handle.js';
+import { spawn } from 'node:child_process';
+import { cliCommand, trackChild } from './processes.js';
+import { applyLabScale, scaleInfo } from './scale.js';
+import { outcomeFor, type CellMeasurement, type LabResult, type SkippedCell } from './results.js';
+import { FAULTS, type FaultContext, type FaultSpec } from './faults/index.js';
+import { MECHANISMS, type MechanismSpec } from './mechanisms/index.js';
+
+export interface LabOptions {
+  mode: 'quick' | 'full';
+  /** Repetitions per fault (quick: 1). */
+  repetitions?: number;
+  /** Subset of fault ids (default: all that this machine can run). */
+  faults?: string[];
+  /** Subset of mechanism ids (default: all). */
+  mechanisms?: string[];
+  /** Scale every fault's observation window (tests use < 1 to stay fast). */
+  windowScale?: number;
+  /** Force loopback mode even when namespaces are available. */
+  loopback?: boolean;
+  /** Called as faults finish. */
+  onProgress?: (p: { done: number; total: number; label: string }) => void;
+}
+
+const SERVER_PORT_BASE = 7400;
+const SETTLE_MS = 1500;
+const wallNow = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function runLab(options: LabOptions): Promise<LabResult> {
+  const started = wallNow();
+  const support = options.loopback ? { ok: false, reason: 'loopback mode requested' } : await probeNetnsSupport();
+  const envKind = support.ok ? 'netns' : 'loopback';
+  const mechanisms = options.mechanisms ? MECHANISMS.filter((m) => options.mechanisms!.includes(m.id)) : [...MECHANISMS];
+  const wanted = options.faults ? FAULTS.filter((f) => options.faults!.includes(f.id)) : [...FAULTS];
+  const skipped: SkippedCell[] = [];
+  const runnable = wanted.filter((f) => {
+    if (f.requires === 'netns' && envKind !== 'netns') {
+      skipped.push({ fault: f.id, reason: `needs network namespaces (${support.reason ?? 'unavailable'}); a user-space proxy cannot emulate it honestly` });
+      return false;
+    }
+    return true;
+  });
+  const repetitions = options.repetitions ?? (options.mode === 'full' ? 5 : 1);
+  const measurements: CellMeasurement[] = [];
+  const errors: string[] = [];
+  let netKeepalive = false;
+  const total = runnable.length * repetitions;
+  let done = 0;
+
+  for (let rep = 0; rep < repetitions; rep++) {
+    await Promise.all(
+      runnable.map(async (fault) => {
+        try {
+          const r = await runFault(fault, mechanisms, rep, envKind === 'netns', options.windowScale ?? 1);
+          measurements.push(...r.cells);
+          netKeepalive ||= r.netKeepalive;
+        } catch (err) {
+          errors.push(`${fault.id} (repetition ${rep + 1}): ${(err as Error).message}`);
+        }
+        options.onProgress?.({ done: ++done, total, label: fault.label });
+      }),
+    );
+  }
+
+  return {
+    tool: 'lifeline lab',
+    mode: options.mode,
+    startedAt: new Date(started).toISOString(),
+    durationMs: Math.round(wallNow() - started),
+    environment: {
+      kind: envKind,
+      ...(support.reason ? { reason: support.reason } : {}),
+      kernel: os.release(),
+      node: process.version,
+      netKeepalive,
+    },
+    scale: envKind === 'netns' ? scaleInfo() : undefined,
+    faults: runnable.map((f) => ({ id: f.id, label: f.label, how: f.how, windowMs: f.windowMs, sides: f.sides, ...(f.note ? { note: f.note } : {}) })),
+    mechanisms: mechanisms.map((m) => ({ id: m.id, label: m.label, description: m.description })),
+    measurements: sortCells(measurements, runnable, mechanisms),
+    skipped,
+    errors,
+  };
+}
+
+function sortCells(cells: CellMeasurement[], faults: FaultSpec[], mechs: MechanismSpec[]): CellMeasurement[] {
+  const fi = (id: string) => faults.findIndex((f) => f.id === id);
+  const mi = (id: string) => mechs.findIndex((m) => m.id === id);
+  return cells.sort((a, b) => fi(a.fault) - fi(b.fault) || mi(a.mechanism) - mi(b.mechanism) || a.repetition - b.repetition);
+}
+
+async function runFault(
+  fault: FaultSpec,
+  mechanisms: MechanismSpec[],
+  repetition: number,
+  useNetns: boolean,
+  windowScale: number,
+): Promise<{ cells: CellMeasurement[]; netKeepalive: boolean }> {
+  const topo = useNetns ? await Topology.create() : undefined;
+  const agents: AgentHandle[] = [];
+  try {
+    if (topo) {
+      await applyLabScale(topo);
+      await fault.prepare?.(topo);
+    }
+    const ids = mechanisms.map((m) => m.id).join(',');
+    const serverHost = topo ? topo.serverIp : '127.0.0.1';
+    const wantPorts = mechanisms.map((_, i) => (topo ? SERVER_PORT_BASE + i : 0)).join(',');
+    const startServer = async () => {
+      const agent = spawnAgent(topo, 'server', ['--role', 'server', '--host', serverHost, '--ports', wantPorts, '--mechanisms', ids]);
+      agents.push(agent);
+      await agent.waitFor((e) => e.ev === 'ready', 15_000, 'server agent ready');
+      return agent;
+    };
+    let server = await startServer();
+    const ready = server.events.find((e) => e.ev === 'ready')!;
+    const ports = (ready.ports as number[]).join(',');
+    const client = spawnAgent(topo, 'client', ['--role', 'client', '--host', serverHost, '--ports', ports, '--mechanisms', ids]);
+    agents.push(client);
+    await client.waitFor((e) => e.ev === 'ready', 15_000, 'client agent ready');
+    await Promise.all(mechanisms.map((m) => client.waitFor((e) => e.ev === 'open' && e.mech === m.id, 10_000, `${m.id} open`)));
+
+    if (fault.dataInFlight) client.command({ cmd: 'stream', periodMs: 50 });
+    await sleep(SETTLE_MS);
+
+    const ctx: FaultContext = {
+      topo,
+      get server() {
+        return server;
+      },
+      client,
+      async restartServer() {
+        server = await startServer();
+        return server;
+      },
+      sleep,
+    };
+    const faultAt = wallNow();
+    await fault.inject(ctx);
+    const during = fault.during?.(ctx) ?? Promise.resolve();
+    const windowMs = fault.windowMs * windowScale;
+    const deadline = faultAt + windowMs;
+    const allEvents = () => agents.flatMap((a) => a.events);
+    const allRelevantClosed = () =>
+      mechanisms.every((m) =>
+        fault.sides.every((side) => allEvents().some((e) => e.ev === 'closed' && e.mech === m.id && e.side === side)),
+      );
+    while (wallNow() < deadline && !allRelevantClosed()) await sleep(50);
+    await during.catch((err: Error) => {
+      throw new Error(`fault ${fault.id} failed while running: ${err.message}`);
+    });
+
+    const events = allEvents();
+    const netKeepalive = events.some((e) => e.ev === 'ready' && e.netKeepalive === true);
+    const cells = mechanisms.map((m): CellMeasurement => {
+      const probed = events.some((e) => e.ev === 'probe' && e.mech === m.id);
+      return {
+        fault: fault.id,
+        mechanism: m.id,
+        repetition,
+        client: outcomeFor(events, m.id, 'client', faultAt, fault.sides.includes('client')),
+        server: outcomeFor(events, m.id, 'server', faultAt, fault.sides.includes('server')),
+        ...(fault.id === 'nat-timeout' ? { probeDelivered: probed } : {}),
+      };
+    });
+    return { cells, netKeepalive };
+  } finally {
+    for (const a of agents) a.signal('SIGKILL');
+    await topo?.destroy();
+  }
+}
+
+function spawnAgent(topo: Topology | undefined, role: 'server' | 'client', args: string[]): AgentHandle {
+  const { command, args: base } = cliCommand();
+  const full = [...base, 'lab-agent', ...args];
+  const child = topo ? topo.spawnIn(role, command, full) : trackChild(spawn(command, full, { stdio: ['pipe', 'pipe', 'pipe'] }));
+  return new AgentHandle(role, child);
+}
