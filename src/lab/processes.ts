@@ -4,6 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { dirname, extname, join } from 'node:path';
 
 export interface LogLine {
   event?: string;
@@ -50,11 +52,15 @@ function installCleanup(): void {
   }
 }
 
-/** The command that runs this CLI (works from dist/ and under tsx alike). */
+/**
+ * The command that runs this CLI: located next to this module, so it works from dist/ (compiled
+ * .js) and from src/ under tsx (tests) alike, whatever script the current process started with.
+ */
 export function cliCommand(): { command: string; args: string[] } {
-  const entry = process.argv[1];
-  if (!entry) throw new Error('cannot locate the lifeline CLI entry point');
-  return { command: process.execPath, args: [...process.execArgv, entry] };
+  const here = fileURLToPath(import.meta.url);
+  const ext = extname(here);
+  const entry = join(dirname(here), '..', 'cli', `main${ext}`);
+  return { command: process.execPath, args: [...(ext === '.ts' ? ['--import', 'tsx'] : []), entry] };
 }
 
 export function spawnCli(name: string, args: string[]): CliChild {

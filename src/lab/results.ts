@@ -41,8 +41,23 @@ export interface LabResult {
   durationMs: number;
   environment: { kind: 'netns' | 'loopback'; reason?: string; kernel: string; node: string; netKeepalive: boolean };
   scale: ScaleInfo | undefined;
-  faults: { id: string; label: string; how: string; windowMs: number; sides: Side[]; note?: string }[];
-  mechanisms: { id: string; label: string; description: string }[];
+  faults: {
+    id: string;
+    label: string;
+    how: string;
+    windowMs: number;
+    sides: Side[];
+    /** The client application writes after the fault (data in flight / a probe message). */
+    appWrites: boolean;
+    note?: string;
+  }[];
+  mechanisms: {
+    id: string;
+    label: string;
+    description: string;
+    /** Kernel timers the mechanism sets itself (not scaled by the lab). */
+    kernelTimers: { tunedKeepalive: boolean; userTimeout: boolean };
+  }[];
   measurements: CellMeasurement[];
   skipped: SkippedCell[];
   errors: string[];

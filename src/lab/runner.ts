@@ -85,8 +85,21 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
       netKeepalive,
     },
     scale: envKind === 'netns' ? scaleInfo() : undefined,
-    faults: runnable.map((f) => ({ id: f.id, label: f.label, how: f.how, windowMs: f.windowMs, sides: f.sides, ...(f.note ? { note: f.note } : {}) })),
-    mechanisms: mechanisms.map((m) => ({ id: m.id, label: m.label, description: m.description })),
+    faults: runnable.map((f) => ({
+      id: f.id,
+      label: f.label,
+      how: f.how,
+      windowMs: f.windowMs,
+      sides: f.sides,
+      appWrites: f.dataInFlight === true || f.probeAfterMs !== undefined,
+      ...(f.note ? { note: f.note } : {}),
+    })),
+    mechanisms: mechanisms.map((m) => ({
+      id: m.id,
+      label: m.label,
+      description: m.description,
+      kernelTimers: { tunedKeepalive: typeof m.socket?.tcpKeepalive === 'object', userTimeout: (m.socket?.tcpUserTimeout ?? 0) > 0 },
+    })),
     measurements: sortCells(measurements, runnable, mechanisms),
     skipped,
     errors,
@@ -147,7 +160,10 @@ async function runFault(
     };
     const faultAt = wallNow();
     await fault.inject(ctx);
-    const during = fault.during?.(ctx) ?? Promise.resolve();
+    const during = Promise.all([
+      fault.during?.(ctx),
+      fault.probeAfterMs === undefined ? undefined : sleep(fault.probeAfterMs).then(() => client.command({ cmd: 'probe' })),
+    ]);
     const windowMs = fault.windowMs * windowScale;
     const deadline = faultAt + windowMs;
     const allEvents = () => agents.flatMap((a) => a.events);
@@ -170,7 +186,7 @@ async function runFault(
         repetition,
         client: outcomeFor(events, m.id, 'client', faultAt, fault.sides.includes('client')),
         server: outcomeFor(events, m.id, 'server', faultAt, fault.sides.includes('server')),
-        ...(fault.id === 'nat-timeout' ? { probeDelivered: probed } : {}),
+        ...(fault.probeAfterMs === undefined ? {} : { probeDelivered: probed }),
       };
     });
     return { cells, netKeepalive };

@@ -24,8 +24,6 @@ export function percentile(sorted: number[], p: number): number | undefined {
   return sorted[index];
 }
 
-const KERNEL_DEFAULT_MECHANISMS = new Set(['none', 'keepalive-default']);
-
 export function summarize(result: LabResult): CellSummary[] {
   const out: CellSummary[] = [];
   for (const fault of result.faults) {
@@ -33,14 +31,19 @@ export function summarize(result: LabResult): CellSummary[] {
       for (const mech of result.mechanisms) {
         const cells = result.measurements.filter((c) => c.fault === fault.id && c.mechanism === mech.id);
         if (cells.length === 0) continue;
-        out.push(summarizeCell(fault.id, side, mech.id, cells));
+        // ETIMEDOUT came from a timer the lab scaled: retransmissions (tcp_retries2) when this
+        // side's application wrote (only clients write) and no TCP_USER_TIMEOUT bounds them, or
+        // default keepalive when the mechanism does not tune it.
+        const writes = side === 'client' && fault.appWrites;
+        const scaled = !mech.kernelTimers.userTimeout && (writes || !mech.kernelTimers.tunedKeepalive);
+        out.push(summarizeCell(fault.id, side, mech.id, cells, scaled));
       }
     }
   }
   return out;
 }
 
-function summarizeCell(fault: string, side: Side, mechanism: string, cells: CellMeasurement[]): CellSummary {
+function summarizeCell(fault: string, side: Side, mechanism: string, cells: CellMeasurement[], scaledTimer: boolean): CellSummary {
   const outcomes = cells.map((c) => c[side]);
   const times = outcomes.filter((o) => o.detected && o.afterMs !== undefined).map((o) => o.afterMs!).sort((a, b) => a - b);
   const hows = new Map<string, number>();
@@ -57,6 +60,6 @@ function summarizeCell(fault: string, side: Side, mechanism: string, cells: Cell
     ...(times.length ? { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) } : {}),
     ...(how ? { how } : {}),
     keptAlive,
-    scaledKernelTimer: KERNEL_DEFAULT_MECHANISMS.has(mechanism) && how === 'ETIMEDOUT',
+    scaledKernelTimer: scaledTimer && how === 'ETIMEDOUT',
   };
 }

@@ -2,7 +2,7 @@
  * Heartbeat: idle-driven liveness DETECTION for one connection (STYLE.md §1.3). It says when a
  * PING is due and when the peer is dead; sending the ping and closing are the caller's job.
  *
- * Rule (docs/spec heartbeat; gRPC A8 keepalive, inverted to be idle-driven):
+ * Rule (docs/spec/0001-idle-heartbeat.md §Detection; gRPC A8 keepalive, made idle-driven):
  * - Any inbound frame proves the peer alive; outbound traffic never does (a write into a dead
  *   path succeeds locally for minutes), which is why there is no "sent" input at all.
  * - A PING is due once nothing has been received for intervalMs + this cycle's jitter, and then

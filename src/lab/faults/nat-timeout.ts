@@ -16,11 +16,8 @@ export const natTimeout: FaultSpec = {
   async inject() {
     /* the fault is idleness itself */
   },
-  async during(ctx) {
-    // After the NAT has surely forgotten idle flows, the application speaks: does it get through?
-    await ctx.sleep(NAT_TIMEOUT_S * 2000 + 1000);
-    ctx.client.command({ cmd: 'probe' });
-  },
+  // After the NAT has surely forgotten idle flows, the application speaks: does it get through?
+  probeAfterMs: NAT_TIMEOUT_S * 2000 + 1000,
   windowMs: 26_000,
   note: 'a mechanism that pings more often than the NAT timeout keeps the flow alive (nothing to detect)',
 };

@@ -22,6 +22,8 @@ export interface FaultSpec {
   how: string;
   /** Keep data flowing from client to server from before the fault (unacknowledged data in flight). */
   dataInFlight?: boolean;
+  /** The client application sends one message on every connection this long after the fault. */
+  probeAfterMs?: number;
   /** 'netns': needs the namespace topology (kernel faults); 'any': also honest on plain loopback. */
   requires: 'netns' | 'any';
   /** Which side's detection this fault is about ('server': the server must reclaim; 'client': the client must notice). */
