@@ -5,7 +5,9 @@
  *
  * Events: 'open' (OpenInfo), 'message' (Buffer), 'pong' (PongInfo), 'status' (PeerStatus, load)
  * when the server's reported status changes, 'goaway' (GoawayFrame), 'drain', 'close'
- * (CloseReason, exactly once).
+ * (CloseReason, exactly once), 'undelivered' (Buffer[], Error) for messages send() accepted
+ * that were never written (queued before open, then the connection failed or the server's frame
+ * limit was smaller): nothing is dropped silently.
  */
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
@@ -41,6 +43,7 @@ export interface Client {
   on(event: 'goaway', listener: (frame: GoawayFrame) => void): this;
   on(event: 'drain', listener: () => void): this;
   on(event: 'warning', listener: (message: string) => void): this;
+  on(event: 'undelivered', listener: (messages: Buffer[], error: Error) => void): this;
   on(event: 'close', listener: (reason: CloseReason) => void): this;
   once(event: 'open', listener: (info: OpenInfo) => void): this;
   once(event: 'close', listener: (reason: CloseReason) => void): this;
@@ -269,10 +272,28 @@ export class Client extends EventEmitter implements ConnectionOwner {
     const queue = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
+    const undelivered: Uint8Array[] = [];
+    let firstError: Error | undefined;
     for (const payload of queue) {
-      if (connection.state !== 'open') break;
-      connection.send(payload);
+      if (connection.state !== 'open') {
+        undelivered.push(payload);
+        continue;
+      }
+      try {
+        connection.send(payload);
+      } catch (err) {
+        // Only a frame-size refusal can happen here (the server's limit is known only now).
+        undelivered.push(payload);
+        firstError ??= err as Error;
+      }
     }
+    if (undelivered.length > 0) {
+      this.reportUndelivered(undelivered, firstError ?? new LifelineError('LL_ERR_NOT_OPEN', 'connection closed before queued messages were sent'));
+    }
+  }
+
+  private reportUndelivered(payloads: Uint8Array[], error: Error): void {
+    this.emit('undelivered', payloads.map(asBuffer), error);
   }
 
   private finish(reason: CloseReason): void {
@@ -280,8 +301,12 @@ export class Client extends EventEmitter implements ConnectionOwner {
     this.state = 'closed';
     this.cancelConnectTimer?.();
     this.closeReason = reason;
+    const unsent = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
+    if (unsent.length > 0) {
+      this.reportUndelivered(unsent, new LifelineError('LL_ERR_NOT_OPEN', `connection closed before open (${reason.code}): queued messages were not sent`));
+    }
     this.emit('close', reason);
   }
 }

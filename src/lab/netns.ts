@@ -3,7 +3,7 @@
  *
  *   client ns ── veth ── router ns ── veth ── server ns
  *   10.N.1.2            10.N.1.1 │ 10.N.2.1        10.N.2.2
- *                       masquerade NAT, conntrack, nftables faults
+ *                       source NAT, conntrack, nftables faults
  *
  * Never touches the host's own interfaces, routes or sysctls: every link, address, rule and
  * sysctl lives inside namespaces this module created, and `destroy()` (also run on exit,
@@ -122,8 +122,10 @@ export class Topology {
     // The router is a NAT: masquerade towards the server, and silently drop packets of flows it
     // does not know (a non-SYN without a conntrack entry) — what a NAT that forgot a flow does.
     // Both directions: the server's packets of a forgotten flow are addressed to the router itself
-    // (masquerade), so they take the input path; without the input rule the router's own kernel
-    // would answer them with RST, which real NATs mostly do not.
+    // (source NAT), so they take the input path; without the input rule the router's own kernel
+    // would answer them with RST, which real NATs mostly do not. SNAT to a fixed address rather
+    // than masquerade: masquerade flushes its flows when the link goes down, and the host-crash
+    // fault must keep the router's memory of the flow across the server's "reboot".
     await this.nft(
       'router',
       `table ip lab {
@@ -139,7 +141,7 @@ export class Topology {
         }
         chain postrouting_nat {
           type nat hook postrouting priority 100; policy accept;
-          oifname "${this.dev('r1')}" masquerade
+          oifname "${this.dev('r1')}" snat to ${this.routerServerSideIp}
         }
       }`,
     );

@@ -49,6 +49,8 @@ export interface LabResult {
     sides: Side[];
     /** The client application writes after the fault (data in flight / a probe message). */
     appWrites: boolean;
+    /** An RST can only come back this long after the fault (rebooted host). */
+    resetsAfterMs?: number;
     note?: string;
   }[];
   mechanisms: {

@@ -92,6 +92,7 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
       windowMs: f.windowMs,
       sides: f.sides,
       appWrites: f.dataInFlight === true || f.probeAfterMs !== undefined,
+      ...(f.resetsAfterMs === undefined ? {} : { resetsAfterMs: f.resetsAfterMs }),
       ...(f.note ? { note: f.note } : {}),
     })),
     mechanisms: mechanisms.map((m) => ({

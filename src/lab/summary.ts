@@ -36,14 +36,23 @@ export function summarize(result: LabResult): CellSummary[] {
         // default keepalive when the mechanism does not tune it.
         const writes = side === 'client' && fault.appWrites;
         const scaled = !mech.kernelTimers.userTimeout && (writes || !mech.kernelTimers.tunedKeepalive);
-        out.push(summarizeCell(fault.id, side, mech.id, cells, scaled));
+        // After a reboot, an RST answers whatever packet reaches the new host first: when that was
+        // a scaled keepalive probe, the detection time is the scaled timer's too.
+        out.push(summarizeCell(fault.id, side, mech.id, cells, scaled, fault.resetsAfterMs));
       }
     }
   }
   return out;
 }
 
-function summarizeCell(fault: string, side: Side, mechanism: string, cells: CellMeasurement[], scaledTimer: boolean): CellSummary {
+function summarizeCell(
+  fault: string,
+  side: Side,
+  mechanism: string,
+  cells: CellMeasurement[],
+  scaledTimer: boolean,
+  resetsAfterMs: number | undefined,
+): CellSummary {
   const outcomes = cells.map((c) => c[side]);
   const times = outcomes.filter((o) => o.detected && o.afterMs !== undefined).map((o) => o.afterMs!).sort((a, b) => a - b);
   const hows = new Map<string, number>();
@@ -60,6 +69,8 @@ function summarizeCell(fault: string, side: Side, mechanism: string, cells: Cell
     ...(times.length ? { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) } : {}),
     ...(how ? { how } : {}),
     keptAlive,
-    scaledKernelTimer: scaledTimer && how === 'ETIMEDOUT',
+    scaledKernelTimer:
+      scaledTimer &&
+      (how === 'ETIMEDOUT' || (how === 'ECONNRESET' && resetsAfterMs !== undefined && (times[0] ?? 0) >= resetsAfterMs)),
   };
 }

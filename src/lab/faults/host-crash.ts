@@ -10,6 +10,7 @@ export const hostCrash: FaultSpec = {
     `after ${REBOOT_AFTER_MS / 1000} s a new namespace and listener come back and the drop is lifted, so the next packet of an old connection gets RST`,
   requires: 'netns',
   sides: ['client'],
+  resetsAfterMs: REBOOT_AFTER_MS,
   async inject(ctx) {
     await ctx.topo!.nft(
       'router',

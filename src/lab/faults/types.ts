@@ -22,6 +22,8 @@ export interface FaultSpec {
   how: string;
   /** Keep data flowing from client to server from before the fault (unacknowledged data in flight). */
   dataInFlight?: boolean;
+  /** An RST can only come back this long after the fault (a rebooted host): detection by RST then depends on what sent the packet. */
+  resetsAfterMs?: number;
   /** The client application sends one message on every connection this long after the fault. */
   probeAfterMs?: number;
   /** 'netns': needs the namespace topology (kernel faults); 'any': also honest on plain loopback. */

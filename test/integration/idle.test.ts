@@ -1,0 +1,80 @@
+/**
+ * Integration: an idle connection is kept alive by the heartbeat alone — no false alarm on either
+ * side, and about one PING/PONG exchange per interval (the server leads, the client only answers;
+ * see pingSchedule() in liveness/negotiate.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { EventEmitter } from 'node:events';
+import { connect, createServer, type CloseReason, type OpenInfo, type Session } from '../../src/index.js';
+
+const INTERVAL_MS = 200;
+const TIMEOUT_MS = 600;
+const PERIOD_MS = 5 * TIMEOUT_MS;
+
+function nextEvent<T extends unknown[]>(emitter: EventEmitter, event: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const listener = (...args: unknown[]) => {
+      clearTimeout(timer);
+      resolve(args as T);
+    };
+    const timer = setTimeout(() => {
+      emitter.off(event, listener);
+      reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    emitter.once(event, listener);
+  });
+}
+
+test('idle - a silent connection stays up for 5 × the timeout on heartbeats alone, one exchange per interval', async (t) => {
+  // timerResolution 10: the server's wheel may fire a ping up to one tick late, and the client
+  // starts pinging itself only 50 ms after the interval (its margin); with the default 50 ms tick
+  // the server would sometimes be late enough for the client to ping as well.
+  const server = createServer({ minHeartbeatInterval: 50, minHeartbeatTimeout: 100, timerResolution: 10 });
+  t.after(() => server.close());
+  const { port } = await server.listen(0, '127.0.0.1');
+  const sessionP = nextEvent<[Session]>(server, 'session', 3000);
+  const client = connect({ host: '127.0.0.1', port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS });
+  t.after(() => client.close());
+  const [[info], [session]] = await Promise.all([nextEvent<[OpenInfo]>(client, 'open', 3000), sessionP]);
+  assert.equal(info.heartbeatInterval, INTERVAL_MS);
+  assert.equal(info.heartbeatTimeout, TIMEOUT_MS);
+
+  const closes: string[] = [];
+  client.on('close', (r: CloseReason) => closes.push(`client: ${r.code} ${r.message}`));
+  server.on('sessionClose', (_s: Session, r: CloseReason) => closes.push(`server: ${r.code} ${r.message}`));
+  let serverPongs = 0; // PONGs answering the server's PINGs
+  let clientPongs = 0; // PONGs answering the client's PINGs
+  session.on('pong', () => serverPongs++);
+  client.on('pong', () => clientPongs++);
+  // The longest silence each side saw, sampled: must stay well below the timeout.
+  let maxClientSilenceMs = 0;
+  let maxServerSilenceMs = 0;
+  const sampler = setInterval(() => {
+    maxClientSilenceMs = Math.max(maxClientSilenceMs, client.sinceLastSeen ?? Infinity);
+    maxServerSilenceMs = Math.max(maxServerSilenceMs, session.sinceLastSeen);
+  }, 10);
+  t.after(() => clearInterval(sampler));
+
+  await new Promise((resolve) => setTimeout(resolve, PERIOD_MS));
+  clearInterval(sampler);
+
+  assert.deepEqual(closes, [], 'no side declared the other dead');
+  assert.equal(client.state, 'open');
+  assert.equal(session.isOpen, true);
+  assert.equal(server.sessionCount, 1);
+
+  const expectedExchanges = PERIOD_MS / INTERVAL_MS; // 15
+  const total = serverPongs + clientPongs;
+  t.diagnostic(`pongs: server ${serverPongs}, client ${clientPongs}; max silence: client ${Math.round(maxClientSilenceMs)} ms, server ${Math.round(maxServerSilenceMs)} ms`);
+  // Heartbeats really flowed: the server's pings were answered regularly...
+  assert.ok(serverPongs >= expectedExchanges / 2, `server saw only ${serverPongs} pongs in ${PERIOD_MS} ms`);
+  // ...and only one side led: both sides pinging would give ~2 exchanges per interval.
+  assert.ok(total <= 1.5 * expectedExchanges, `${total} pongs in ${PERIOD_MS} ms: more than one ping per interval`);
+  assert.ok(clientPongs <= serverPongs / 4, `the client should only answer while the server leads (client ${clientPongs}, server ${serverPongs})`);
+  // Neither side ever came near its timeout: the client heard the server's pings too.
+  assert.ok(maxClientSilenceMs < TIMEOUT_MS * 0.75, `client went ${Math.round(maxClientSilenceMs)} ms without hearing the server`);
+  assert.ok(maxServerSilenceMs < TIMEOUT_MS * 0.75, `server went ${Math.round(maxServerSilenceMs)} ms without hearing the client`);
+  // The heartbeat measured a round trip on the server side.
+  assert.equal(typeof session.rtt, 'number');
+});
