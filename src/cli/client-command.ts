@@ -31,6 +31,7 @@ export function runClient(opts: ClientCommandOptions): void {
     log.info({ event: 'open', session: info.sessionId, interval: info.heartbeatInterval, timeout: info.heartbeatTimeout, pid: process.pid }, `connected to ${opts.connect.host}:${opts.connect.port}`);
   });
   client.on('message', (data) => process.stdout.write(`${data.toString('utf8')}\n`));
+  client.on('ping', (id) => log.debug({ event: 'ping', id, sinceLastSeenMs: Math.round(client.sinceLastSeen ?? 0) }, 'server pinged, answered'));
   client.on('pong', (info) => log.debug({ event: 'pong', rttMs: info.rttMs, status: info.status, load: info.load }, 'pong'));
   client.on('status', (status, load) => log.warn({ event: 'status', status, load }, `server status: ${status}`));
   client.on('goaway', (frame) => log.warn({ event: 'goaway', code: frame.code, redirect: frame.redirect, retryAfterMs: frame.retryAfterMs }, `server sent GOAWAY: ${frame.message}`));

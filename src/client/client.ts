@@ -3,7 +3,8 @@
  * the server's liveness and status. Reconnect, failover and resume arrive in a later issue and
  * will live beside this file (the Client outlives its Connection for that reason).
  *
- * Events: 'open' (OpenInfo), 'message' (Buffer), 'pong' (PongInfo), 'status' (PeerStatus, load)
+ * Events: 'open' (OpenInfo), 'message' (Buffer), 'ping' (id: the server pinged, we answered),
+ * 'pong' (PongInfo: the answer to our own PING), 'status' (PeerStatus, load)
  * when the server's reported status changes, 'goaway' (GoawayFrame), 'drain', 'close'
  * (CloseReason, exactly once), 'undelivered' (Buffer[], Error) for messages send() accepted
  * that were never written (queued before open, then the connection failed or the server's frame
@@ -38,6 +39,7 @@ export type ClientState = 'connecting' | 'handshake' | 'open' | 'closing' | 'clo
 export interface Client {
   on(event: 'open', listener: (info: OpenInfo) => void): this;
   on(event: 'message', listener: (data: Buffer) => void): this;
+  on(event: 'ping', listener: (id: number) => void): this;
   on(event: 'pong', listener: (info: PongInfo) => void): this;
   on(event: 'status', listener: (status: PeerStatus, load: number) => void): this;
   on(event: 'goaway', listener: (frame: GoawayFrame) => void): this;
@@ -246,6 +248,10 @@ export class Client extends EventEmitter implements ConnectionOwner {
 
   message(payload: Uint8Array): void {
     this.emit('message', asBuffer(payload));
+  }
+
+  ping(id: number): void {
+    this.emit('ping', id);
   }
 
   pong(info: PongInfo): void {

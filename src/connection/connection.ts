@@ -36,6 +36,8 @@ export interface ConnectionOwner {
   /** HELLO / WELCOME (or any other frame) received before open(). */
   handshakeFrame(frame: Frame): void;
   message(payload: Uint8Array, seq: number): void;
+  /** The peer pinged us (already answered with a PONG). */
+  ping(id: number): void;
   pong(info: PongInfo): void;
   goaway(frame: GoawayFrame): void;
   /** The write buffer drained. */
@@ -285,6 +287,7 @@ export class Connection {
       case 'ping': {
         const h = this.health();
         this.write(encodePong(frame.id, h.status, h.load));
+        this.owner.ping(frame.id);
         return;
       }
       case 'pong': {

@@ -98,6 +98,10 @@ export class ServerPeer implements ConnectionOwner {
     this.session?.emit('message', asBuffer(payload));
   }
 
+  ping(id: number): void {
+    this.session?.emit('ping', id);
+  }
+
   pong(info: PongInfo): void {
     this.session?.emit('pong', info);
   }

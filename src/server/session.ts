@@ -1,6 +1,7 @@
 /**
  * Session: the server's view of one client, from a successful handshake until its close.
- * Public events: 'message' (Buffer), 'pong' (PongInfo), 'drain', 'close' (CloseReason, once).
+ * Public events: 'message' (Buffer), 'ping' (id: the client pinged, we answered), 'pong'
+ * (PongInfo: the answer to our PING, with RTT), 'drain', 'close' (CloseReason, once).
  * The session wraps a Connection rather than being one, so that resume (a later issue) can move
  * a session onto a new transport.
  */
@@ -20,6 +21,7 @@ export interface SessionInfo {
 export interface Session {
   on(event: 'message', listener: (data: Buffer) => void): this;
   on(event: 'pong', listener: (info: PongInfo) => void): this;
+  on(event: 'ping', listener: (id: number) => void): this;
   on(event: 'drain', listener: () => void): this;
   on(event: 'close', listener: (reason: CloseReason) => void): this;
   once(event: 'close', listener: (reason: CloseReason) => void): this;

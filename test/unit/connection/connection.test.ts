@@ -25,6 +25,7 @@ class RecordingOwner implements ConnectionOwner {
   message(payload: Uint8Array) {
     this.messages.push(new TextDecoder().decode(payload));
   }
+  ping() {}
   pong(info: PongInfo) {
     this.pongs.push(info);
   }
