@@ -198,6 +198,7 @@ export class Client extends EventEmitter implements ConnectionOwner {
         version: PROTOCOL_VERSION,
         heartbeatIntervalMs: Math.round(this.options.heartbeatInterval ?? 0),
         heartbeatTimeoutMs: Math.round(this.options.heartbeatTimeout ?? 0),
+        maxFrameSize: this.options.maxFrameSize,
         ...(token === undefined ? {} : { token: typeof token === 'string' ? new TextEncoder().encode(token) : token }),
       });
       connection.startHandshakeTimer(Math.max(1, startedAt + handshakeTimeout - this.clock.now()));

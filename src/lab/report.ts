@@ -9,7 +9,7 @@ export function formatCell(s: CellSummary | undefined, windowMs: number, full: b
   if (s.falseAlarms > 0 && s.detected === 0) return `FALSE ALARM`;
   if (s.keptAlive) return 'kept alive';
   if (s.detected === 0) return `never (>${Math.round(windowMs / 1000)} s)`;
-  const t = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const t = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
   let text = full && s.runs > 1 ? `${t(s.p50Ms!)} / ${t(s.p99Ms!)}` : t(s.p50Ms!);
   if (s.detected < s.runs) text += ` (${s.detected}/${s.runs})`;
   if (s.scaledKernelTimer) text += '†';

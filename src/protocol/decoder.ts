@@ -393,6 +393,13 @@ function decodeHello(r: BodyReader): HelloFrame {
         seen = markSeen(seen, tag, 'HELLO resumeLastSeq');
         frame.resumeLastSeq = exactVarintValue(r, valueEnd, 'HELLO resumeLastSeq');
         break;
+      case HELLO_TAGS.maxFrameSize: {
+        seen = markSeen(seen, tag, 'HELLO maxFrameSize');
+        const maxFrameSize = exactVarintValue(r, valueEnd, 'HELLO maxFrameSize');
+        if (maxFrameSize === 0) throw new ProtocolError('LL_ERR_MALFORMED_FRAME', 'HELLO maxFrameSize is 0');
+        frame.maxFrameSize = maxFrameSize;
+        break;
+      }
       default:
       // Unknown tag: skip its value (forward compatibility, PROTOCOL.md §6).
     }

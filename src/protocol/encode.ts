@@ -124,8 +124,12 @@ function encodeHello(frame: HelloFrame): Uint8Array {
   assertU8(frame.version, 'hello version');
   assertVarintValue(frame.heartbeatIntervalMs, 'hello heartbeatIntervalMs');
   assertVarintValue(frame.heartbeatTimeoutMs, 'hello heartbeatTimeoutMs');
-  const { token, resumeSessionId, resumeLastSeq } = frame;
+  const { token, resumeSessionId, resumeLastSeq, maxFrameSize } = frame;
   if (token !== undefined) assertBytes(token, 'hello token');
+  if (maxFrameSize !== undefined) {
+    assertVarintValue(maxFrameSize, 'hello maxFrameSize');
+    if (maxFrameSize === 0) throw new RangeError('hello maxFrameSize must be >= 1, got 0');
+  }
   if (resumeSessionId !== undefined) assertSessionId(resumeSessionId, 'hello resumeSessionId');
   if (resumeLastSeq !== undefined) assertVarintValue(resumeLastSeq, 'hello resumeLastSeq');
 
@@ -134,6 +138,7 @@ function encodeHello(frame: HelloFrame): Uint8Array {
   if (token !== undefined) bodyLength += bytesExtensionLength(token);
   if (resumeSessionId !== undefined) bodyLength += bytesExtensionLength(resumeSessionId);
   if (resumeLastSeq !== undefined) bodyLength += varintExtensionLength(resumeLastSeq);
+  if (maxFrameSize !== undefined) bodyLength += varintExtensionLength(maxFrameSize);
   checkBodyLength(bodyLength, 'hello');
 
   const out = allocLong(LONG_FRAME_TYPES.hello, bodyLength);
@@ -149,8 +154,9 @@ function encodeHello(frame: HelloFrame): Uint8Array {
     pos = writeBytesExtension(out, pos, HELLO_TAGS.resumeSessionId, resumeSessionId);
   }
   if (resumeLastSeq !== undefined) {
-    writeVarintExtension(out, pos, HELLO_TAGS.resumeLastSeq, resumeLastSeq);
+    pos = writeVarintExtension(out, pos, HELLO_TAGS.resumeLastSeq, resumeLastSeq);
   }
+  if (maxFrameSize !== undefined) writeVarintExtension(out, pos, HELLO_TAGS.maxFrameSize, maxFrameSize);
   return out;
 }
 

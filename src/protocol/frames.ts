@@ -30,6 +30,8 @@ export interface HelloFrame {
   resumeSessionId?: Uint8Array;
   /** Highest DATA sequence number the client received on the resumed session. */
   resumeLastSeq?: number;
+  /** Largest frame the client accepts, bytes (absent: the server assumes its own limit). */
+  maxFrameSize?: number;
 }
 
 export interface WelcomeFrame {
@@ -141,7 +143,7 @@ export const HELLO_MAGIC_0 = 0x4c;
 export const HELLO_MAGIC_1 = 0x4c;
 
 /** Extension tags of HELLO (PROTOCOL.md §6.1). */
-export const HELLO_TAGS = { token: 1, resumeSessionId: 2, resumeLastSeq: 3 } as const;
+export const HELLO_TAGS = { token: 1, resumeSessionId: 2, resumeLastSeq: 3, maxFrameSize: 4 } as const;
 /** Extension tags of WELCOME (PROTOCOL.md §6.2). */
 export const WELCOME_TAGS = { sessionId: 1, maxFrameSize: 2, resumed: 3, resumeLastSeq: 4 } as const;
 

@@ -82,8 +82,8 @@ export class ServerPeer implements ConnectionOwner {
     conn.open({
       ...pingSchedule('server', negotiated),
       timeoutMs: negotiated.timeoutMs,
-      // v1 clients accept the same frame size they were told, unless they say otherwise later.
-      peerMaxFrameSize: this.host.options.maxFrameSize,
+      // A client that does not announce its limit gets frames up to ours (PROTOCOL.md §HELLO).
+      peerMaxFrameSize: frame.maxFrameSize ?? this.host.options.maxFrameSize,
     });
     this.session = new Session(conn, {
       id: sessionId.toString('hex'),

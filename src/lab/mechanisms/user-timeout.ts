@@ -2,7 +2,7 @@ import type { MechanismSpec } from './types.js';
 
 export const userTimeout: MechanismSpec = {
   id: 'user-timeout',
-  label: 'TCP_USER_TIMEOUT 4s',
+  label: 'user timeout 4s',
   description: 'unacknowledged data for 4 s drops the connection; no keepalive',
   socket: { tcpUserTimeout: 4000 },
 };

@@ -71,8 +71,9 @@ const VECTORS: Array<{ name: string; frame: Frame; hex: string }> = [
       token: utf8.encode('t'),
       resumeSessionId: bytes(0xab, 0xcd),
       resumeLastSeq: 300,
+      maxFrameSize: 65536,
     },
-    hex: '01104c4c010000010174020' + '2abcd0302ac02',
+    hex: '01154c4c010000010174020' + '2abcd0302ac02' + '0403808004',
   },
   {
     name: 'WELCOME without extensions',
