@@ -45,6 +45,9 @@ export function negotiateHeartbeat(
  * one PING + one PONG per interval — and pings itself only when the server went quiet.
  * Detection time is unaffected: death is judged on the time since the last *receive*.
  */
+/** Lateness the client allows for the server's coarse timer (two default 50 ms wheel ticks). */
+export const SERVER_TIMER_SLACK_MS = 100;
+
 export function pingSchedule(
   role: 'client' | 'server',
   negotiated: NegotiatedHeartbeat,
@@ -52,6 +55,8 @@ export function pingSchedule(
   const slackMs = negotiated.timeoutMs - negotiated.intervalMs;
   const serverJitterMs = Math.floor(Math.min(negotiated.intervalMs * 0.1, slackMs / 4));
   if (role === 'server') return { pingAfterMs: negotiated.intervalMs, jitterMs: serverJitterMs };
-  const marginMs = Math.min(negotiated.intervalMs * 0.25, slackMs / 2);
-  return { pingAfterMs: negotiated.intervalMs + Math.max(marginMs, serverJitterMs + 1), jitterMs: 0 };
+  // Wait past the server's latest possible ping (interval + jitter + its timer's lateness), but
+  // never so long that our own ping could not be answered before the timeout.
+  const marginMs = Math.min(Math.max(negotiated.intervalMs * 0.25, serverJitterMs + SERVER_TIMER_SLACK_MS), slackMs / 2);
+  return { pingAfterMs: negotiated.intervalMs + marginMs, jitterMs: 0 };
 }

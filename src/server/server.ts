@@ -133,6 +133,9 @@ export class LifelineServer extends EventEmitter implements PeerHost {
       const message = this.closing ? 'server shutting down' : `server is at maxConnections (${this.options.maxConnections})`;
       socket.on('error', () => {});
       socket.end(encodeFrame({ type: 'close', code: this.closing ? 'going-away' : 'server-full', message }));
+      // Read (and discard) so the peer's FIN is seen and the socket closes at once; the timer
+      // only bounds a peer that never closes.
+      socket.resume();
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }

@@ -245,26 +245,40 @@ test('echo - a message above the server maxFrameSize throws LL_ERR_FRAME_TOO_LAR
   assert.equal(session.isOpen, true);
 });
 
-test(
-  'echo - an oversized message queued before open does not throw out of a socket callback',
-  { todo: 'src/client/client.ts flushQueue() lets LL_ERR_FRAME_TOO_LARGE escape from the socket data handler (uncaught exception)' },
-  async (t) => {
-    const { server, port } = await startServer(t, { maxFrameSize: 4096 });
-    const uncaught: unknown[] = [];
-    const onUncaught = (err: unknown) => uncaught.push(err);
-    // Registered first so the test can observe the error; node:test sees it as well.
-    process.prependListener('uncaughtException', onUncaught);
-    t.after(() => process.off('uncaughtException', onUncaught));
-    const sessionP = nextEvent<[Session]>(server, 'session', 3000);
-    const client = dial(t, port);
-    client.send('before');
-    client.send(Buffer.alloc(10_000)); // the client cannot know the server's limit yet
-    client.send('after');
-    const [session] = await sessionP;
-    const got = await collect(session, 1, 1000);
-    assert.equal(got[0]!.toString(), 'before');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    // How to report it (drop it, close the client…) is the client's call; crashing the process is not.
-    assert.deepEqual(uncaught, [], 'no uncaught exception');
-  },
-);
+test('echo - an oversized message queued before open is reported as undelivered; the rest are sent', async (t) => {
+  const { server, port } = await startServer(t, { maxFrameSize: 4096 });
+  const uncaught: unknown[] = [];
+  const onUncaught = (err: unknown) => uncaught.push(err);
+  // Registered first so the test can observe such an error (node:test would see it as well).
+  process.prependListener('uncaughtException', onUncaught);
+  t.after(() => process.off('uncaughtException', onUncaught));
+  const sessionP = nextEvent<[Session]>(server, 'session', 3000);
+  const client = dial(t, port);
+  const undelivered = nextEvent<[Buffer[], Error]>(client, 'undelivered', 3000);
+  client.send('before');
+  client.send(Buffer.alloc(10_000, 1)); // the client cannot know the server's limit yet
+  client.send('after');
+  const [session] = await sessionP;
+  const got = await collect(session, 2, 3000);
+  assert.deepEqual(got.map(String), ['before', 'after']);
+  const [messages, error] = await undelivered;
+  assert.equal(messages.length, 1);
+  assert.equal(messages[0]!.length, 10_000);
+  assert.equal((error as { code?: string }).code, 'LL_ERR_FRAME_TOO_LARGE');
+  assert.deepEqual(uncaught, [], 'no exception escaped from a socket callback');
+  assert.equal(client.state, 'open');
+});
+
+test('echo - messages queued before a failed connect are reported as undelivered', async (t) => {
+  const { server, port } = await startServer(t);
+  await server.close(); // nothing listens on `port` any more
+  const client = dial(t, port);
+  const undelivered = nextEvent<[Buffer[], Error]>(client, 'undelivered', 3000);
+  const closed = nextEvent<[CloseReason]>(client, 'close', 3000);
+  client.send('lost-1');
+  client.send('lost-2');
+  const [messages, error] = await undelivered;
+  assert.deepEqual(messages.map(String), ['lost-1', 'lost-2']);
+  assert.equal((error as { code?: string }).code, 'LL_ERR_NOT_OPEN');
+  assert.equal((await closed)[0].code, 'connect-failed');
+});

@@ -45,8 +45,10 @@ test('idle - a silent connection stays up for 5 × the timeout on heartbeats alo
   server.on('sessionClose', (_s: Session, r: CloseReason) => closes.push(`server: ${r.code} ${r.message}`));
   let serverPongs = 0; // PONGs answering the server's PINGs
   let clientPongs = 0; // PONGs answering the client's PINGs
+  let pingsAtClient = 0; // the server's PINGs, as the client received them
   session.on('pong', () => serverPongs++);
   client.on('pong', () => clientPongs++);
+  client.on('ping', () => pingsAtClient++);
   // The longest silence each side saw, sampled: must stay well below the timeout.
   let maxClientSilenceMs = 0;
   let maxServerSilenceMs = 0;
@@ -66,9 +68,10 @@ test('idle - a silent connection stays up for 5 × the timeout on heartbeats alo
 
   const expectedExchanges = PERIOD_MS / INTERVAL_MS; // 15
   const total = serverPongs + clientPongs;
-  t.diagnostic(`pongs: server ${serverPongs}, client ${clientPongs}; max silence: client ${Math.round(maxClientSilenceMs)} ms, server ${Math.round(maxServerSilenceMs)} ms`);
+  t.diagnostic(`pongs: server ${serverPongs}, client ${clientPongs}; pings received by the client ${pingsAtClient}; max silence: client ${Math.round(maxClientSilenceMs)} ms, server ${Math.round(maxServerSilenceMs)} ms`);
   // Heartbeats really flowed: the server's pings were answered regularly...
   assert.ok(serverPongs >= expectedExchanges / 2, `server saw only ${serverPongs} pongs in ${PERIOD_MS} ms`);
+  assert.ok(pingsAtClient >= expectedExchanges / 2, `client saw only ${pingsAtClient} server pings in ${PERIOD_MS} ms`);
   // ...and only one side led: both sides pinging would give ~2 exchanges per interval.
   assert.ok(total <= 1.5 * expectedExchanges, `${total} pongs in ${PERIOD_MS} ms: more than one ping per interval`);
   assert.ok(clientPongs <= serverPongs / 4, `the client should only answer while the server leads (client ${clientPongs}, server ${serverPongs})`);
