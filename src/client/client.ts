@@ -212,22 +212,17 @@ export class Client extends EventEmitter implements ConnectionOwner {
     if (!connection) return;
     if (frame.type !== 'welcome') {
       const message = `expected WELCOME, got ${frame.type.toUpperCase()}`;
-      connection.closeWith('protocol-error', message, { code: 'protocol-error', message, initiator: 'local', detectedBy: 'protocol' });
+      connection.refuse('protocol-error', message);
       return;
     }
     if (frame.version !== PROTOCOL_VERSION) {
       const message = `server answered protocol version ${frame.version}; this client speaks ${PROTOCOL_VERSION}`;
-      connection.closeWith('unsupported-version', message, {
-        code: 'unsupported-version',
-        message,
-        initiator: 'local',
-        detectedBy: 'protocol',
-      });
+      connection.refuse('unsupported-version', message);
       return;
     }
     if (frame.heartbeatIntervalMs <= 0 || frame.heartbeatTimeoutMs <= frame.heartbeatIntervalMs) {
       const message = `WELCOME has an unusable heartbeat (${frame.heartbeatIntervalMs} / ${frame.heartbeatTimeoutMs} ms)`;
-      connection.closeWith('protocol-error', message, { code: 'protocol-error', message, initiator: 'local', detectedBy: 'protocol' });
+      connection.refuse('protocol-error', message);
       return;
     }
     const negotiated = { intervalMs: frame.heartbeatIntervalMs, timeoutMs: frame.heartbeatTimeoutMs };

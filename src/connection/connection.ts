@@ -234,6 +234,14 @@ export class Connection {
     this.transport.end();
   }
 
+  /**
+   * The peer broke the protocol or the handshake policy: send CLOSE with `code` and close.
+   * The close reason carries the same code (protocol-error, unsupported-version…).
+   */
+  refuse(code: 'protocol-error' | 'unsupported-version', message: string): void {
+    this.fail(code, message, 'protocol', code);
+  }
+
   /** Drop the transport now, without a CLOSE frame. */
   destroy(reason: Omit<CloseReason, 'sinceLastSeenMs'>): void {
     if (this.state === 'closed') return;

@@ -2,7 +2,7 @@
  * `lifeline lab --html`: one self-contained page (inline CSS and SVG, no scripts, no network)
  * with the chart, the same data as a table, and what each fault and mechanism is.
  */
-import { formatCell } from './report.js';
+import { formatCell, labFootnotes } from './report.js';
 import type { LabResult } from './results.js';
 import { formatDuration } from './scale.js';
 import { summarize, type CellSummary } from './summary.js';
@@ -49,7 +49,7 @@ export function renderLabHtml(result: LabResult): string {
       `Hover over a bar for details.</figcaption></figure>`,
     `<h2>The same data as a table</h2>`,
     table(result, summaries, full),
-    footnotes(result, full, envText),
+    footnotes(result),
     `<h2>Faults</h2>`,
     `<dl class="defs">${result.faults.map(faultEntry).join('')}</dl>`,
     `<h2>Mechanisms</h2>`,
@@ -109,25 +109,8 @@ function table(result: LabResult, summaries: CellSummary[], full: boolean): stri
   );
 }
 
-function footnotes(result: LabResult, full: boolean, envText: string): string {
-  const lines = [
-    full
-      ? 'Cells: time from fault to detection, p50 / p99 over repetitions; "never" = not within the window.'
-      : 'Cells: time from fault to detection (one run); "never" = not detected within the observation window.',
-    '"kept alive": the mechanism kept the flow alive through the NAT (the message sent after the idle period got through and nothing closed), so there was nothing to detect.',
-  ];
-  if (result.scale) {
-    const { scaled, linux } = result.scale;
-    lines.push(
-      `† a kernel timer the lab scaled down in its namespaces. Measured with keepalive ${formatDuration(scaled.keepaliveGiveUpS)} ` +
-        `(Linux default: ${formatDuration(linux.keepaliveGiveUpS)}) and tcp_retries2 give-up ${formatDuration(scaled.retransmitGiveUpS)} ` +
-        `(Linux default: ${formatDuration(linux.retransmitGiveUpS)}).`,
-    );
-    const sysctls = Object.entries(scaled.sysctls).map(([k, v]) => `${k}=${v}`).join(', ');
-    if (sysctls) lines.push(`Scaled sysctls (client and server namespaces only): ${sysctls}.`);
-  }
-  lines.push(`Environment: ${envText}; kernel ${result.environment.kernel}; node ${result.environment.node}.`);
-  return `<div class="notes">${lines.map((l) => `<p>${esc(l)}</p>`).join('')}</div>`;
+function footnotes(result: LabResult): string {
+  return `<div class="notes">${labFootnotes(result).map((l) => `<p>${esc(l)}</p>`).join('')}</div>`;
 }
 
 function faultEntry(fault: LabResult['faults'][number]): string {

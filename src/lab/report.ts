@@ -17,6 +17,32 @@ export function formatCell(s: CellSummary | undefined, windowMs: number, full: b
   return text;
 }
 
+/** What the cells mean, the time scale, and where it ran: shared by the terminal and HTML reports. */
+export function labFootnotes(result: LabResult): string[] {
+  const lines = [
+    result.mode === 'full'
+      ? 'Cells: time from fault to detection, p50 / p99 over repetitions; "never" = not within the window.'
+      : 'Cells: time from fault to detection (one run); "never" = not detected within the observation window.',
+    '"kept alive": the mechanism kept the flow alive through the NAT (the message sent after the idle period got through and nothing closed), so there was nothing to detect.',
+  ];
+  if (result.scale) {
+    const { scaled, linux } = result.scale;
+    lines.push(
+      `† a kernel timer the lab scaled down in its namespaces. Measured with keepalive ${formatDuration(scaled.keepaliveGiveUpS)} ` +
+        `(Linux default: ${formatDuration(linux.keepaliveGiveUpS)}) and tcp_retries2 give-up ${formatDuration(scaled.retransmitGiveUpS)} ` +
+        `(Linux default: ${formatDuration(linux.retransmitGiveUpS)}).`,
+    );
+    const sysctls = Object.entries(scaled.sysctls).map(([k, v]) => `${k}=${v}`).join(', ');
+    lines.push(`Scaled sysctls (client and server namespaces only): ${sysctls}.`);
+  }
+  const env = result.environment;
+  lines.push(
+    `Environment: ${env.kind === 'netns' ? 'network namespaces + veth + nftables (real kernel faults)' : `loopback (${env.reason})`}; ` +
+      `kernel ${env.kernel}; node ${env.node}; net-keepalive ${env.netKeepalive ? 'loaded' : 'unavailable'}.`,
+  );
+  return lines;
+}
+
 export function renderLabReport(result: LabResult): string {
   const summaries = summarize(result);
   const full = result.mode === 'full';
@@ -36,21 +62,7 @@ export function renderLabReport(result: LabResult): string {
   }
   lines.push(renderTable(header, rows));
   lines.push('');
-  lines.push(
-    full
-      ? 'Cells: time from fault to detection, p50 / p99 over repetitions; "never" = not within the window.'
-      : 'Cells: time from fault to detection (one run); "never" = not detected within the observation window.',
-  );
-  if (result.scale) {
-    const { scaled, linux } = result.scale;
-    lines.push(
-      `† a kernel timer the lab scaled down in its namespaces. Measured with keepalive ${formatDuration(scaled.keepaliveGiveUpS)} ` +
-        `(Linux default: ${formatDuration(linux.keepaliveGiveUpS)}) and tcp_retries2 give-up ${formatDuration(scaled.retransmitGiveUpS)} ` +
-        `(Linux default: ${formatDuration(linux.retransmitGiveUpS)}).`,
-    );
-  }
-  lines.push(`Environment: ${result.environment.kind === 'netns' ? 'network namespaces + veth + nftables (real kernel faults)' : `loopback (${result.environment.reason})`}; ` +
-    `kernel ${result.environment.kernel}; node ${result.environment.node}; net-keepalive ${result.environment.netKeepalive ? 'loaded' : 'unavailable'}.`);
+  lines.push(...labFootnotes(result));
   for (const s of result.skipped) lines.push(`skipped ${s.fault}${s.mechanism ? ` × ${s.mechanism}` : ''}: ${s.reason}`);
   for (const e of result.errors) lines.push(`ERROR ${e}`);
   return lines.join('\n');

@@ -52,17 +52,12 @@ export class ServerPeer implements ConnectionOwner {
     const conn = this.connection;
     if (frame.type !== 'hello') {
       const message = `expected HELLO, got ${frame.type.toUpperCase()}`;
-      conn.closeWith('protocol-error', message, { code: 'protocol-error', message, initiator: 'local', detectedBy: 'protocol' });
+      conn.refuse('protocol-error', message);
       return;
     }
     if (frame.version < 1) {
       const message = `unsupported protocol version ${frame.version}; this server speaks ${PROTOCOL_VERSION}`;
-      conn.closeWith('unsupported-version', message, {
-        code: 'unsupported-version',
-        message,
-        initiator: 'local',
-        detectedBy: 'protocol',
-      });
+      conn.refuse('unsupported-version', message);
       return;
     }
     const negotiated = negotiateHeartbeat(

@@ -5,27 +5,13 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EventEmitter } from 'node:events';
 import { FaultProxy } from '../../src/lab/fault-proxy.js';
 import { connect, createServer, type Client, type CloseReason, type LifelineServer, type OpenInfo, type Session } from '../../src/index.js';
+import { nextEvent } from './helpers.js';
 
 const INTERVAL_MS = 200;
 const TIMEOUT_MS = 600;
 const DETECTION_BOUND_MS = (INTERVAL_MS + TIMEOUT_MS) * 1.2;
-
-function nextEvent<T extends unknown[]>(emitter: EventEmitter, event: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const listener = (...args: unknown[]) => {
-      clearTimeout(timer);
-      resolve(args as T);
-    };
-    const timer = setTimeout(() => {
-      emitter.off(event, listener);
-      reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    emitter.once(event, listener);
-  });
-}
 
 /** Server + proxy in front of it, both closed after the test. */
 async function setup(t: TestContext): Promise<{ server: LifelineServer; proxy: FaultProxy; proxyPort: number }> {

@@ -15,6 +15,7 @@ import {
   type ServerOptions,
   type Session,
 } from '../../src/index.js';
+import { nextEvent } from './helpers.js';
 
 const INTERVAL_MS = 200;
 const TIMEOUT_MS = 600;
@@ -30,21 +31,6 @@ function dial(t: TestContext, port: number, options: Partial<ClientOptions> = {}
   const client = connect({ host: '127.0.0.1', port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS, ...options });
   t.after(() => client.close());
   return client;
-}
-
-/** The next `event` from `emitter`, or a rejection naming what did not happen. */
-function nextEvent<T extends unknown[]>(emitter: EventEmitter, event: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const listener = (...args: unknown[]) => {
-      clearTimeout(timer);
-      resolve(args as T);
-    };
-    const timer = setTimeout(() => {
-      emitter.off(event, listener);
-      reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    emitter.once(event, listener);
-  });
 }
 
 /** Open a client and return it with its server-side session. */

@@ -6,11 +6,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createServer, type CloseReason, type LifelineServer, type Session } from '../../src/index.js';
+import { nextEvent } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STARTUP_MS = 20_000; // tsx compiles the CLI on first run; a loaded CI box can be slow
@@ -20,20 +20,6 @@ interface LogLine {
   pid?: number;
   session?: string;
   [key: string]: unknown;
-}
-
-function nextEvent<T extends unknown[]>(emitter: EventEmitter, event: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const listener = (...args: unknown[]) => {
-      clearTimeout(timer);
-      resolve(args as T);
-    };
-    const timer = setTimeout(() => {
-      emitter.off(event, listener);
-      reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    emitter.once(event, listener);
-  });
 }
 
 /** Spawn the CLI client (stdin piped and kept open) and wait for its 'open' log line. */

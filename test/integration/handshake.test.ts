@@ -7,35 +7,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import type { EventEmitter } from 'node:events';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
 import { encodeFrame } from '../../src/protocol/encode.js';
 import type { Frame } from '../../src/protocol/frames.js';
 import { connect, createServer, type CloseReason, type LifelineServer, type OpenInfo, type ServerOptions, type Session } from '../../src/index.js';
-
-function nextEvent<T extends unknown[]>(emitter: EventEmitter, event: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const listener = (...args: unknown[]) => {
-      clearTimeout(timer);
-      resolve(args as T);
-    };
-    const timer = setTimeout(() => {
-      emitter.off(event, listener);
-      reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    emitter.once(event, listener);
-  });
-}
-
-/** Poll `condition` until it holds or `timeoutMs` passes; returns whether it held. */
-async function eventually(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return true;
-}
+import { nextEvent, eventually } from './helpers.js';
 
 async function startServer(t: TestContext, options: ServerOptions = {}): Promise<{ server: LifelineServer; port: number }> {
   const server = createServer({ minHeartbeatInterval: 50, minHeartbeatTimeout: 100, ...options });

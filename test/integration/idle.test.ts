@@ -5,26 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EventEmitter } from 'node:events';
 import { connect, createServer, type CloseReason, type OpenInfo, type Session } from '../../src/index.js';
+import { nextEvent } from './helpers.js';
 
 const INTERVAL_MS = 200;
 const TIMEOUT_MS = 600;
 const PERIOD_MS = 5 * TIMEOUT_MS;
-
-function nextEvent<T extends unknown[]>(emitter: EventEmitter, event: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const listener = (...args: unknown[]) => {
-      clearTimeout(timer);
-      resolve(args as T);
-    };
-    const timer = setTimeout(() => {
-      emitter.off(event, listener);
-      reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    emitter.once(event, listener);
-  });
-}
 
 test('idle - a silent connection stays up for 5 × the timeout on heartbeats alone, one exchange per interval', async (t) => {
   // timerResolution 10: the server's wheel may fire a ping up to one tick late, and the client

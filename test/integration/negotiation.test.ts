@@ -4,22 +4,8 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EventEmitter } from 'node:events';
 import { connect, createServer, type ClientOptions, type OpenInfo, type ServerOptions, type Session } from '../../src/index.js';
-
-function nextEvent<T extends unknown[]>(emitter: EventEmitter, event: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const listener = (...args: unknown[]) => {
-      clearTimeout(timer);
-      resolve(args as T);
-    };
-    const timer = setTimeout(() => {
-      emitter.off(event, listener);
-      reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    emitter.once(event, listener);
-  });
-}
+import { nextEvent } from './helpers.js';
 
 /** Start a server, connect one client with `proposal`, return both views of the result. */
 async function negotiate(t: TestContext, serverOptions: ServerOptions, proposal: Partial<ClientOptions>) {

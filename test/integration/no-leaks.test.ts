@@ -6,9 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EventEmitter } from 'node:events';
 import { FaultProxy } from '../../src/lab/fault-proxy.js';
 import { connect, createServer, type Client, type CloseReason, type OpenInfo, type Session } from '../../src/index.js';
+import { nextEvent, eventually } from './helpers.js';
 
 const INTERVAL_MS = 200;
 const TIMEOUT_MS = 600;
@@ -17,33 +17,10 @@ const BY_SERVER = 22;
 const BY_HEARTBEAT = 6;
 const WATCHED = ['TCPSocketWrap', 'TCPServerWrap', 'Timeout'] as const;
 
-function nextEvent<T extends unknown[]>(emitter: EventEmitter, event: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const listener = (...args: unknown[]) => {
-      clearTimeout(timer);
-      resolve(args as T);
-    };
-    const timer = setTimeout(() => {
-      emitter.off(event, listener);
-      reject(new Error(`no '${event}' event within ${timeoutMs} ms`));
-    }, timeoutMs);
-    emitter.once(event, listener);
-  });
-}
-
 /** Counts of the watched handle kinds (Timeout counts only ref'd timers). */
 function resources(): Record<(typeof WATCHED)[number], number> {
   const all = process.getActiveResourcesInfo();
   return Object.fromEntries(WATCHED.map((kind) => [kind, all.filter((r) => r === kind).length])) as Record<(typeof WATCHED)[number], number>;
-}
-
-async function eventually(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return true;
 }
 
 test('no leaks - 50 connections ended by client, server and heartbeat leave no session, timer or handle', async (t) => {
