@@ -92,6 +92,12 @@ export class Connection {
   private peerMaxFrameSize = Infinity;
   private pendingReason: CloseReason | undefined;
   private goawayReceived: GoawayFrame | undefined;
+  /**
+   * We sent CLOSE on an open connection and wait for the transport to end: DATA the peer wrote
+   * before it saw our CLOSE is still delivered (like WebSocket's closing handshake), so a
+   * graceful close loses no message that was already on the wire.
+   */
+  private awaitingPeerClose = false;
   private sentSeq = 0;
   private receivedSeq = 0;
   bytesIn = 0;
@@ -228,6 +234,7 @@ export class Connection {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.pendingReason = { ...reason, sinceLastSeenMs: this.sinceLastSeenMs };
     this.stopTimers();
+    this.awaitingPeerClose = this.state === 'open' && reason.code !== 'protocol-error';
     this.state = 'closing';
     // encodeFrame truncates the message to PROTOCOL.md's limit (UTF-8 safe).
     this.write(encodeFrame({ type: 'close', code: wireCode, message: wireMessage }));
@@ -254,7 +261,7 @@ export class Connection {
   // --- inbound -------------------------------------------------------------------------------
 
   private onData(chunk: Uint8Array): void {
-    if (this.state === 'closed' || this.state === 'closing') return;
+    if (this.state === 'closed' || (this.state === 'closing' && !this.awaitingPeerClose)) return;
     this.bytesIn += chunk.byteLength;
     // One clock read per chunk, not per frame: frames in one chunk arrived together.
     const now = this.clock.now();
@@ -263,16 +270,25 @@ export class Connection {
     try {
       this.decoder.push(chunk, (frame) => this.onFrame(frame, now));
     } catch (err) {
-      if (err instanceof ProtocolError) {
-        this.fail('protocol-error', err.message, 'protocol', 'protocol-error', err);
+      if (!(err instanceof ProtocolError)) throw err;
+      if (this.state === 'closing') {
+        // Already closing on our side: nothing more to say, stop reading.
+        this.awaitingPeerClose = false;
+        this.transport.destroy();
         return;
       }
-      throw err;
+      this.fail('protocol-error', err.message, 'protocol', 'protocol-error', err);
     }
   }
 
   private onFrame(frame: Frame, now: number): void {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.state === 'closed') return;
+    if (this.state === 'closing') {
+      if (!this.awaitingPeerClose) return;
+      if (frame.type === 'close') this.awaitingPeerClose = false;
+      else if (frame.type === 'data') this.deliver(frame.seq, frame.payload);
+      return;
+    }
     if (this.state === 'handshake') {
       if (frame.type === 'close') return this.onRemoteClose(frame.code, frame.message);
       this.owner.handshakeFrame(frame);
@@ -280,17 +296,7 @@ export class Connection {
     }
     switch (frame.type) {
       case 'data':
-        if (frame.seq !== this.receivedSeq + 1) {
-          this.fail(
-            'protocol-error',
-            `DATA out of sequence: expected ${this.receivedSeq + 1}, got ${frame.seq}`,
-            'protocol',
-            'protocol-error',
-          );
-          return;
-        }
-        this.receivedSeq = frame.seq;
-        this.owner.message(frame.payload, frame.seq);
+        this.deliver(frame.seq, frame.payload);
         return;
       case 'ping': {
         const h = this.health();
@@ -320,6 +326,21 @@ export class Connection {
         return never;
       }
     }
+  }
+
+  private deliver(seq: number, payload: Uint8Array): void {
+    if (seq !== this.receivedSeq + 1) {
+      const message = `DATA out of sequence: expected ${this.receivedSeq + 1}, got ${seq}`;
+      if (this.state === 'closing') {
+        this.awaitingPeerClose = false;
+        this.transport.destroy();
+        return;
+      }
+      this.fail('protocol-error', message, 'protocol', 'protocol-error');
+      return;
+    }
+    this.receivedSeq = seq;
+    this.owner.message(payload, seq);
   }
 
   private onRemoteClose(code: CloseCode, message: string): void {

@@ -40,23 +40,27 @@ export function negotiateHeartbeat(
 /**
  * Who pings. Both sides run the same idle-driven rule, but if both waited exactly the interval
  * they would ping each other in the same instant every cycle (two round trips instead of one).
- * The server leads: it pings after `interval` (+ up to 10 % jitter so connections that started
- * together spread out); the client waits a margin longer, so in steady state it only answers —
- * one PING + one PONG per interval — and pings itself only when the server went quiet.
- * Detection time is unaffected: death is judged on the time since the last *receive*.
+ * The client leads: it pings after `interval` (+ up to 10 % jitter, drawn per cycle, so clients
+ * that connected together — a reconnect storm — spread out). Every PONG therefore reaches the
+ * client and carries the *server's* status and load: the client learns "busy" or "draining",
+ * and how late the server answers, from the heartbeat it already pays for. The server waits a
+ * margin longer, so in steady state it only answers (one PING + one PONG per interval) and
+ * pings itself only when the client went quiet. Its answers cost it a read and a write per
+ * interval and no timer-driven writes at all. Detection time is unaffected: death is judged on
+ * the time since the last *receive*.
  */
-/** Lateness the client allows for the server's coarse timer (two default 50 ms wheel ticks). */
-export const SERVER_TIMER_SLACK_MS = 100;
+/** Lateness the server allows for the client's timer and the path before pinging itself. */
+export const LEADER_TIMER_SLACK_MS = 100;
 
 export function pingSchedule(
   role: 'client' | 'server',
   negotiated: NegotiatedHeartbeat,
 ): { pingAfterMs: number; jitterMs: number } {
   const slackMs = negotiated.timeoutMs - negotiated.intervalMs;
-  const serverJitterMs = Math.floor(Math.min(negotiated.intervalMs * 0.1, slackMs / 4));
-  if (role === 'server') return { pingAfterMs: negotiated.intervalMs, jitterMs: serverJitterMs };
-  // Wait past the server's latest possible ping (interval + jitter + its timer's lateness), but
-  // never so long that our own ping could not be answered before the timeout.
-  const marginMs = Math.min(Math.max(negotiated.intervalMs * 0.25, serverJitterMs + SERVER_TIMER_SLACK_MS), slackMs / 2);
+  const leaderJitterMs = Math.floor(Math.min(negotiated.intervalMs * 0.1, slackMs / 4));
+  if (role === 'client') return { pingAfterMs: negotiated.intervalMs, jitterMs: leaderJitterMs };
+  // Wait past the client's latest possible ping (interval + jitter + timer lateness), but never
+  // so long that our own ping could not be answered before the timeout.
+  const marginMs = Math.min(Math.max(negotiated.intervalMs * 0.25, leaderJitterMs + LEADER_TIMER_SLACK_MS), slackMs / 2);
   return { pingAfterMs: negotiated.intervalMs + marginMs, jitterMs: 0 };
 }

@@ -15,6 +15,8 @@ export class MemoryTransport implements Transport {
   private handlers: TransportHandlers | undefined;
   private pending: Uint8Array[] = [];
   private closed = false;
+  private ended = false;
+  private peerHasEnded = false;
   private closeCause: TransportCloseCause | undefined;
   /** Every chunk written, for assertions on bytes on the wire. */
   readonly written: Uint8Array[] = [];
@@ -32,7 +34,7 @@ export class MemoryTransport implements Transport {
   }
 
   write(bytes: Uint8Array): boolean {
-    if (this.closed) return false;
+    if (this.closed || this.ended) return false;
     const copy = bytes.slice();
     this.written.push(copy);
     const peer = this.peer;
@@ -43,8 +45,28 @@ export class MemoryTransport implements Transport {
   cork(): void {}
   uncork(): void {}
 
+  /**
+   * Half-close like TCP: the peer learns of the end after every byte written before it, and we
+   * keep receiving until the peer ends too (Node's allowHalfOpen = false then closes both).
+   */
   end(): void {
-    this.destroy();
+    if (this.closed || this.ended) return;
+    this.ended = true;
+    const peer = this.peer;
+    if (peer && this.forwarding) queueMicrotask(() => peer.peerEnded());
+    if (this.peerHasEnded) this.finish({ kind: 'local' });
+  }
+
+  private peerEnded(): void {
+    this.peerHasEnded = true;
+    const endedFirst = this.ended;
+    if (!endedFirst) {
+      // allowHalfOpen = false: answer the peer's FIN with ours.
+      this.ended = true;
+      const peer = this.peer;
+      if (peer && this.forwarding) queueMicrotask(() => peer.peerEnded());
+    }
+    this.finish({ kind: endedFirst ? 'local' : 'end' });
   }
 
   destroy(): void {

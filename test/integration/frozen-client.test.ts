@@ -104,7 +104,7 @@ test('frozen client - a SIGSTOPped client process is declared dead by the server
   assert.equal(server.sessionCount, 1);
 
   // Freeze right after a heartbeat answer, so the server's silence clock starts ~ at the freeze.
-  await nextEvent(session, 'pong', 2000);
+  await nextEvent(session, 'ping', 2000);
   const silentBeforeStopMs = session.sinceLastSeen;
   const stoppedAt = performance.now();
   const closed = nextEvent<[Session, CloseReason]>(server, 'sessionClose', 5 * timeoutMs);

@@ -184,3 +184,14 @@ test('connection - close reasons: local-close here, remote-close there, exactly 
   assert.equal(ownerB.reasons[0]!.remoteCode, 'normal');
   assert.equal(ownerB.reasons[0]!.message, 'bye');
 });
+
+test('connection - DATA the peer sent before it saw our CLOSE is still delivered', async () => {
+  const { a, b, ownerA } = openPair();
+  // Both write at the same time: a closes while b's messages are already on the wire.
+  b.send(new TextEncoder().encode('late-1'));
+  b.send(new TextEncoder().encode('late-2'));
+  a.close('normal', 'bye');
+  await flush();
+  assert.deepEqual(ownerA.messages, ['late-1', 'late-2']);
+  assert.equal(ownerA.reasons[0]?.code, 'local-close');
+});
