@@ -1,12 +1,18 @@
 /** lifeline's public API: only what we promise to keep (STYLE.md §1.9). */
 export { createServer, LifelineServer } from './server/server.js';
-export type { ServerOptions } from './server/options.js';
+export type { ServerOptions, DrainOptions } from './server/options.js';
 export { SERVER_DEFAULTS } from './server/options.js';
 export { Session } from './server/session.js';
 export { connect, Client } from './client/client.js';
 export type { ClientOptions } from './client/options.js';
 export { CLIENT_DEFAULTS } from './client/options.js';
-export type { OpenInfo, ClientState } from './client/client.js';
+export type { OpenInfo, ClientState, UnavailableInfo } from './client/client.js';
+export type { DetectorSpec } from './liveness/detectors/types.js';
+export type { UnavailableReason } from './liveness/availability.js';
+export { createEventLoopHealth, EVENT_LOOP_HEALTH_DEFAULTS } from './server/health.js';
+export type { HealthSampler, EventLoopHealthOptions } from './server/health.js';
+export { RECOMMENDED_SOCKET_TUNING } from './transport/socket-tuning.js';
+export type { SocketTuningOptions, TcpKeepaliveOptions, AppliedSocketOptions } from './transport/socket-tuning.js';
 export type { CloseReason, CloseReasonCode, DetectedBy } from './connection/close-reason.js';
 export type { HealthReport, PongInfo } from './connection/connection.js';
 export type { PeerStatus, CloseCode, GoawayCode, GoawayFrame } from './protocol/frames.js';

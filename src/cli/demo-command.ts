@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { spawnCli, killAllChildren, type CliChild, type LogLine } from '../lab/processes.js';
-import { renderTable } from './table.js';
+import { renderTable } from '../lab/table.js';
 
 export interface DemoOptions {
   interval: number;

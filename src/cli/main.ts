@@ -6,6 +6,7 @@ import { runServer } from './server-command.js';
 import { runClient } from './client-command.js';
 import { runDemo } from './demo-command.js';
 import { runLabAgentCommand, runLabCommand } from './lab-command.js';
+import { runDetectorsCommand } from './detectors-command.js';
 
 const program = new Command();
 program
@@ -59,7 +60,15 @@ program
   .option('--json <file>', 'write every raw measurement as JSON')
   .option('--html <file>', 'write a chart as a self-contained HTML page')
   .option('--loopback', 'do not use network namespaces (what a non-root user gets)', false)
+  .option('--detectors', 'instead: simulate fixed-timeout vs phi-accrual detectors (jitter, GC pauses, loss)', false)
+  .option('--seed <n>', 'with --detectors: PRNG seed', (v) => Number.parseInt(v, 10))
+  .option('--hours <n>', 'with --detectors: simulated hours of a live peer per row', Number)
+  .option('--trials <n>', 'with --detectors: peer deaths simulated per row', (v) => Number.parseInt(v, 10))
   .action(async (opts) => {
+    if (opts.detectors) {
+      runDetectorsCommand({ seed: opts.seed, hours: opts.hours, trials: opts.trials, json: opts.json });
+      return;
+    }
     process.exitCode = await runLabCommand(opts);
   });
 

@@ -3,6 +3,12 @@
  * the server's liveness and status. Reconnect, failover and resume arrive in a later issue and
  * will live beside this file (the Client outlives its Connection for that reason).
  *
+ * Availability (docs/spec/0004-availability.md): 'unavailable' (UnavailableInfo) when a PONG
+ * says draining, `busyPongs` PONGs in a row say busy, or a PING waits longer than
+ * `availabilityBudget`; 'available' when an ok PONG comes back in time. A GOAWAY makes the
+ * client finish what it is writing and close gracefully (reason 'goaway'): the reconnect logic
+ * (a later issue) moves on to another server from there.
+ *
  * Events: 'open' (OpenInfo), 'message' (Buffer), 'ping' (id: the server pinged, we answered),
  * 'pong' (PongInfo: the answer to our own PING), 'status' (PeerStatus, load)
  * when the server's reported status changes, 'goaway' (GoawayFrame), 'drain', 'close'
@@ -12,11 +18,12 @@
  */
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
-import { Connection, type ConnectionOwner, type PongInfo } from '../connection/connection.js';
+import { Connection, defaultStallThresholdMs, type ConnectionOwner, type PongInfo } from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { asBuffer, toPayload } from '../connection/payload.js';
 import { PROTOCOL_VERSION, type Frame, type GoawayFrame, type PeerStatus } from '../protocol/frames.js';
 import { pingSchedule } from '../liveness/negotiate.js';
+import { AvailabilityMonitor, type AvailabilityChange, type UnavailableReason } from '../liveness/availability.js';
 import { systemClock, type Clock, type Cancel } from '../time/clock.js';
 import { TimerScheduler } from '../time/scheduler.js';
 import { TcpTransport } from '../transport/tcp.js';
@@ -36,6 +43,16 @@ export interface OpenInfo {
 
 export type ClientState = 'connecting' | 'handshake' | 'open' | 'closing' | 'closed';
 
+/** Why the server is not serving us, as the heartbeat showed it. */
+export interface UnavailableInfo {
+  reason: UnavailableReason;
+  /** The server's last reported status and load. */
+  status: PeerStatus;
+  load: number;
+  /** How long the PING waited (no-answer / slow), ms. */
+  waitedMs?: number;
+}
+
 export interface Client {
   on(event: 'open', listener: (info: OpenInfo) => void): this;
   on(event: 'message', listener: (data: Buffer) => void): this;
@@ -43,8 +60,12 @@ export interface Client {
   on(event: 'pong', listener: (info: PongInfo) => void): this;
   on(event: 'status', listener: (status: PeerStatus, load: number) => void): this;
   on(event: 'goaway', listener: (frame: GoawayFrame) => void): this;
+  on(event: 'unavailable', listener: (info: UnavailableInfo) => void): this;
+  on(event: 'available', listener: (info: { status: PeerStatus; load: number; rttMs?: number }) => void): this;
   on(event: 'drain', listener: () => void): this;
   on(event: 'warning', listener: (message: string) => void): this;
+  /** Our own process stalled this long (blocked loop, GC, suspend): the server was not blamed for it. */
+  on(event: 'stall', listener: (lateByMs: number) => void): this;
   on(event: 'undelivered', listener: (messages: Buffer[], error: Error) => void): this;
   on(event: 'close', listener: (reason: CloseReason) => void): this;
   once(event: 'open', listener: (info: OpenInfo) => void): this;
@@ -69,6 +90,8 @@ export class Client extends EventEmitter implements ConnectionOwner {
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private peerStatus: PeerStatus = 'ok';
+  private availability: AvailabilityMonitor | undefined;
+  private cancelAvailabilityCheck: Cancel | undefined;
 
   constructor(options: ClientOptions) {
     super();
@@ -99,6 +122,11 @@ export class Client extends EventEmitter implements ConnectionOwner {
   /** The server's status from its latest PONG. */
   get serverStatus(): PeerStatus {
     return this.peerStatus;
+  }
+
+  /** False while the server is reported unavailable (see 'unavailable'). */
+  get available(): boolean {
+    return this.availability?.isAvailable ?? true;
   }
 
   get bufferedAmount(): number {
@@ -230,8 +258,20 @@ export class Client extends EventEmitter implements ConnectionOwner {
       ...pingSchedule('client', negotiated),
       timeoutMs: negotiated.timeoutMs,
       peerMaxFrameSize: frame.maxFrameSize ?? this.options.maxFrameSize,
+      ...(this.options.detector ? { detector: this.options.detector } : {}),
+      ...(this.options.stallGuard
+        ? {
+            stallGuard: {
+              thresholdMs: defaultStallThresholdMs(negotiated.timeoutMs),
+              onStall: (lateByMs: number) => this.emit('stall', lateByMs),
+            },
+          }
+        : {}),
     });
     this.state = 'open';
+    // The budget must leave room to report before the heartbeat declares the server dead.
+    const budgetMs = Math.min(this.options.availabilityBudget, negotiated.timeoutMs / 2);
+    this.availability = new AvailabilityMonitor({ budgetMs, busyPongs: this.options.busyPongs });
     this.info = {
       sessionId: frame.sessionId ? Buffer.from(frame.sessionId).toString('hex') : '',
       heartbeatInterval: negotiated.intervalMs,
@@ -250,16 +290,52 @@ export class Client extends EventEmitter implements ConnectionOwner {
     this.emit('ping', id);
   }
 
+  pingSent(_id: number, nowMs: number): void {
+    const monitor = this.availability;
+    if (!monitor || this.cancelAvailabilityCheck) return;
+    this.cancelAvailabilityCheck = this.scheduler.schedule(monitor.pingSent(nowMs), () => {
+      this.cancelAvailabilityCheck = undefined;
+      this.reportAvailability(monitor.check(this.clock.now()));
+    });
+  }
+
   pong(info: PongInfo): void {
+    this.cancelAvailabilityCheck?.();
+    this.cancelAvailabilityCheck = undefined;
     this.emit('pong', info);
     if (info.status !== this.peerStatus) {
       this.peerStatus = info.status;
       this.emit('status', info.status, info.load);
     }
+    this.reportAvailability(this.availability?.pong(info.status, info.load, info.rttMs, this.clock.now()));
   }
 
   goaway(frame: GoawayFrame): void {
     this.emit('goaway', frame);
+    if (frame.code === 'draining') this.reportAvailability(this.availability?.draining());
+    // The server asked us to leave: finish what is written and close gracefully. Messages the
+    // server sent before our CLOSE reached it are still delivered (closing handshake).
+    if (this.state === 'open') {
+      this.state = 'closing';
+      this.connection?.closeWith('normal', `goaway: ${frame.code}`, {
+        code: 'goaway',
+        message: frame.message || `server sent GOAWAY (${frame.code})`,
+        initiator: 'peer',
+        detectedBy: 'peer',
+        goaway: goawayInfo(frame),
+      });
+    }
+  }
+
+  private reportAvailability(change: AvailabilityChange | undefined): void {
+    if (!change) return;
+    if (change.kind === 'unavailable') {
+      const { kind: _kind, ...info } = change;
+      this.emit('unavailable', info);
+    } else {
+      const { kind: _kind, ...info } = change;
+      this.emit('available', info);
+    }
   }
 
   drain(): void {
@@ -302,6 +378,7 @@ export class Client extends EventEmitter implements ConnectionOwner {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.cancelConnectTimer?.();
+    this.cancelAvailabilityCheck?.();
     this.closeReason = reason;
     const unsent = this.queue;
     this.queue = [];
@@ -311,6 +388,10 @@ export class Client extends EventEmitter implements ConnectionOwner {
     }
     this.emit('close', reason);
   }
+}
+
+function goawayInfo(frame: GoawayFrame): NonNullable<CloseReason['goaway']> {
+  return { code: frame.code, retryAfterMs: frame.retryAfterMs, ...(frame.redirect ? { redirect: frame.redirect } : {}) };
 }
 
 /** Connect to a lifeline server. The returned client emits 'open' once the handshake is done. */

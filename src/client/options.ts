@@ -2,6 +2,8 @@
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/frames.js';
 import type { Clock } from '../time/clock.js';
 import { InvalidOptionError } from '../errors.js';
+import { validateDetectorSpec } from '../liveness/detectors/index.js';
+import type { DetectorSpec } from '../liveness/detectors/types.js';
 import { positiveNumber, stripUndefined } from '../options.js';
 import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions } from '../transport/socket-tuning.js';
 
@@ -27,6 +29,18 @@ export interface ClientOptions extends SocketTuningOptions {
   maxFrameSize?: number;
   /** Bytes of messages send() may queue before the connection opens. Default 4 MiB. */
   maxQueuedBytes?: number;
+  /**
+   * The server counts as unavailable when a PING stays unanswered this long, or its PONG comes
+   * later, ms. Default 1000 (kept below the heartbeat timeout). A frozen or overloaded server is
+   * reported within about interval + budget, long before it is declared dead.
+   */
+  availabilityBudget?: number;
+  /** Consecutive PONGs saying `busy` before the server counts as unavailable. Default 2. */
+  busyPongs?: number;
+  /** Dead-peer detector: fixed timeout (default) or phi-accrual (docs/spec/0002-phi-accrual.md). */
+  detector?: DetectorSpec;
+  /** Stall guard: when our own event loop stalls, do not blame the server for it. Default true. */
+  stallGuard?: boolean;
   /** Opaque credential sent in HELLO (for the server's auth hook). */
   token?: Uint8Array | string;
   /** Clock (tests inject a FakeClock). Default: the monotonic system clock. */
@@ -35,6 +49,9 @@ export interface ClientOptions extends SocketTuningOptions {
 
 export const CLIENT_DEFAULTS = {
   host: '127.0.0.1',
+  availabilityBudget: 1000,
+  busyPongs: 2,
+  stallGuard: true,
   handshakeTimeout: 5000,
   maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
   maxQueuedBytes: 4 * 1024 * 1024,
@@ -45,6 +62,9 @@ export type ResolvedClientOptions = ClientOptions & {
   handshakeTimeout: number;
   maxFrameSize: number;
   maxQueuedBytes: number;
+  availabilityBudget: number;
+  busyPongs: number;
+  stallGuard: boolean;
   socketTuning: SocketTuningOptions;
 };
 
@@ -65,6 +85,12 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   positiveNumber('handshakeTimeout', o.handshakeTimeout);
   positiveNumber('maxFrameSize', o.maxFrameSize);
   positiveNumber('maxQueuedBytes', o.maxQueuedBytes);
+  positiveNumber('availabilityBudget', o.availabilityBudget);
+  if (o.detector !== undefined) validateDetectorSpec(o.detector, 'detector');
+  if (typeof o.stallGuard !== 'boolean') throw new InvalidOptionError('stallGuard', `must be a boolean, got ${String(o.stallGuard)}`);
+  if (!Number.isInteger(o.busyPongs) || o.busyPongs < 1) {
+    throw new InvalidOptionError('busyPongs', `must be an integer >= 1, got ${String(o.busyPongs)}`);
+  }
   if (o.maxFrameSize < 64) throw new InvalidOptionError('maxFrameSize', `must be at least 64 bytes, got ${o.maxFrameSize}`);
   if (o.heartbeatInterval !== undefined) positiveNumber('heartbeatInterval', o.heartbeatInterval);
   if (o.heartbeatTimeout !== undefined) positiveNumber('heartbeatTimeout', o.heartbeatTimeout);

@@ -3,7 +3,7 @@
  * `code` says how it ended from *this* side's point of view; `remoteCode` is what the peer put in
  * its CLOSE frame, when it sent one.
  */
-import type { CloseCode } from '../protocol/frames.js';
+import type { CloseCode, GoawayCode } from '../protocol/frames.js';
 
 export type CloseReasonCode =
   /** Nothing was received for the heartbeat timeout: the peer (or the path to it) is dead. */
@@ -29,7 +29,13 @@ export type CloseReasonCode =
   /** The server refused the connection: it is at maxConnections. */
   | 'server-full'
   /** The server is shutting down (server.close()). */
-  | 'server-shutdown';
+  | 'server-shutdown'
+  /**
+   * Server side: we sent the peer away for pinging too often (GOAWAY + CLOSE too-many-pings;
+   * docs/spec/0003-enforcement-and-drain.md). The peer sees `goaway` with remoteCode
+   * `too-many-pings`.
+   */
+  | 'too-many-pings';
 
 export type DetectedBy = 'heartbeat' | 'transport' | 'protocol' | 'handshake-timer' | 'peer' | 'application';
 
@@ -47,4 +53,6 @@ export interface CloseReason {
   remoteCode?: CloseCode;
   /** The underlying error, for transport failures. */
   error?: Error;
+  /** The GOAWAY the peer sent before the close: where to go next and when (reconnect uses it). */
+  goaway?: { code: GoawayCode; redirect?: string; retryAfterMs: number };
 }

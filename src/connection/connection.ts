@@ -11,6 +11,8 @@ import { FrameDecoder } from '../protocol/decoder.js';
 import { encodeDataHeader, encodeFrame, encodePing, encodePong } from '../protocol/encode.js';
 import type { CloseCode, Frame, GoawayFrame, HelloFrame, PeerStatus, WelcomeFrame } from '../protocol/frames.js';
 import { Heartbeat } from '../liveness/heartbeat.js';
+import { createDetector } from '../liveness/detectors/index.js';
+import type { DetectorSpec } from '../liveness/detectors/types.js';
 import type { Clock, Cancel } from '../time/clock.js';
 import type { Scheduler } from '../time/scheduler.js';
 import type { Transport, TransportCloseCause } from '../transport/types.js';
@@ -38,6 +40,8 @@ export interface ConnectionOwner {
   message(payload: Uint8Array, seq: number): void;
   /** The peer pinged us (already answered with a PONG). */
   ping(id: number): void;
+  /** Our heartbeat sent a PING (the owner may time its answer: availability). */
+  pingSent(id: number, nowMs: number): void;
   pong(info: PongInfo): void;
   goaway(frame: GoawayFrame): void;
   /** The write buffer drained. */
@@ -58,6 +62,19 @@ export interface ConnectionOptions {
   health: () => HealthReport;
 }
 
+/** Stall guard (docs/spec/0004-availability.md §Stall guard). */
+export interface StallGuardOptions {
+  /** A heartbeat check that runs later than planned by more than this means *we* stalled, ms. */
+  thresholdMs: number;
+  /** Told once per stalled check, with how late it ran (the owner logs / emits it). */
+  onStall?: (lateByMs: number) => void;
+}
+
+/** Default stall threshold: well above timer granularity, well below the timeout. */
+export function defaultStallThresholdMs(timeoutMs: number, timerResolutionMs = 0): number {
+  return Math.max(4 * timerResolutionMs, 200, Math.min(1000, timeoutMs / 4));
+}
+
 export interface OpenParams {
   /** Idle time before we ping, ms (may exceed the negotiated interval: see client). */
   pingAfterMs: number;
@@ -67,6 +84,10 @@ export interface OpenParams {
   jitterMs: number;
   /** Largest frame the peer accepts, bytes. */
   peerMaxFrameSize: number;
+  /** Stall guard; absent = off. */
+  stallGuard?: StallGuardOptions;
+  /** Dead-peer detector; absent = fixed timeout. */
+  detector?: DetectorSpec;
 }
 
 export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
@@ -85,6 +106,11 @@ export class Connection {
   private readonly decoder: FrameDecoder;
   private heartbeat: Heartbeat | undefined;
   private cancelCheck: Cancel | undefined;
+  /** When the pending heartbeat check was planned to run (stall detection). */
+  private plannedCheckAtMs = 0;
+  private stallGuard: StallGuardOptions | undefined;
+  /** The check that follows a detected stall judges normally (at most one deferral in a row). */
+  private deferredForStall = false;
   private cancelHandshake: Cancel | undefined;
   /** Monotonic time (clock ms) the transport was accepted / dialled. */
   readonly startedAtMs: number;
@@ -98,6 +124,8 @@ export class Connection {
    * graceful close loses no message that was already on the wire.
    */
   private awaitingPeerClose = false;
+  /** Id of the last PING in the chunk being decoded (-1: none). */
+  private pingToAnswer = -1;
   private sentSeq = 0;
   private receivedSeq = 0;
   bytesIn = 0;
@@ -169,9 +197,15 @@ export class Connection {
     this.cancelHandshake = undefined;
     this.state = 'open';
     this.peerMaxFrameSize = params.peerMaxFrameSize;
+    this.stallGuard = params.stallGuard;
     const now = this.clock.now();
     this.heartbeat = new Heartbeat(
-      { intervalMs: params.pingAfterMs, timeoutMs: params.timeoutMs, jitterMs: params.jitterMs },
+      {
+        intervalMs: params.pingAfterMs,
+        timeoutMs: params.timeoutMs,
+        jitterMs: params.jitterMs,
+        detector: createDetector(params.detector, { timeoutMs: params.timeoutMs, pingAfterMs: params.pingAfterMs, nowMs: now }),
+      },
       now,
     );
     this.armCheck();
@@ -267,8 +301,10 @@ export class Connection {
     const now = this.clock.now();
     this.lastSeenAtMs = now;
     this.heartbeat?.received(now);
+    this.pingToAnswer = -1;
     try {
       this.decoder.push(chunk, (frame) => this.onFrame(frame, now));
+      if (this.pingToAnswer >= 0 && this.state === 'open') this.answerPing(this.pingToAnswer);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
       if (this.state === 'closing') {
@@ -298,12 +334,10 @@ export class Connection {
       case 'data':
         this.deliver(frame.seq, frame.payload);
         return;
-      case 'ping': {
-        const h = this.health();
-        this.write(encodePong(frame.id, h.status, h.load));
-        this.owner.ping(frame.id);
+      case 'ping':
+        // Answered once the whole chunk is decoded (see onData).
+        this.pingToAnswer = frame.id;
         return;
-      }
       case 'pong': {
         const rttMs = this.heartbeat?.pong(frame.id, now);
         this.peerStatus = frame.status;
@@ -326,6 +360,17 @@ export class Connection {
         return never;
       }
     }
+  }
+
+  /**
+   * PINGs that arrive together (one read) get one PONG, echoing the last id (PROTOCOL.md §9):
+   * bunched PINGs — a peer re-pinging while *we* were stalled, or a flood — cost one write, and
+   * the owner's rate check sees one event per read, not a burst it would punish.
+   */
+  private answerPing(id: number): void {
+    const h = this.health();
+    this.write(encodePong(id, h.status, h.load));
+    this.owner.ping(id);
   }
 
   private deliver(seq: number, payload: Uint8Array): void {
@@ -359,6 +404,9 @@ export class Connection {
       detectedBy: 'peer',
       remoteCode: code,
       sinceLastSeenMs: 0,
+      ...(goaway
+        ? { goaway: { code: goaway.code, retryAfterMs: goaway.retryAfterMs, ...(goaway.redirect ? { redirect: goaway.redirect } : {}) } }
+        : {}),
     };
     this.stopTimers();
     this.state = 'closing';
@@ -400,19 +448,36 @@ export class Connection {
   private armCheck(): void {
     const hb = this.heartbeat;
     if (!hb || this.state !== 'open') return;
-    this.cancelCheck = this.scheduler.schedule(hb.nextCheckAtMs, this.onCheck);
+    this.plannedCheckAtMs = hb.nextCheckAtMs;
+    this.cancelCheck = this.scheduler.schedule(this.plannedCheckAtMs, this.onCheck);
   }
 
   private readonly onCheck = (): void => {
     this.cancelCheck = undefined;
     const hb = this.heartbeat;
     if (!hb || this.state !== 'open') return;
-    const verdict = hb.check(this.clock.now());
+    const now = this.clock.now();
+    const lateByMs = now - this.plannedCheckAtMs;
+    const guard = this.stallGuard;
+    if (guard && lateByMs > guard.thresholdMs && !this.deferredForStall) {
+      // We ran late: our own process stalled (blocked loop, GC, SIGSTOP). The peer's frames may
+      // be sitting unread in the kernel; judging now would blame the peer for our pause. Forgive
+      // the stalled time and re-check on the next turn, after pending I/O has been read.
+      this.deferredForStall = true;
+      hb.forgive(lateByMs);
+      guard.onStall?.(lateByMs);
+      this.plannedCheckAtMs = now;
+      this.cancelCheck = this.scheduler.schedule(now, this.onCheck);
+      return;
+    }
+    this.deferredForStall = false;
+    const verdict = hb.check(now);
     switch (verdict.kind) {
       case 'alive':
         break;
       case 'ping':
         this.write(encodePing(verdict.id));
+        this.owner.pingSent(verdict.id, now);
         break;
       case 'dead':
         this.pendingReason = {

@@ -6,6 +6,7 @@
  *
  * Events:  {ev:'ready'} {ev:'open', mech} {ev:'closed', mech, side, how, message, at}
  *          {ev:'probe', mech, at} (server: a probe message arrived) {ev:'applied', mech, side, options}
+ *          {ev:'unavailable', mech, side, how, at} (client: the heartbeat reported the server unavailable)
  * Commands: {cmd:'probe'} (client: send one probe on every connection)
  *           {cmd:'stream', periodMs} (client: keep data in flight on every connection)
  *           {cmd:'busy', ms} (server: block the event loop — an overloaded process)
@@ -157,6 +158,9 @@ function lifelineClient(spec: MechanismSpec, host: string, port: number): Endpoi
   client.on('open', () => {
     emit({ ev: 'applied', mech: spec.id, side: 'client', options: client.socketOptions });
     emit({ ev: 'open', mech: spec.id });
+  });
+  client.on('unavailable', (info) => {
+    emit({ ev: 'unavailable', mech: spec.id, side: 'client', how: info.reason, at: wallNow() });
   });
   client.on('close', (reason) => {
     clearInterval(timer);

@@ -1,20 +1,32 @@
 /** The lab's terminal table: faults × sides down, mechanisms across, time to detect in cells. */
-import { renderTable } from '../cli/table.js';
+import { renderTable } from './table.js';
 import type { LabResult } from './results.js';
 import { formatDuration } from './scale.js';
 import { summarize, type CellSummary } from './summary.js';
+
+/** A detection time for a table cell: ms below one second, else seconds with one decimal. */
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
 
 export function formatCell(s: CellSummary | undefined, windowMs: number, full: boolean): string {
   if (!s) return '';
   if (s.falseAlarms > 0 && s.detected === 0) return `FALSE ALARM`;
   if (s.keptAlive) return 'kept alive';
   if (s.detected === 0) return `never (>${Math.round(windowMs / 1000)} s)`;
-  const t = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
+  const t = formatMs;
   let text = full && s.runs > 1 ? `${t(s.p50Ms!)} / ${t(s.p99Ms!)}` : t(s.p50Ms!);
   if (s.detected < s.runs) text += ` (${s.detected}/${s.runs})`;
   if (s.scaledKernelTimer) text += '†';
   if (s.falseAlarms > 0) text += ` +${s.falseAlarms} false`;
   return text;
+}
+
+export function formatUnavailable(s: CellSummary | undefined, full: boolean): string {
+  if (!s || s.unavailable === 0 || s.unavailableP50Ms === undefined) return '—';
+  const t = formatMs;
+  const text = full && s.runs > 1 ? `${t(s.unavailableP50Ms)} / ${t(s.unavailableP99Ms!)}` : t(s.unavailableP50Ms);
+  return s.unavailable < s.runs ? `${text} (${s.unavailable}/${s.runs})` : text;
 }
 
 /** What the cells mean, the time scale, and where it ran: shared by the terminal and HTML reports. */
@@ -23,6 +35,7 @@ export function labFootnotes(result: LabResult): string[] {
     result.mode === 'full'
       ? 'Cells: time from fault to detection, p50 / p99 over repetitions; "never" = not within the window.'
       : 'Cells: time from fault to detection (one run); "never" = not detected within the observation window.',
+    '"unavailable" rows: when a lifeline client reported the server alive but not serving (a PING unanswered for the availability budget, or busy / draining PONGs); "—" = no such signal.',
     '"kept alive": the mechanism kept the flow alive through the NAT (the message sent after the idle period got through and nothing closed), so there was nothing to detect.',
   ];
   if (result.scale) {
@@ -51,13 +64,16 @@ export function renderLabReport(result: LabResult): string {
   const rows: string[][] = [];
   for (const fault of result.faults) {
     fault.sides.forEach((side, i) => {
+      const cells = result.mechanisms.map((m) => summaries.find((s) => s.fault === fault.id && s.side === side && s.mechanism === m.id));
       rows.push([
         i === 0 ? fault.label : '',
         side === 'client' ? 'client' : 'server',
-        ...result.mechanisms.map((m) =>
-          formatCell(summaries.find((s) => s.fault === fault.id && s.side === side && s.mechanism === m.id), fault.windowMs, full),
-        ),
+        ...cells.map((c) => formatCell(c, fault.windowMs, full)),
       ]);
+      // "Alive but not serving": lifeline clients say so before the heartbeat timeout.
+      if (cells.some((c) => c && c.unavailable > 0)) {
+        rows.push(['', `${side}: unavailable`, ...cells.map((c) => formatUnavailable(c, full))]);
+      }
     });
   }
   lines.push(renderTable(header, rows));

@@ -16,6 +16,10 @@ export interface SideOutcome {
   message?: string;
   /** Closed *before* the fault: a false alarm. */
   falseAlarm: boolean;
+  /** ms from fault to the first 'unavailable' report (lifeline clients: alive but not serving). */
+  unavailableAfterMs?: number;
+  /** Why: no-answer, slow, busy, draining. */
+  unavailableReason?: string;
 }
 
 export interface CellMeasurement {
@@ -72,15 +76,22 @@ export function outcomeFor(
   faultAt: number,
   relevant: boolean,
 ): SideOutcome {
+  const unavailable = events.find(
+    (e) => e.ev === 'unavailable' && e.mech === mechanism && e.side === side && e.at !== undefined && e.at >= faultAt,
+  );
+  const unavailableInfo = unavailable
+    ? { unavailableAfterMs: Math.round(unavailable.at! - faultAt), ...(unavailable.how ? { unavailableReason: unavailable.how } : {}) }
+    : {};
   const closed = events.find((e) => e.ev === 'closed' && e.mech === mechanism && e.side === side);
-  if (!closed || closed.at === undefined) return { relevant, detected: false, falseAlarm: false };
+  if (!closed || closed.at === undefined) return { relevant, detected: false, falseAlarm: false, ...unavailableInfo };
   const falseAlarm = closed.at < faultAt;
   return {
     relevant,
     detected: !falseAlarm,
-    afterMs: falseAlarm ? undefined : Math.round(closed.at - faultAt),
-    how: closed.how,
-    message: closed.message,
+    ...(falseAlarm ? {} : { afterMs: Math.round(closed.at - faultAt) }),
+    ...(closed.how ? { how: closed.how } : {}),
+    ...(closed.message ? { message: closed.message } : {}),
     falseAlarm,
+    ...unavailableInfo,
   };
 }

@@ -16,6 +16,10 @@ export interface CellSummary {
   keptAlive: boolean;
   /** Detected by a kernel timer that the lab scaled down (see LabResult.scale). */
   scaledKernelTimer: boolean;
+  /** Runs in which the side reported the peer unavailable before (or without) closing. */
+  unavailable: number;
+  unavailableP50Ms?: number;
+  unavailableP99Ms?: number;
 }
 
 export function percentile(sorted: number[], p: number): number | undefined {
@@ -58,6 +62,10 @@ function summarizeCell(
   const hows = new Map<string, number>();
   for (const o of outcomes) if (o.how) hows.set(o.how, (hows.get(o.how) ?? 0) + 1);
   const how = [...hows.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const unavailableTimes = outcomes
+    .filter((o) => o.unavailableAfterMs !== undefined)
+    .map((o) => o.unavailableAfterMs!)
+    .sort((a, b) => a - b);
   const keptAlive = cells.every((c) => c.probeDelivered === true) && outcomes.every((o) => !o.detected && !o.falseAlarm);
   return {
     fault,
@@ -69,6 +77,10 @@ function summarizeCell(
     ...(times.length ? { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99) } : {}),
     ...(how ? { how } : {}),
     keptAlive,
+    unavailable: unavailableTimes.length,
+    ...(unavailableTimes.length
+      ? { unavailableP50Ms: percentile(unavailableTimes, 50), unavailableP99Ms: percentile(unavailableTimes, 99) }
+      : {}),
     scaledKernelTimer:
       scaledTimer &&
       (how === 'ETIMEDOUT' || (how === 'ECONNRESET' && resetsAfterMs !== undefined && (times[0] ?? 0) >= resetsAfterMs)),

@@ -7,12 +7,15 @@
  *   path succeeds locally for minutes), which is why there is no "sent" input at all.
  * - A PING is due once nothing has been received for intervalMs + this cycle's jitter, and then
  *   again every intervalMs while still nothing arrives (repeats survive lossy transports).
- * - The peer is dead once nothing has been received for timeoutMs: dead exactly at
- *   lastSeenAtMs + timeoutMs, never before.
+ * - Whether the peer is dead is the FailureDetector's judgement (detectors/, spec 0002): by
+ *   default FixedTimeoutDetector, dead exactly at lastSeenAtMs + timeoutMs, never before; or
+ *   phi-accrual. Every inbound frame is an arrival for the detector. forgive(ms) (stall guard)
+ *   shifts only the detector's reference: pings stay on the real last-seen time.
  *
- * Lazy, like Netty's IdleStateHandler (§1.4): received() only stores a timestamp; the caller
- * runs check() at nextCheckAtMs, which computes what is left of the window. A check that comes
- * early (traffic moved the deadline) just answers 'alive' with the new nextCheckAtMs.
+ * Lazy, like Netty's IdleStateHandler (§1.4): received() only stores a timestamp and feeds the
+ * detector (O(1)); the caller runs check() at nextCheckAtMs, which computes what is left of the
+ * window. A check that comes early (traffic moved the deadline) just answers 'alive' with the new
+ * nextCheckAtMs.
  *
  * Precision: exact in the caller's clock; verdicts are as timely as the caller's scheduler
  * (TimerWheel: up to one tick late). Pure: time and randomness are arguments.
@@ -20,6 +23,8 @@
 import { InvalidOptionError } from '../errors.js';
 import { PING_ID_MODULO } from '../protocol/frames.js';
 import { RttEstimator } from './rtt.js';
+import { FixedTimeoutDetector } from './detectors/fixed.js';
+import type { FailureDetector } from './detectors/types.js';
 
 export interface HeartbeatOptions {
   /** Silence, ms, after which a PING is due (and the repeat period while silence lasts). > 0. */
@@ -30,6 +35,8 @@ export interface HeartbeatOptions {
   jitterMs?: number;
   /** Uniform [0, 1) source for the jitter. Default Math.random; injected for tests. */
   rng?: () => number;
+  /** Judges death from arrival times (detectors/createDetector). Default: FixedTimeoutDetector(timeoutMs, nowMs). Must be fresh (its reference time = the constructor's nowMs). */
+  detector?: FailureDetector;
 }
 
 export type HeartbeatVerdict =
@@ -47,6 +54,8 @@ export class Heartbeat {
   readonly rtt = new RttEstimator();
   readonly intervalMs: number;
   readonly timeoutMs: number;
+  /** The death judgement; read it for suspicion() in reports. */
+  readonly detector: FailureDetector;
   private readonly jitterMs: number;
   private readonly rng: () => number;
 
@@ -63,7 +72,7 @@ export class Heartbeat {
 
   /** nowMs counts as "last seen": the handshake just completed. */
   constructor(options: HeartbeatOptions, nowMs: number) {
-    const { intervalMs, timeoutMs, jitterMs = 0, rng = Math.random } = options;
+    const { intervalMs, timeoutMs, jitterMs = 0, rng = Math.random, detector } = options;
     if (!Number.isFinite(intervalMs) || intervalMs <= 0) {
       throw new InvalidOptionError('intervalMs', `must be a finite number > 0, got ${intervalMs}`);
     }
@@ -82,10 +91,14 @@ export class Heartbeat {
     }
     if (typeof rng !== 'function') throw new InvalidOptionError('rng', 'must be a function returning [0, 1)');
     if (!Number.isFinite(nowMs)) throw new InvalidOptionError('nowMs', `must be a finite number, got ${nowMs}`);
+    if (detector !== undefined && (typeof detector !== 'object' || typeof detector.isDead !== 'function')) {
+      throw new InvalidOptionError('detector', 'must be a FailureDetector (see createDetector)');
+    }
     this.intervalMs = intervalMs;
     this.timeoutMs = timeoutMs;
     this.jitterMs = jitterMs;
     this.rng = rng;
+    this.detector = detector ?? new FixedTimeoutDetector(timeoutMs, nowMs);
     this.seenAtMs = nowMs;
     this.cycleJitterMs = this.drawJitterMs();
   }
@@ -94,18 +107,32 @@ export class Heartbeat {
   received(nowMs: number): void {
     if (nowMs > this.seenAtMs) this.seenAtMs = nowMs;
     this.unanswered = 0;
+    this.detector.arrival(nowMs);
+  }
+
+  /**
+   * Our own process was suspended for ms (stall guard): don't count that time as the peer's
+   * silence. Postpones only the death judgement; the ping schedule stays on the real last-seen
+   * time, so a ping goes out at once after a stall. No-op once dead.
+   */
+  forgive(ms: number): void {
+    if (this.dead === undefined) this.detector.forgive(ms);
   }
 
   /**
    * A PONG arrived with this id; returns the RTT sample when it matches an outstanding ping (and
-   * feeds the estimator), else undefined. Also counts as received().
+   * feeds the estimator), else undefined. Also counts as received(). A matching PONG also answers
+   * every ping sent before it.
    */
   pong(id: number, nowMs: number): number | undefined {
     this.received(nowMs);
     if (!Number.isInteger(id) || id < 0 || id >= PING_ID_MODULO) return undefined;
     const sentAtMs = this.pingSentAtMs[id]!;
     if (sentAtMs === NONE) return undefined;
-    this.pingSentAtMs[id] = NONE;
+    // A PONG answers its PING and every PING sent before it (PROTOCOL.md §8.3: bunched PINGs
+    // may get a single PONG), so older slots must not linger as "unanswered".
+    const slots = this.pingSentAtMs;
+    for (let i = 0; i < slots.length; i++) if (slots[i]! <= sentAtMs) slots[i] = NONE;
     const rttMs = Math.max(0, nowMs - sentAtMs);
     this.rtt.sample(rttMs);
     return rttMs;
@@ -114,8 +141,9 @@ export class Heartbeat {
   /** Evaluate at (or after) nextCheckAtMs; idempotent when nothing is due. Once dead, stays dead. */
   check(nowMs: number): HeartbeatVerdict {
     if (this.dead !== undefined) return this.dead;
-    // Same expression as nextCheckAtMs, so a check run exactly at the deadline always sees it.
-    if (nowMs >= this.seenAtMs + this.timeoutMs) {
+    // Detectors define isDead(t) as t >= deadlineMs(), the value nextCheckAtMs uses, so a check
+    // run exactly at the deadline always sees it.
+    if (this.detector.isDead(nowMs)) {
       this.dead = Object.freeze({
         kind: 'dead',
         lastSeenAtMs: this.seenAtMs,
@@ -136,10 +164,10 @@ export class Heartbeat {
     return { kind: 'ping', id, nextCheckAtMs: this.nextCheckAtMs };
   }
 
-  /** When check() next needs to run (min of next ping due and death deadline); Infinity once dead. */
+  /** When check() next needs to run (min of next ping due and the detector's deadline); Infinity once dead. */
   get nextCheckAtMs(): number {
     if (this.dead !== undefined) return Infinity;
-    return Math.min(this.nextPingAtMs(), this.seenAtMs + this.timeoutMs);
+    return Math.min(this.nextPingAtMs(), this.detector.deadlineMs());
   }
 
   /** Time of the last inbound frame (or of construction), ms. */

@@ -6,6 +6,8 @@ import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/frames.js';
 import type { HealthReport } from '../connection/connection.js';
 import type { Clock } from '../time/clock.js';
 import { InvalidOptionError } from '../errors.js';
+import { validateDetectorSpec } from '../liveness/detectors/index.js';
+import type { DetectorSpec } from '../liveness/detectors/types.js';
 import { positiveNumber, stripUndefined } from '../options.js';
 import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions } from '../transport/socket-tuning.js';
 
@@ -28,10 +30,34 @@ export interface ServerOptions extends SocketTuningOptions {
   maxConnections?: number;
   /** Largest frame accepted, bytes. Default 1 MiB. */
   maxFrameSize?: number;
-  /** Status and load for every PONG this server sends. Default: always `{ status: 'ok', load: 0 }`. */
+  /**
+   * Status and load for every PONG this server sends. Default: the server's own event loop
+   * (src/server/health.ts: busy when the loop-delay p99 > 100 ms or utilization > 0.95; load =
+   * 255 × utilization). `server.drain()` forces the status to `draining`.
+   */
   health?: () => HealthReport;
+  /**
+   * Stall guard (docs/spec/0004-availability.md): when our own event loop stalls, do not blame
+   * the peers for the time we could not read. Default true.
+   */
+  stallGuard?: boolean;
+  /** Dead-peer detector: fixed timeout (default) or phi-accrual (docs/spec/0002-phi-accrual.md). */
+  detector?: DetectorSpec;
   /** Timer-wheel slot width, ms: heartbeat checks fire up to this late. Default 50. */
   timerResolution?: number;
+  /**
+   * Ping-rate enforcement (docs/spec/0003-enforcement-and-drain.md; gRPC A8 "Server
+   * Enforcement"): a client PING arriving less than negotiated heartbeat interval × this ratio
+   * after the client's previous PING is a strike. A lifeline client pings at most once per
+   * interval, so 0.5 leaves room for network jitter. 0..1; 0 disables enforcement. Default 0.5.
+   */
+  minPingIntervalRatio?: number;
+  /**
+   * Consecutive early PINGs tolerated (a well-spaced PING resets the count). One more and the
+   * server sends GOAWAY too-many-pings, then CLOSE too-many-pings. Integer >= 0. Default 2
+   * (A8's MAX_PING_STRIKES).
+   */
+  maxPingStrikes?: number;
   /** Clock (tests inject a FakeClock). Default: the monotonic system clock. */
   clock?: Clock;
   // tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on every accepted
@@ -39,8 +65,11 @@ export interface ServerOptions extends SocketTuningOptions {
   // TCP_USER_TIMEOUT 30 s (docs/keepalive.md). `tcpKeepalive: false, tcpUserTimeout: 0` = off.
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | keyof SocketTuningOptions>> & {
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'health' | 'detector' | keyof SocketTuningOptions>> & {
   clock: Clock | undefined;
+  /** undefined: the server samples its own event loop (createEventLoopHealth). */
+  health: (() => HealthReport) | undefined;
+  detector: DetectorSpec | undefined;
   socketTuning: SocketTuningOptions;
 };
 
@@ -55,9 +84,12 @@ export const SERVER_DEFAULTS = {
   maxConnections: 100_000,
   maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
   timerResolution: 50,
+  minPingIntervalRatio: 0.5,
+  maxPingStrikes: 2,
 } as const;
 
-const okHealth = (): HealthReport => ({ status: 'ok', load: 0 });
+/** Options that may be 0 (validated on their own below); every other default must stay > 0. */
+const ZERO_ALLOWED = new Set<keyof typeof SERVER_DEFAULTS>(['minPingIntervalRatio', 'maxPingStrikes']);
 
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
   const { tcpKeepalive, tcpUserTimeout, ...rest } = options;
@@ -66,9 +98,18 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning, 'server');
-  const o = { ...SERVER_DEFAULTS, health: okHealth, clock: undefined, ...stripUndefined(rest), socketTuning };
+  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, stallGuard: true, clock: undefined, ...stripUndefined(rest), socketTuning };
+  if (o.detector !== undefined) validateDetectorSpec(o.detector, 'server.detector');
+  if (typeof o.stallGuard !== 'boolean') throw new InvalidOptionError('server.stallGuard', `must be a boolean, got ${String(o.stallGuard)}`);
   for (const key of Object.keys(SERVER_DEFAULTS) as (keyof typeof SERVER_DEFAULTS)[]) {
-    positiveNumber(`server.${key}`, o[key]);
+    if (!ZERO_ALLOWED.has(key)) positiveNumber(`server.${key}`, o[key]);
+  }
+  const ratio: unknown = o.minPingIntervalRatio;
+  if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
+    throw new InvalidOptionError('server.minPingIntervalRatio', `must be a number in [0, 1], got ${String(ratio)}`);
+  }
+  if (!Number.isInteger(o.maxPingStrikes) || o.maxPingStrikes < 0) {
+    throw new InvalidOptionError('server.maxPingStrikes', `must be an integer >= 0, got ${String(o.maxPingStrikes)}`);
   }
   if (o.heartbeatTimeout <= o.heartbeatInterval) {
     throw new InvalidOptionError('server.heartbeatTimeout', `must be greater than heartbeatInterval (${o.heartbeatInterval} ms), got ${o.heartbeatTimeout}`);
@@ -80,6 +121,65 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     throw new InvalidOptionError('server.minHeartbeatTimeout', 'must not exceed maxHeartbeatTimeout');
   }
   if (o.maxFrameSize < 64) throw new InvalidOptionError('server.maxFrameSize', 'must be at least 64 bytes');
-  if (typeof o.health !== 'function') throw new InvalidOptionError('server.health', 'must be a function');
+  if (o.health !== undefined && typeof o.health !== 'function') throw new InvalidOptionError('server.health', 'must be a function');
   return o;
+}
+
+/** server.drain() options (docs/spec/0003-enforcement-and-drain.md §Graceful drain). */
+export interface DrainOptions {
+  /**
+   * Sessions still open this long after drain() began are closed with CLOSE going-away, ms.
+   * 0 closes them right after the GOAWAY. Default 30000.
+   */
+  deadlineMs?: number;
+  /** `host:port` clients should reconnect to instead (GOAWAY redirect, at most 1024 bytes UTF-8). Default: none. */
+  redirect?: string;
+  /** Ask clients to wait at least this long before reconnecting, ms (GOAWAY retryAfterMs; whole ms). Default 0 = no request. */
+  retryAfterMs?: number;
+  /** Human-readable reason in the GOAWAY (cut to 1024 bytes UTF-8 on the wire). Default 'server draining'. */
+  message?: string;
+}
+
+export interface ResolvedDrainOptions {
+  deadlineMs: number;
+  redirect: string | undefined;
+  retryAfterMs: number;
+  message: string;
+}
+
+export const DRAIN_DEFAULTS = {
+  deadlineMs: 30_000,
+  retryAfterMs: 0,
+  message: 'server draining',
+} as const;
+
+/** GOAWAY's redirect is never truncated (PROTOCOL.md §6.7); refuse one that could not be a host:port. */
+const MAX_REDIRECT_BYTES = 1024;
+
+export function resolveDrainOptions(options: DrainOptions = {}): ResolvedDrainOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('drain', `options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const o = { ...DRAIN_DEFAULTS, redirect: undefined, ...stripUndefined(options) };
+  for (const key of ['deadlineMs', 'retryAfterMs'] as const) {
+    const v: unknown = o[key];
+    if (typeof v !== 'number' || !(v >= 0 && v <= Number.MAX_SAFE_INTEGER)) {
+      throw new InvalidOptionError(`drain.${key}`, `must be a number in [0, 2^53 - 1], got ${String(v)}`);
+    }
+  }
+  if (typeof o.message !== 'string') throw new InvalidOptionError('drain.message', `must be a string, got ${typeof o.message}`);
+  if (o.redirect !== undefined) {
+    if (typeof o.redirect !== 'string') throw new InvalidOptionError('drain.redirect', `must be a string, got ${typeof o.redirect}`);
+    if (new TextEncoder().encode(o.redirect).byteLength > MAX_REDIRECT_BYTES) {
+      throw new InvalidOptionError('drain.redirect', `must be at most ${MAX_REDIRECT_BYTES} bytes of UTF-8`);
+    }
+  }
+  return {
+    deadlineMs: o.deadlineMs,
+    // An empty redirect means "none" on the wire anyway.
+    redirect: o.redirect === '' ? undefined : o.redirect,
+    // GOAWAY carries whole milliseconds (a varint).
+    retryAfterMs: Math.round(o.retryAfterMs),
+    message: o.message,
+  };
 }

@@ -1,14 +1,16 @@
 /**
  * ServerPeer: the server-side owner of one Connection. Before the handshake it applies the
  * HELLO policy (version, negotiation); afterwards it forwards connection events to the public
- * Session. One per accepted transport.
+ * Session. One per accepted transport. It also enforces the client's ping rate (spec 0003): the
+ * detection is liveness/enforcement.ts, the reaction (GOAWAY + CLOSE too-many-pings) is here.
  */
 import { randomBytes } from 'node:crypto';
-import { Connection, type ConnectionOwner, type PongInfo } from '../connection/connection.js';
+import { Connection, defaultStallThresholdMs, type ConnectionOwner, type HealthReport, type PongInfo } from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { asBuffer } from '../connection/payload.js';
 import { PROTOCOL_VERSION, type Frame, type GoawayFrame } from '../protocol/frames.js';
 import { negotiateHeartbeat, pingSchedule, type HeartbeatBounds } from '../liveness/negotiate.js';
+import { PingRateGuard } from '../liveness/enforcement.js';
 import type { Clock } from '../time/clock.js';
 import type { Scheduler } from '../time/scheduler.js';
 import type { Transport } from '../transport/types.js';
@@ -22,17 +24,26 @@ export interface PeerHost {
   readonly clock: Clock;
   readonly scheduler: Scheduler;
   readonly bounds: HeartbeatBounds;
+  /** Status and load for our PONGs (the server forces `draining` while it drains). */
+  readonly health: () => HealthReport;
+  /** A heartbeat check ran this late: our own process stalled (stall guard). */
+  stalled(lateByMs: number): void;
   sessionOpened(peer: ServerPeer, session: Session): void;
   peerClosed(peer: ServerPeer, reason: CloseReason): void;
 }
 
 const SESSION_ID_BYTES = 16;
+/** GOAWAY too-many-pings asks the client to stay away this many heartbeat intervals (spec 0003). */
+const TOO_MANY_PINGS_RETRY_INTERVALS = 2;
 
 export class ServerPeer implements ConnectionOwner {
   readonly connection: Connection;
   session: Session | undefined;
   private readonly host: PeerHost;
   private readonly socketOptions: AppliedSocketOptions | undefined;
+  /** Set when the handshake completes; undefined while enforcement is off (ratio 0). */
+  private pingGuard: PingRateGuard | undefined;
+  private intervalMs = 0;
 
   constructor(transport: Transport, host: PeerHost, socketOptions?: AppliedSocketOptions) {
     this.host = host;
@@ -43,7 +54,7 @@ export class ServerPeer implements ConnectionOwner {
       clock: host.clock,
       scheduler: host.scheduler,
       maxFrameSize: host.options.maxFrameSize,
-      health: host.options.health,
+      health: host.health,
     });
     this.connection.startHandshakeTimer(host.options.handshakeTimeout);
   }
@@ -74,12 +85,27 @@ export class ServerPeer implements ConnectionOwner {
       sessionId,
       maxFrameSize: this.host.options.maxFrameSize,
     });
+    const options = this.host.options;
     conn.open({
       ...pingSchedule('server', negotiated),
       timeoutMs: negotiated.timeoutMs,
       // A client that does not announce its limit gets frames up to ours (PROTOCOL.md §HELLO).
-      peerMaxFrameSize: frame.maxFrameSize ?? this.host.options.maxFrameSize,
+      peerMaxFrameSize: frame.maxFrameSize ?? options.maxFrameSize,
+      ...(options.detector ? { detector: options.detector } : {}),
+      ...(options.stallGuard
+        ? {
+            stallGuard: {
+              thresholdMs: defaultStallThresholdMs(negotiated.timeoutMs, options.timerResolution),
+              onStall: (lateByMs: number) => this.host.stalled(lateByMs),
+            },
+          }
+        : {}),
     });
+    this.intervalMs = negotiated.intervalMs;
+    const minPingIntervalMs = negotiated.intervalMs * this.host.options.minPingIntervalRatio;
+    if (minPingIntervalMs > 0) {
+      this.pingGuard = new PingRateGuard({ minPingIntervalMs, maxStrikes: this.host.options.maxPingStrikes });
+    }
     this.session = new Session(conn, {
       id: sessionId.toString('hex'),
       heartbeatIntervalMs: negotiated.intervalMs,
@@ -95,6 +121,12 @@ export class ServerPeer implements ConnectionOwner {
 
   ping(id: number): void {
     this.session?.emit('ping', id);
+    const guard = this.pingGuard;
+    if (guard && guard.onPing(this.host.clock.now()) === 'too-many') this.tooManyPings(guard);
+  }
+
+  pingSent(): void {
+    // The server judges clients by liveness only; availability is the client's question.
   }
 
   pong(info: PongInfo): void {
@@ -107,6 +139,26 @@ export class ServerPeer implements ConnectionOwner {
 
   drain(): void {
     this.session?.emit('drain');
+  }
+
+  /**
+   * gRPC A8 "Server Enforcement": GOAWAY too-many-pings, then close at once. The GOAWAY tells
+   * the client why and when to come back (two intervals: long enough that a reconnect loop of a
+   * broken client cannot turn into a new flood); the CLOSE is graceful, so DATA already queued in
+   * either direction is still delivered.
+   */
+  private tooManyPings(guard: PingRateGuard): void {
+    const conn = this.connection;
+    const message =
+      `too many pings: ${guard.maxStrikes + 1} in a row came less than ${Math.round(guard.minPingIntervalMs)} ms ` +
+      `after the previous one (heartbeat interval ${this.intervalMs} ms)`;
+    conn.goaway({ code: 'too-many-pings', message, retryAfterMs: this.intervalMs * TOO_MANY_PINGS_RETRY_INTERVALS });
+    conn.closeWith('too-many-pings', message, {
+      code: 'too-many-pings',
+      message,
+      initiator: 'local',
+      detectedBy: 'protocol',
+    });
   }
 
   closed(reason: CloseReason): void {

@@ -3,22 +3,37 @@
  * reclaims sessions whose peer is dead. All heartbeat checks of all connections share one
  * coarse TimerWheel (no timer per connection; see time/wheel.ts for its precision).
  *
+ * Graceful drain (drain(); docs/spec/0003-enforcement-and-drain.md §Graceful drain): GOAWAY to
+ * every session, PONGs say `draining`, new connections are refused, stragglers are closed at a
+ * deadline.
+ *
  * Events: 'session' (Session) after a handshake; 'sessionClose' (Session, CloseReason);
- * 'listening'; 'error' (Error) for listener errors after listen() resolved; 'warning' (string)
- * once per distinct socket-tuning setting that could not be applied exactly.
+ * 'listening'; 'draining' once, when drain() starts; 'error' (Error) for listener errors after
+ * listen() resolved; 'warning' (string) once per distinct socket-tuning setting that could not
+ * be applied exactly.
  */
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { encodeFrame } from '../protocol/encode.js';
+import type { GoawayFrame } from '../protocol/frames.js';
+import type { Cancel } from '../time/clock.js';
+import type { HealthReport } from '../connection/connection.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/wheel.js';
+import { createEventLoopHealth, type HealthSampler } from './health.js';
 import type { HeartbeatBounds } from '../liveness/negotiate.js';
 import { TcpTransport } from '../transport/tcp.js';
 import { applySocketTuning, loadNetKeepalive, type NetKeepaliveApi } from '../transport/socket-tuning.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { LifelineError } from '../errors.js';
-import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import {
+  resolveDrainOptions,
+  resolveServerOptions,
+  type DrainOptions,
+  type ResolvedServerOptions,
+  type ServerOptions,
+} from './options.js';
 import { ServerPeer, type PeerHost } from './peer.js';
 import type { Session } from './session.js';
 
@@ -26,8 +41,11 @@ export interface LifelineServer {
   on(event: 'session', listener: (session: Session) => void): this;
   on(event: 'sessionClose', listener: (session: Session, reason: CloseReason) => void): this;
   on(event: 'listening', listener: () => void): this;
+  on(event: 'draining', listener: () => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: 'warning', listener: (message: string) => void): this;
+  /** Our own event loop stalled this long; peers were not blamed for it (at most once a second). */
+  on(event: 'stall', listener: (lateByMs: number) => void): this;
   once(event: 'session', listener: (session: Session) => void): this;
   once(event: 'sessionClose', listener: (session: Session, reason: CloseReason) => void): this;
 }
@@ -41,14 +59,21 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   private readonly peers = new Set<ServerPeer>();
   private readonly liveSessions = new Set<Session>();
   private closing = false;
+  /** Set by the first drain() call; never cleared (a drained server stays draining). */
+  private drainState: DrainState | undefined;
   private netKeepalive: NetKeepaliveApi | undefined;
   private readonly warned = new Set<string>();
+  private sampler: HealthSampler | undefined;
+  private healthSource: () => HealthReport;
+  private lastStallReportAtMs = -Infinity;
 
   constructor(options: ServerOptions = {}) {
     super();
     this.options = resolveServerOptions(options);
     this.clock = this.options.clock ?? systemClock;
     this.scheduler = new TimerWheel(this.clock, { tickMs: this.options.timerResolution });
+    // Until listen() starts the event-loop sampler (or forever, when the user gave a hook).
+    this.healthSource = this.options.health ?? (() => ({ status: 'ok', load: 0 }));
     this.bounds = {
       defaultIntervalMs: this.options.heartbeatInterval,
       defaultTimeoutMs: this.options.heartbeatTimeout,
@@ -61,6 +86,20 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     this.netServer.on('error', (err) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
+  }
+
+  /**
+   * What every PONG reports: the `health` option's answer, with the status forced to `draining`
+   * once drain() was called (the load is kept: it still says how busy the remaining work is).
+   */
+  readonly health = (): HealthReport => {
+    const report = this.healthSource();
+    return this.drainState ? { status: 'draining', load: report.load } : report;
+  };
+
+  /** True from the first drain() call on. */
+  get draining(): boolean {
+    return this.drainState !== undefined;
   }
 
   /** Sessions that completed the handshake and have not closed. */
@@ -79,6 +118,10 @@ export class LifelineServer extends EventEmitter implements PeerHost {
 
   async listen(port = 0, host?: string): Promise<AddressInfo> {
     this.netKeepalive = await loadNetKeepalive();
+    if (!this.options.health && !this.sampler) {
+      this.sampler = createEventLoopHealth();
+      this.healthSource = this.sampler.health;
+    }
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.netServer.once('error', onError);
@@ -99,6 +142,46 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   }
 
   /**
+   * Drain gracefully (docs/spec/0003-enforcement-and-drain.md §Graceful drain):
+   * 1. every open session gets GOAWAY(draining, message, redirect, retryAfterMs) and may keep
+   *    exchanging messages; every PONG from now on says `draining`;
+   * 2. new connections are accepted only to be refused with CLOSE going-away "server draining";
+   *    connections already mid-handshake complete it and get the same GOAWAY at once;
+   * 3. connections still open `deadlineMs` after the call are closed with CLOSE going-away
+   *    (graceful: queued messages are flushed, the peer's in-flight DATA is still delivered).
+   * Resolves once no connection (handshaking ones included) is left. The listener stays open
+   * (refusing) until close(). A second call returns the first call's promise and ignores its
+   * options; close() during a drain closes everything at once and the promise resolves with it.
+   * Throws InvalidOptionError (synchronously) for unusable options.
+   */
+  drain(options: DrainOptions = {}): Promise<void> {
+    if (this.drainState) return this.drainState.done;
+    const o = resolveDrainOptions(options);
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    const goaway: Omit<GoawayFrame, 'type'> = {
+      code: 'draining',
+      message: o.message,
+      retryAfterMs: o.retryAfterMs,
+      ...(o.redirect === undefined ? {} : { redirect: o.redirect }),
+    };
+    const state: DrainState = { done, resolve, goaway, cancelDeadline: undefined };
+    this.drainState = state;
+    this.emit('draining');
+    // Connection.goaway() is a no-op before the handshake completes; sessionOpened() covers those.
+    for (const peer of this.peers) peer.connection.goaway(goaway);
+    if (this.peers.size === 0) {
+      resolve();
+      return done;
+    }
+    state.cancelDeadline = this.scheduler.schedule(this.clock.now() + o.deadlineMs, () => {
+      state.cancelDeadline = undefined;
+      for (const peer of this.peers) peer.connection.close('going-away', `drain deadline (${o.deadlineMs} ms) reached`);
+    });
+    return done;
+  }
+
+  /**
    * Stop accepting, send CLOSE going-away to every connection, and resolve once every
    * transport has closed (a peer that does not read is cut after a short grace period).
    */
@@ -111,12 +194,26 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     for (const peer of this.peers) peer.connection.close('going-away', 'server shutting down');
     await listenerClosed;
     this.scheduler.clear();
+    this.sampler?.stop();
+    this.sampler = undefined;
   }
 
   // --- PeerHost ---------------------------------------------------------------------------------
 
-  sessionOpened(_peer: ServerPeer, session: Session): void {
+  /** A connection's heartbeat check ran late: every stalled connection reports; we tell once a second. */
+  stalled(lateByMs: number): void {
+    const now = this.clock.now();
+    if (now - this.lastStallReportAtMs < 1000) return;
+    this.lastStallReportAtMs = now;
+    this.emit('stall', lateByMs);
+  }
+
+  sessionOpened(peer: ServerPeer, session: Session): void {
     this.liveSessions.add(session);
+    // A handshake that was in flight when the drain began completes and is sent away at once:
+    // unlike a refusing CLOSE, GOAWAY carries the redirect and retryAfterMs (spec 0003).
+    const drain = this.drainState;
+    if (drain) peer.connection.goaway(drain.goaway);
     this.emit('session', session);
   }
 
@@ -124,15 +221,26 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     this.peers.delete(peer);
     const session = peer.session;
     if (session && this.liveSessions.delete(session)) this.emit('sessionClose', session, reason);
+    const drain = this.drainState;
+    if (drain && this.peers.size === 0) {
+      drain.cancelDeadline?.();
+      drain.cancelDeadline = undefined;
+      drain.resolve();
+    }
   }
 
   // --- accept -----------------------------------------------------------------------------------
 
   private accept(socket: net.Socket): void {
-    if (this.closing || this.peers.size >= this.options.maxConnections) {
-      const message = this.closing ? 'server shutting down' : `server is at maxConnections (${this.options.maxConnections})`;
+    const goingAway = this.closing || this.drainState !== undefined;
+    if (goingAway || this.peers.size >= this.options.maxConnections) {
+      const message = this.closing
+        ? 'server shutting down'
+        : this.drainState
+          ? 'server draining'
+          : `server is at maxConnections (${this.options.maxConnections})`;
       socket.on('error', () => {});
-      socket.end(encodeFrame({ type: 'close', code: this.closing ? 'going-away' : 'server-full', message }));
+      socket.end(encodeFrame({ type: 'close', code: goingAway ? 'going-away' : 'server-full', message }));
       // Read (and discard) so the peer's FIN is seen and the socket closes at once; the timer
       // only bounds a peer that never closes.
       socket.resume();
@@ -147,6 +255,13 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     }
     this.peers.add(new ServerPeer(new TcpTransport(socket), this, applied));
   }
+}
+
+interface DrainState {
+  readonly done: Promise<void>;
+  readonly resolve: () => void;
+  readonly goaway: Omit<GoawayFrame, 'type'>;
+  cancelDeadline: Cancel | undefined;
 }
 
 /** Create a lifeline server. Call `listen()` to start accepting. */

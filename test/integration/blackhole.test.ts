@@ -51,8 +51,9 @@ test('blackhole - both the server and the client detect a blackholed path by hea
   const { server, proxy, proxyPort } = await setup(t);
   const { client, session } = await openThrough(t, server, proxyPort);
 
-  // Cut right after a heartbeat exchange, so both sides' silence clocks start ~ at the cut.
-  await nextEvent(session, 'ping', 2000);
+  // Cut right after a heartbeat exchange completed (the client got the PONG to its PING), so
+  // both sides' silence clocks start ~ at the cut.
+  await nextEvent(client, 'pong', 2000);
   const serverClosed = nextEvent<[Session, CloseReason]>(server, 'sessionClose', 5 * TIMEOUT_MS);
   const clientClosed = nextEvent<[CloseReason]>(client, 'close', 5 * TIMEOUT_MS);
   const serverDetectedAt = serverClosed.then(() => performance.now());

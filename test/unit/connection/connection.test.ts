@@ -26,6 +26,7 @@ class RecordingOwner implements ConnectionOwner {
     this.messages.push(new TextDecoder().decode(payload));
   }
   ping() {}
+  pingSent() {}
   pong(info: PongInfo) {
     this.pongs.push(info);
   }

@@ -7,6 +7,7 @@ import { TimerWheel } from '../../../src/time/wheel.js';
 import { Heartbeat, type HeartbeatOptions, type HeartbeatVerdict } from '../../../src/liveness/heartbeat.js';
 import { InvalidOptionError } from '../../../src/errors.js';
 import { PING_ID_MODULO } from '../../../src/protocol/frames.js';
+import { createDetector, FixedTimeoutDetector, type FailureDetector } from '../../../src/liveness/detectors/index.js';
 
 const base = { intervalMs: 1000, timeoutMs: 3000 } as const;
 
@@ -237,6 +238,74 @@ test('Heartbeat - invalid options throw InvalidOptionError naming the option', (
   assert.doesNotThrow(() => new Heartbeat({ intervalMs: 1000, timeoutMs: 3000, jitterMs: 1999 }, 0));
 });
 
+test('Heartbeat - the default detector is the fixed timeout', () => {
+  const hb = new Heartbeat(base, 0);
+  assert.ok(hb.detector instanceof FixedTimeoutDetector);
+  assert.equal(hb.detector.deadlineMs(), 3000);
+});
+
+test('Heartbeat - with a phi detector: pings unchanged, dead exactly at the detector deadline', () => {
+  const clock = new FakeClock();
+  const detector = createDetector({ kind: 'phi' }, { timeoutMs: 3000, pingAfterMs: 1000, nowMs: 0 });
+  const hb = new Heartbeat({ ...base, detector }, 0);
+  const log: string[] = [];
+  let deadline = 0;
+  drive(clock, hb, (v) => {
+    if (v.kind === 'ping') {
+      log.push(`ping@${clock.now()}`);
+      // A healthy peer answers the first 20 pings after 50 ms, then dies.
+      if (v.id < 20) clock.setTimer(() => hb.pong(v.id, clock.now()), 50);
+      else if (v.id === 20) deadline = detector.deadlineMs();
+    }
+    if (v.kind === 'dead') {
+      log.push(`dead@${clock.now()}`);
+      assert.equal(v.lastSeenAtMs, 20 * 1050);
+      assert.equal(v.sinceLastSeenMs, clock.now() - v.lastSeenAtMs);
+      assert.equal(v.unansweredPings, 3);
+    }
+  });
+  clock.advance(60_000);
+  assert.equal(log.filter((l) => l.startsWith('ping')).length, 23); // 20 answered, 3 unanswered
+  assert.equal(log[20], 'ping@22000');
+  assert.equal(log.at(-1), `dead@${deadline}`);
+  // The learned cadence plus the 2000 ms pause and 5.2 std: later than the fixed 3 s.
+  assert.ok(deadline > 20 * 1050 + 3000 && deadline < 20 * 1050 + 4000, `deadline ${deadline}`);
+});
+
+test('Heartbeat - forgive(ms) postpones death by ms but not the next ping; no-op once dead', () => {
+  const hb = new Heartbeat(base, 0);
+  hb.forgive(1500);
+  assert.equal(hb.detector.deadlineMs(), 4500);
+  assert.deepEqual(hb.check(1000), { kind: 'ping', id: 0, nextCheckAtMs: 2000 });
+  assert.deepEqual(hb.check(2000), { kind: 'ping', id: 1, nextCheckAtMs: 3000 });
+  assert.deepEqual(hb.check(3000), { kind: 'ping', id: 2, nextCheckAtMs: 4000 });
+  assert.deepEqual(hb.check(4000), { kind: 'ping', id: 3, nextCheckAtMs: 4500 });
+  assert.deepEqual(hb.check(4500), { kind: 'dead', lastSeenAtMs: 0, sinceLastSeenMs: 4500, unansweredPings: 4 });
+  hb.forgive(10_000);
+  assert.equal(hb.check(4600).kind, 'dead');
+});
+
+test('Heartbeat - received() and pong() feed the detector; a non-detector is rejected', () => {
+  const arrivals: number[] = [];
+  const detector: FailureDetector = {
+    kind: 'fixed',
+    arrival: (t) => void arrivals.push(t),
+    isDead: () => false,
+    deadlineMs: () => Infinity,
+    suspicion: () => 0,
+    forgive: () => {},
+  };
+  const hb = new Heartbeat({ ...base, detector }, 0);
+  hb.received(10);
+  hb.pong(3, 20);
+  assert.deepEqual(arrivals, [10, 20]);
+  assert.equal(hb.nextCheckAtMs, 1020, 'a detector that never judges leaves only the ping schedule');
+  assert.throws(
+    () => new Heartbeat({ ...base, detector: {} as FailureDetector }, 0),
+    (e: unknown) => e instanceof InvalidOptionError && e.message.includes('detector'),
+  );
+});
+
 /** FakeClock that numbers synchronous turns (one per clock timer callback). */
 class TurnClock implements Clock {
   readonly fake = new FakeClock();
@@ -332,4 +401,14 @@ test('Heartbeat - no ping storm: 1,000 heartbeats started together spread their 
   const unjittered = storm(0, 1);
   assert.equal(unjittered.maxPingsPerTickByCycle[0], 1000);
   assert.ok(unjittered.maxCallbacksPerTurn <= 100);
+});
+
+test('Heartbeat - one PONG answers its ping and every earlier one (bunched pings, one answer)', () => {
+  const hb = new Heartbeat({ intervalMs: 1000, timeoutMs: 10_000 }, 0);
+  hb.check(1000); // id 0
+  hb.check(2000); // id 1
+  hb.check(3000); // id 2
+  assert.equal(hb.pong(2, 3010), 10);
+  assert.equal(hb.pong(0, 3020), undefined, 'ping 0 was answered by PONG 2');
+  assert.equal(hb.pong(1, 3030), undefined, 'ping 1 was answered by PONG 2');
 });

@@ -1,0 +1,64 @@
+/**
+ * The default health hook: what this server reports in every PONG, from its own event loop
+ * (docs/spec/0004-availability.md). Sampled on a timer so a PONG costs a field read, not a
+ * histogram query.
+ *
+ * Thresholds (per sample window, default 500 ms):
+ * - `busy` when the event-loop delay p99 exceeds 100 ms — a message now waits at least that long
+ *   before any handler runs, which interactive traffic (IM, games) notices — or when the loop's
+ *   utilization (ELU) exceeds 0.95: the process has no idle time left to absorb a burst.
+ * - `ok` otherwise. `draining` is set by server.drain(), not here.
+ * - load = round(255 × ELU) for the window: 0 idle … 255 saturated.
+ * A loop blocked for the whole window cannot answer PINGs at all; clients see that as
+ * "no-answer" from the heartbeat itself, which is why both signals exist.
+ */
+import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
+import type { HealthReport } from '../connection/connection.js';
+
+export interface EventLoopHealthOptions {
+  /** Event-loop delay p99 above this → busy, ms. Default 100. */
+  busyDelayMs?: number;
+  /** Event-loop utilization above this → busy (0..1). Default 0.95. */
+  busyUtilization?: number;
+  /** Sample window, ms. Default 500. */
+  sampleMs?: number;
+}
+
+export const EVENT_LOOP_HEALTH_DEFAULTS = { busyDelayMs: 100, busyUtilization: 0.95, sampleMs: 500 } as const;
+
+export interface HealthSampler {
+  /** The hook to pass as `health`: the last sample's report. */
+  readonly health: () => HealthReport;
+  /** Stop sampling (the server calls it on close). */
+  stop(): void;
+  /** Latest raw figures, for metrics and tests. */
+  readonly last: { delayP99Ms: number; utilization: number };
+}
+
+export function createEventLoopHealth(options: EventLoopHealthOptions = {}): HealthSampler {
+  const o = { ...EVENT_LOOP_HEALTH_DEFAULTS, ...options };
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  let previous: EventLoopUtilization = performance.eventLoopUtilization();
+  let report: HealthReport = { status: 'ok', load: 0 };
+  const last = { delayP99Ms: 0, utilization: 0 };
+  const sample = () => {
+    const elu = performance.eventLoopUtilization(previous);
+    previous = performance.eventLoopUtilization();
+    last.delayP99Ms = histogram.percentile(99) / 1e6;
+    last.utilization = elu.utilization;
+    histogram.reset();
+    const busy = last.delayP99Ms > o.busyDelayMs || last.utilization > o.busyUtilization;
+    report = { status: busy ? 'busy' : 'ok', load: Math.max(0, Math.min(255, Math.round(255 * last.utilization))) };
+  };
+  const timer = setInterval(sample, o.sampleMs);
+  timer.unref();
+  return {
+    health: () => report,
+    last,
+    stop() {
+      clearInterval(timer);
+      histogram.disable();
+    },
+  };
+}
