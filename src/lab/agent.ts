@@ -74,7 +74,7 @@ export async function runAgent(opts: AgentOptions): Promise<void> {
 
 /** A heartbeat row measures exactly what it names: no kernel backstop unless the row asks for one. */
 function kernelOptions(spec: MechanismSpec) {
-  return { tcpKeepalive: false, tcpUserTimeout: 0, ...spec.socket };
+  return { tcpKeepalive: false, tcpUserTimeout: 0, ...spec.socket, ...(spec.detector ? { detector: spec.detector } : {}) };
 }
 
 function closedOnce(mech: string, side: 'server' | 'client') {

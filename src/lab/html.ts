@@ -2,7 +2,7 @@
  * `lifeline lab --html`: one self-contained page (inline CSS and SVG, no scripts, no network)
  * with the chart, the same data as a table, and what each fault and mechanism is.
  */
-import { formatCell, labFootnotes } from './report.js';
+import { formatCell, formatUnavailable, labFootnotes } from './report.js';
 import type { LabResult } from './results.js';
 import { formatDuration } from './scale.js';
 import { summarize, type CellSummary } from './summary.js';
@@ -83,6 +83,10 @@ function table(result: LabResult, summaries: CellSummary[], full: boolean): stri
     `</tr></thead>`;
   const rows: string[] = [];
   result.faults.forEach((fault, fi) => {
+    const group = fi % 2 === 0 ? ' class="even"' : '';
+    const sideSummaries = (side: string) =>
+      result.mechanisms.map((m) => summaries.find((c) => c.fault === fault.id && c.side === side && c.mechanism === m.id));
+    const extraRows = fault.sides.filter((side) => sideSummaries(side).some((c) => c && c.unavailable > 0)).length;
     fault.sides.forEach((side, i) => {
       const cells = result.mechanisms.map((mech) => {
         const s = summaries.find((c) => c.fault === fault.id && c.side === side && c.mechanism === mech.id);
@@ -97,9 +101,14 @@ function table(result: LabResult, summaries: CellSummary[], full: boolean): stri
         }
         return `<td class="${cls}"${s.how ? ` title="${esc(s.how)}"` : ''}>${html}</td>`;
       });
-      const faultCell = i === 0 ? `<th scope="rowgroup" rowspan="${fault.sides.length}">${esc(fault.label)}</th>` : '';
-      const group = fi % 2 === 0 ? ' class="even"' : '';
+      const faultCell = i === 0 ? `<th scope="rowgroup" rowspan="${fault.sides.length + extraRows}">${esc(fault.label)}</th>` : '';
       rows.push(`<tr${group}>${faultCell}<td class="side ${side}">${side}</td>${cells.join('')}</tr>`);
+      // "Alive but not serving" as the lifeline client reported it (same row as the terminal table).
+      const summariesForSide = sideSummaries(side);
+      if (summariesForSide.some((c) => c && c.unavailable > 0)) {
+        const unavailableCells = summariesForSide.map((c) => `<td class="unavailable">${esc(formatUnavailable(c, full))}</td>`);
+        rows.push(`<tr${group}><td class="side ${side}">${side}: unavailable</td>${unavailableCells.join('')}</tr>`);
+      }
     });
   });
   return (

@@ -4,6 +4,7 @@
  * Durations here are the lab's (scaled) values, not production defaults.
  */
 import type { SocketTuningOptions } from '../../transport/socket-tuning.js';
+import type { DetectorSpec } from '../../liveness/detectors/types.js';
 
 export interface MechanismSpec {
   id: string;
@@ -15,4 +16,6 @@ export interface MechanismSpec {
   socket?: SocketTuningOptions;
   /** lifeline application heartbeat on both ends; absent = plain TCP socket, no heartbeat. */
   heartbeat?: { intervalMs: number; timeoutMs: number };
+  /** Dead-peer detector for the heartbeat rows (default: fixed timeout). */
+  detector?: DetectorSpec;
 }

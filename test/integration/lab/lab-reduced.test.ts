@@ -67,17 +67,27 @@ test('lab - loopback mode runs what it can honestly and says what it skipped', {
   const result = await runLab({
     mode: 'quick',
     loopback: true,
-    faults: ['frozen-server', 'cable-cut-idle'],
+    faults: ['frozen-server', 'overloaded-server', 'cable-cut-idle'],
     mechanisms: ['keepalive-tuned', 'heartbeat'],
-    windowScale: 0.3,
+    windowScale: 0.25,
   });
   assert.deepEqual(result.errors, []);
   assert.equal(result.environment.kind, 'loopback');
   assert.equal(result.skipped.length, 1);
   assert.equal(result.skipped[0]!.fault, 'cable-cut-idle');
   assert.match(result.skipped[0]!.reason, /namespaces/);
-  assert.equal(cell(result, 'frozen-server', 'keepalive-tuned').client.detected, false);
-  const hb = cell(result, 'frozen-server', 'heartbeat');
-  assert.equal(hb.client.how, 'heartbeat-timeout');
-  assert.ok(hb.client.afterMs! <= HEARTBEAT_BOUND_MS);
+  for (const fault of ['frozen-server', 'overloaded-server']) {
+    // Alive but not serving: the kernel keeps ACKing keepalive probes...
+    const ka = cell(result, fault, 'keepalive-tuned');
+    assert.equal(ka.client.detected, false, `${fault}: keepalive must not notice`);
+    assert.equal(ka.client.unavailableAfterMs, undefined);
+    // ...while the heartbeat reports the server unavailable within interval + budget (1 s + 1 s),
+    // and dead at the timeout.
+    const hb = cell(result, fault, 'heartbeat');
+    assert.equal(hb.client.unavailableReason, 'no-answer', fault);
+    assert.ok(hb.client.unavailableAfterMs! <= 2000 * 1.2, `${fault}: unavailable after ${hb.client.unavailableAfterMs} ms`);
+    assert.equal(hb.client.how, 'heartbeat-timeout');
+    assert.ok(hb.client.afterMs! <= HEARTBEAT_BOUND_MS);
+    assert.ok(hb.client.unavailableAfterMs! < hb.client.afterMs!, 'unavailable before dead');
+  }
 });
