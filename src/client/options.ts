@@ -1,21 +1,75 @@
 /** Client options: defaults, merge, validation (STYLE.md §4.17). Durations in milliseconds. */
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/frames.js';
+import { BACKOFF_DEFAULTS, resolveBackoffOptions } from '../liveness/backoff.js';
 import type { Clock } from '../time/clock.js';
 import { InvalidOptionError } from '../errors.js';
 import { validateDetectorSpec } from '../liveness/detectors/index.js';
 import type { DetectorSpec } from '../liveness/detectors/types.js';
 import { positiveNumber, stripUndefined } from '../options.js';
 import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions } from '../transport/socket-tuning.js';
+import { toServerAddress, type ServerAddress, type ServerSpec } from './servers.js';
+
+/**
+ * Reconnect settings (docs/spec/0005-reconnect.md). Delays follow gRPC's connection backoff,
+ * except that the first reconnect after losing a stable connection waits a uniform random delay
+ * in [0, initialDelay) (spreads the reconnect storm of a server restart).
+ */
+export interface ReconnectOptions {
+  /** Base of the first exponential delay, ms. Default 1000. */
+  initialDelay?: number;
+  /** Growth factor per failed attempt (≥ 1). Default 1.6. */
+  multiplier?: number;
+  /** Relative spread of each delay, 0..1 (±jitter). Default 0.2. */
+  jitter?: number;
+  /** Cap on the delay before jitter, ms. Default 120000. */
+  maxDelay?: number;
+  /**
+   * Attempts in a row without a stable connection before the client gives up with a final
+   * 'close'. Default Infinity.
+   */
+  maxAttempts?: number;
+  /**
+   * A connection that stays open this long resets the backoff (and the attempt count), ms.
+   * Default 10000: longer than a server that accepts and then fails takes to fail (a crash loop
+   * at start-up, a refusal after the handshake), so such a server sees growing delays instead of
+   * a reconnect every initialDelay; short enough that a client whose connection was healthy
+   * starts again from the shortest delay after the next outage.
+   */
+  stableAfter?: number;
+}
+
+export type ResolvedReconnectOptions = Required<ReconnectOptions>;
+
+export const RECONNECT_DEFAULTS: ResolvedReconnectOptions = {
+  initialDelay: BACKOFF_DEFAULTS.initialDelay,
+  multiplier: BACKOFF_DEFAULTS.multiplier,
+  jitter: BACKOFF_DEFAULTS.jitter,
+  maxDelay: BACKOFF_DEFAULTS.maxDelay,
+  maxAttempts: Infinity,
+  stableAfter: 10_000,
+};
 
 /**
  * tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on the socket.
  * Default RECOMMENDED_SOCKET_TUNING (keepalive 15 s + 5 s × 3, TCP_USER_TIMEOUT 30 s).
  */
 export interface ClientOptions extends SocketTuningOptions {
-  /** Server host. Default '127.0.0.1'. */
+  /** Server host. Default '127.0.0.1'. Not with `servers`. */
   host?: string;
-  /** Server port. Required. */
-  port: number;
+  /** Server port. Required unless `servers` is given. */
+  port?: number;
+  /**
+   * Servers to use, in rotation: `"host:port"` (IPv6: `"[::1]:7400"`) or `{ host, port }`. The
+   * client dials the first; after each loss it dials the next. Not with `host` / `port`.
+   * Giving `servers` turns `reconnect` on by default.
+   */
+  servers?: ServerSpec[];
+  /**
+   * Reconnect after an unexpected loss (docs/spec/0005-reconnect.md): `true`, `false`, or
+   * settings. Default: off with `host` / `port` (the first loss is the final 'close', as before),
+   * on with `servers`.
+   */
+  reconnect?: boolean | ReconnectOptions;
   /**
    * Heartbeat interval to propose, ms: a PING goes out when nothing has been received for this
    * long. Default: none proposed — the server's default applies (lifeline's is 5000).
@@ -45,6 +99,8 @@ export interface ClientOptions extends SocketTuningOptions {
   token?: Uint8Array | string;
   /** Clock (tests inject a FakeClock). Default: the monotonic system clock. */
   clock?: Clock;
+  /** Random numbers in [0, 1) for the reconnect jitter (tests inject one). Default Math.random. */
+  rng?: () => number;
 }
 
 export const CLIENT_DEFAULTS = {
@@ -57,8 +113,14 @@ export const CLIENT_DEFAULTS = {
   maxQueuedBytes: 4 * 1024 * 1024,
 } as const;
 
-export type ResolvedClientOptions = ClientOptions & {
+export type ResolvedClientOptions = Omit<ClientOptions, 'servers' | 'reconnect'> & {
   host: string;
+  port: number;
+  /** At least one: `servers`, or `[{ host, port }]`. */
+  servers: ServerAddress[];
+  /** false: the first loss is final. */
+  reconnect: ResolvedReconnectOptions | false;
+  rng: () => number;
   handshakeTimeout: number;
   maxFrameSize: number;
   maxQueuedBytes: number;
@@ -77,11 +139,21 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     tcpUserTimeout: options.tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning);
-  const o = { ...CLIENT_DEFAULTS, ...stripUndefined(options), socketTuning } as ResolvedClientOptions;
-  if (!Number.isInteger(o.port) || o.port <= 0 || o.port > 65535) {
-    throw new InvalidOptionError('port', `must be an integer 1..65535, got ${String(o.port)}`);
-  }
-  if (typeof o.host !== 'string' || o.host === '') throw new InvalidOptionError('host', 'must be a non-empty string');
+  const given = stripUndefined(options);
+  const { servers: serverSpecs, reconnect, ...rest } = given;
+  const servers = resolveServers(serverSpecs, rest.host, rest.port);
+  const first = servers[0]!;
+  const o = {
+    ...CLIENT_DEFAULTS,
+    rng: Math.random,
+    ...rest,
+    host: first.host,
+    port: first.port,
+    servers,
+    reconnect: resolveReconnect(reconnect, serverSpecs !== undefined),
+    socketTuning,
+  } as ResolvedClientOptions;
+  if (typeof o.rng !== 'function') throw new InvalidOptionError('rng', 'must be a function returning numbers in [0, 1)');
   positiveNumber('handshakeTimeout', o.handshakeTimeout);
   positiveNumber('maxFrameSize', o.maxFrameSize);
   positiveNumber('maxQueuedBytes', o.maxQueuedBytes);
@@ -99,6 +171,47 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
       'heartbeatTimeout',
       `must be greater than heartbeatInterval (${o.heartbeatInterval} ms), got ${o.heartbeatTimeout}`,
     );
+  }
+  return o;
+}
+
+function resolveServers(specs: unknown, host: unknown, port: unknown): ServerAddress[] {
+  if (specs === undefined) {
+    if (port === undefined) throw new InvalidOptionError('port', 'is required (or give `servers`)');
+    if (typeof port !== 'number' || !Number.isInteger(port) || port <= 0 || port > 65535) {
+      throw new InvalidOptionError('port', `must be an integer 1..65535, got ${String(port)}`);
+    }
+    const h = host ?? CLIENT_DEFAULTS.host;
+    if (typeof h !== 'string' || h === '') throw new InvalidOptionError('host', 'must be a non-empty string');
+    return [{ host: h, port }];
+  }
+  // Mutually exclusive, as ws refuses mixed options: which one would be dialled first?
+  if (host !== undefined || port !== undefined) {
+    throw new InvalidOptionError('servers', 'give either `servers` or `host` / `port`, not both');
+  }
+  if (!Array.isArray(specs) || specs.length === 0) {
+    throw new InvalidOptionError('servers', 'must be a non-empty array of "host:port" strings or { host, port } objects');
+  }
+  return specs.map((spec, i) => toServerAddress(spec, `servers[${i}]`));
+}
+
+function resolveReconnect(value: unknown, haveServerList: boolean): ResolvedReconnectOptions | false {
+  if (value === undefined) value = haveServerList;
+  if (value === false) return false;
+  if (value === true) return { ...RECONNECT_DEFAULTS };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidOptionError('reconnect', `must be a boolean or an object, got ${value === null ? 'null' : typeof value}`);
+  }
+  const given = stripUndefined(value as ReconnectOptions);
+  const o: ResolvedReconnectOptions = { ...RECONNECT_DEFAULTS, ...given };
+  resolveBackoffOptions(o, 'reconnect.');
+  const attempts: unknown = o.maxAttempts;
+  if (!(attempts === Infinity || (typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 1))) {
+    throw new InvalidOptionError('reconnect.maxAttempts', `must be an integer >= 1 or Infinity, got ${String(attempts)}`);
+  }
+  const stable: unknown = o.stableAfter;
+  if (typeof stable !== 'number' || !Number.isFinite(stable) || stable < 0) {
+    throw new InvalidOptionError('reconnect.stableAfter', `must be a finite number >= 0, got ${String(stable)}`);
   }
   return o;
 }

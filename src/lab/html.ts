@@ -2,7 +2,7 @@
  * `lifeline lab --html`: one self-contained page (inline CSS and SVG, no scripts, no network)
  * with the chart, the same data as a table, and what each fault and mechanism is.
  */
-import { formatCell, formatUnavailable, labFootnotes } from './report.js';
+import { formatCell, formatUnavailable, labFootnotes, skippedText } from './report.js';
 import type { LabResult } from './results.js';
 import { formatDuration } from './scale.js';
 import { summarize, type CellSummary } from './summary.js';
@@ -90,7 +90,7 @@ function table(result: LabResult, summaries: CellSummary[], full: boolean): stri
     fault.sides.forEach((side, i) => {
       const cells = result.mechanisms.map((mech) => {
         const s = summaries.find((c) => c.fault === fault.id && c.side === side && c.mechanism === mech.id);
-        if (!s) return '<td class="empty"></td>';
+        if (!s) return `<td class="empty">${esc(skippedText(result, fault.id, mech.id))}</td>`;
         const cls =
           s.falseAlarms > 0 && s.detected === 0 ? 'false-alarm' : s.keptAlive ? 'kept-alive' : s.detected === 0 ? 'never' : 'detected';
         let html = esc(formatCell(s, fault.windowMs, full));

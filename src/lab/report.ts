@@ -29,6 +29,11 @@ export function formatUnavailable(s: CellSummary | undefined, full: boolean): st
   return s.unavailable < s.runs ? `${text} (${s.unavailable}/${s.runs})` : text;
 }
 
+/** A cell with no measurement because it was skipped on purpose (the reason is listed below the table). */
+export function skippedText(result: LabResult, fault: string, mechanism: string): string {
+  return result.skipped.some((s) => s.fault === fault && s.mechanism === mechanism) ? 'skipped' : '';
+}
+
 /** What the cells mean, the time scale, and where it ran: shared by the terminal and HTML reports. */
 export function labFootnotes(result: LabResult): string[] {
   const lines = [
@@ -68,7 +73,7 @@ export function renderLabReport(result: LabResult): string {
       rows.push([
         i === 0 ? fault.label : '',
         side === 'client' ? 'client' : 'server',
-        ...cells.map((c) => formatCell(c, fault.windowMs, full)),
+        ...cells.map((c, mi) => (c ? formatCell(c, fault.windowMs, full) : skippedText(result, fault.id, result.mechanisms[mi]!.id))),
       ]);
       // "Alive but not serving": lifeline clients say so before the heartbeat timeout.
       if (cells.some((c) => c && c.unavailable > 0)) {

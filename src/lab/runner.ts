@@ -13,6 +13,7 @@ import { cliCommand, trackChild } from './processes.js';
 import { applyLabScale, scaleInfo } from './scale.js';
 import { outcomeFor, type CellMeasurement, type LabResult, type SkippedCell } from './results.js';
 import { FAULTS, type FaultContext, type FaultSpec } from './faults/index.js';
+import { FaultProxy } from './fault-proxy.js';
 import { MECHANISMS, type MechanismSpec } from './mechanisms/index.js';
 
 export interface LabOptions {
@@ -48,8 +49,16 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
       skipped.push({ fault: f.id, reason: `needs network namespaces (${support.reason ?? 'unavailable'}); a user-space proxy cannot emulate it honestly` });
       return false;
     }
+    // The proxy stand-in only when the real kernel fault cannot run (and only if asked for by
+    // name when namespaces are there).
+    if (f.requires === 'proxy' && envKind === 'netns' && !options.faults?.includes(f.id)) return false;
     return true;
   });
+  for (const f of runnable.filter((x) => x.requires === 'proxy')) {
+    for (const m of mechanisms.filter((x) => !x.heartbeat)) {
+      skipped.push({ fault: f.id, mechanism: m.id, reason: "a user-space proxy ACKs for the vanished peer, so kernel mechanisms cannot be judged through it" });
+    }
+  }
   const repetitions = options.repetitions ?? (options.mode === 'full' ? 5 : 1);
   const measurements: CellMeasurement[] = [];
   const errors: string[] = [];
@@ -61,7 +70,8 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
     await Promise.all(
       runnable.map(async (fault) => {
         try {
-          const r = await runFault(fault, mechanisms, rep, envKind === 'netns', options.windowScale ?? 1);
+          const mechs = fault.requires === 'proxy' ? mechanisms.filter((m) => m.heartbeat) : mechanisms;
+          const r = await runFault(fault, mechs, rep, envKind === 'netns' && fault.requires !== 'proxy', options.windowScale ?? 1);
           measurements.push(...r.cells);
           netKeepalive ||= r.netKeepalive;
         } catch (err) {
@@ -122,6 +132,7 @@ async function runFault(
 ): Promise<{ cells: CellMeasurement[]; netKeepalive: boolean }> {
   const topo = useNetns ? await Topology.create() : undefined;
   const agents: AgentHandle[] = [];
+  const proxies: FaultProxy[] = [];
   try {
     if (topo) {
       await applyLabScale(topo);
@@ -138,7 +149,17 @@ async function runFault(
     };
     let server = await startServer();
     const ready = server.events.find((e) => e.ev === 'ready')!;
-    const ports = (ready.ports as number[]).join(',');
+    const serverPorts = ready.ports as number[];
+    // Faults made by a user-space proxy put one between client and server for every mechanism.
+    const proxyPorts: number[] = [];
+    if (fault.requires === 'proxy') {
+      for (const port of serverPorts) {
+        const proxy = new FaultProxy({ host: serverHost, port });
+        proxies.push(proxy);
+        proxyPorts.push((await proxy.listen(0, '127.0.0.1')).port);
+      }
+    }
+    const ports = (fault.requires === 'proxy' ? proxyPorts : serverPorts).join(',');
     const client = spawnAgent(topo, 'client', ['--role', 'client', '--host', serverHost, '--ports', ports, '--mechanisms', ids]);
     agents.push(client);
     await client.waitFor((e) => e.ev === 'ready', 15_000, 'client agent ready');
@@ -153,6 +174,7 @@ async function runFault(
         return server;
       },
       client,
+      proxies,
       async restartServer() {
         server = await startServer();
         return server;
@@ -193,6 +215,7 @@ async function runFault(
     return { cells, netKeepalive };
   } finally {
     for (const a of agents) a.signal('SIGKILL');
+    await Promise.all(proxies.map((p) => p.close()));
     await topo?.destroy();
   }
 }

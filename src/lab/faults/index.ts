@@ -5,11 +5,12 @@ import { frozenServer } from './frozen.js';
 import { overloadedServer } from './overloaded.js';
 import { processCrash } from './process-crash.js';
 import { hostCrash } from './host-crash.js';
+import { proxyBlackhole } from './proxy-blackhole.js';
 import type { FaultSpec } from './types.js';
 
 export type { FaultSpec, FaultContext } from './types.js';
 
-export const FAULTS: readonly FaultSpec[] = [natTimeout, cableCutIdle, cableCutData, frozenServer, overloadedServer, processCrash, hostCrash];
+export const FAULTS: readonly FaultSpec[] = [natTimeout, cableCutIdle, cableCutData, frozenServer, overloadedServer, processCrash, hostCrash, proxyBlackhole];
 
 export function faultById(id: string): FaultSpec {
   const f = FAULTS.find((x) => x.id === id);

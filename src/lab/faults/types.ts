@@ -4,12 +4,15 @@
  */
 import type { Topology } from '../netns.js';
 import type { AgentHandle } from '../agent-handle.js';
+import type { FaultProxy } from '../fault-proxy.js';
 
 export interface FaultContext {
   /** The namespace topology; undefined when the lab runs on loopback (no root / no ip+nft). */
   topo: Topology | undefined;
   server: AgentHandle;
   client: AgentHandle;
+  /** User-space proxies between client and server, one per mechanism (faults with `requires: 'proxy'`). */
+  proxies: FaultProxy[];
   /** Start a fresh server agent (after a host "reboot"). */
   restartServer(): Promise<AgentHandle>;
   sleep(ms: number): Promise<void>;
@@ -26,8 +29,13 @@ export interface FaultSpec {
   resetsAfterMs?: number;
   /** The client application sends one message on every connection this long after the fault. */
   probeAfterMs?: number;
-  /** 'netns': needs the namespace topology (kernel faults); 'any': also honest on plain loopback. */
-  requires: 'netns' | 'any';
+  /**
+   * 'netns': needs the namespace topology (kernel faults); 'any': honest anywhere; 'proxy': the
+   * loopback stand-in for a netns fault, through a user-space proxy — run only when namespaces
+   * are unavailable, and only for application-level mechanisms (the proxy's kernel ACKs for the
+   * dead peer, so kernel mechanisms cannot be judged through it).
+   */
+  requires: 'netns' | 'any' | 'proxy';
   /** Which side's detection this fault is about ('server': the server must reclaim; 'client': the client must notice). */
   sides: ('client' | 'server')[];
   /** Set up before the agents start (e.g. a short NAT timeout). */

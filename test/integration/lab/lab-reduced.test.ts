@@ -67,15 +67,25 @@ test('lab - loopback mode runs what it can honestly and says what it skipped', {
   const result = await runLab({
     mode: 'quick',
     loopback: true,
-    faults: ['frozen-server', 'overloaded-server', 'cable-cut-idle'],
+    faults: ['frozen-server', 'overloaded-server', 'cable-cut-idle', 'proxy-blackhole'],
     mechanisms: ['keepalive-tuned', 'heartbeat'],
     windowScale: 0.25,
   });
   assert.deepEqual(result.errors, []);
   assert.equal(result.environment.kind, 'loopback');
-  assert.equal(result.skipped.length, 1);
-  assert.equal(result.skipped[0]!.fault, 'cable-cut-idle');
+  // The kernel fault is skipped with its reason; its proxy stand-in runs, for the heartbeat only.
+  assert.deepEqual(
+    result.skipped.map((s) => `${s.fault}${s.mechanism ? ` × ${s.mechanism}` : ''}`),
+    ['cable-cut-idle', 'proxy-blackhole × keepalive-tuned'],
+  );
   assert.match(result.skipped[0]!.reason, /namespaces/);
+  assert.match(result.skipped[1]!.reason, /proxy ACKs/);
+  const proxied = cell(result, 'proxy-blackhole', 'heartbeat');
+  for (const side of ['client', 'server'] as const) {
+    assert.equal(proxied[side].how, 'heartbeat-timeout', side);
+    assert.ok(proxied[side].afterMs! <= HEARTBEAT_BOUND_MS, `${side}: ${proxied[side].afterMs} ms`);
+  }
+  assert.equal(result.measurements.some((m) => m.fault === 'proxy-blackhole' && m.mechanism === 'keepalive-tuned'), false);
   for (const fault of ['frozen-server', 'overloaded-server']) {
     // Alive but not serving: the kernel keeps ACKing keepalive probes...
     const ka = cell(result, fault, 'keepalive-tuned');

@@ -1,0 +1,295 @@
+/**
+ * Link: one TCP connection of a Client, from dial to close — connect, HELLO / WELCOME checks,
+ * heartbeat (through Connection), availability verdicts (docs/spec/0004-availability.md). The
+ * Client outlives its links: after a loss it starts a new Link (docs/spec/0005-reconnect.md);
+ * resume will later hand the session over from one link to the next.
+ *
+ * A link reports to its owner through LinkOwner (STYLE.md §1.2), always passing itself so the
+ * owner can ignore a link it has already let go. It never retries anything itself.
+ */
+import net from 'node:net';
+import { Connection, defaultStallThresholdMs, type ConnectionOwner, type PongInfo } from '../connection/connection.js';
+import type { CloseReason } from '../connection/close-reason.js';
+import { PROTOCOL_VERSION, type Frame, type GoawayFrame } from '../protocol/frames.js';
+import { pingSchedule } from '../liveness/negotiate.js';
+import { AvailabilityMonitor, type AvailabilityChange } from '../liveness/availability.js';
+import type { Cancel, Clock } from '../time/clock.js';
+import type { Scheduler } from '../time/scheduler.js';
+import { TcpTransport } from '../transport/tcp.js';
+import { applySocketTuning, type AppliedSocketOptions, type NetKeepaliveApi } from '../transport/socket-tuning.js';
+import type { ResolvedClientOptions } from './options.js';
+import { formatServer, type ServerAddress } from './servers.js';
+
+/** What the handshake settled. */
+export interface LinkOpenInfo {
+  sessionId: string;
+  heartbeatInterval: number;
+  heartbeatTimeout: number;
+}
+
+/** What a Link needs from its Client (narrow port). */
+export interface LinkOwner {
+  /** TCP is up; the handshake starts. */
+  linkConnected(link: Link, socketOptions: AppliedSocketOptions): void;
+  linkOpened(link: Link, info: LinkOpenInfo): void;
+  linkMessage(link: Link, payload: Uint8Array): void;
+  linkPing(link: Link, id: number): void;
+  linkPong(link: Link, info: PongInfo): void;
+  linkGoaway(link: Link, frame: GoawayFrame): void;
+  linkAvailability(link: Link, change: AvailabilityChange): void;
+  linkDrain(link: Link): void;
+  linkStall(link: Link, lateByMs: number): void;
+  /** Exactly once per link (also for a dial that never connected). */
+  linkClosed(link: Link, reason: CloseReason): void;
+}
+
+export type LinkState = 'connecting' | 'handshake' | 'open' | 'closing' | 'closed';
+
+export interface LinkDeps {
+  server: ServerAddress;
+  options: ResolvedClientOptions;
+  clock: Clock;
+  scheduler: Scheduler;
+  netKeepalive: NetKeepaliveApi | undefined;
+  owner: LinkOwner;
+}
+
+export class Link implements ConnectionOwner {
+  readonly server: ServerAddress;
+  state: LinkState = 'connecting';
+  connection: Connection | undefined;
+  private readonly deps: LinkDeps;
+  private socket: net.Socket | undefined;
+  private cancelConnectTimer: Cancel | undefined;
+  private availability: AvailabilityMonitor | undefined;
+  private cancelAvailabilityCheck: Cancel | undefined;
+
+  constructor(deps: LinkDeps) {
+    this.deps = deps;
+    this.server = deps.server;
+  }
+
+  /** `host:port` of the server this link dials. */
+  get address(): string {
+    return formatServer(this.server);
+  }
+
+  /** False while the server is reported unavailable. */
+  get available(): boolean {
+    return this.availability?.isAvailable ?? true;
+  }
+
+  /** Start the TCP connect; everything else follows from events. */
+  dial(): void {
+    const { clock, scheduler, options } = this.deps;
+    const { host, port } = this.server;
+    const handshakeTimeout = options.handshakeTimeout;
+    const startedAt = clock.now();
+    const socket = net.connect({ host, port, noDelay: true });
+    this.socket = socket;
+    const onError = (err: Error) => {
+      this.cancelConnectTimer?.();
+      this.report({
+        code: 'connect-failed',
+        message: `cannot connect to ${this.address}: ${err.message}`,
+        initiator: 'transport',
+        detectedBy: 'transport',
+        sinceLastSeenMs: 0,
+        error: err,
+      });
+    };
+    socket.once('error', onError);
+    this.cancelConnectTimer = scheduler.schedule(startedAt + handshakeTimeout, () => {
+      socket.off('error', onError);
+      socket.on('error', () => {});
+      socket.destroy();
+      this.report({
+        code: 'connect-failed',
+        message: `cannot connect to ${this.address}: no TCP connection within ${handshakeTimeout} ms`,
+        initiator: 'local',
+        detectedBy: 'handshake-timer',
+        sinceLastSeenMs: 0,
+      });
+    });
+    socket.once('connect', () => {
+      this.cancelConnectTimer?.();
+      socket.off('error', onError);
+      if (this.state !== 'connecting') return void socket.destroy();
+      this.state = 'handshake';
+      const socketOptions = applySocketTuning(socket, options.socketTuning, this.deps.netKeepalive);
+      const connection = new Connection({
+        transport: new TcpTransport(socket),
+        owner: this,
+        clock,
+        scheduler,
+        maxFrameSize: options.maxFrameSize,
+        health: () => ({ status: 'ok', load: 0 }),
+      });
+      this.connection = connection;
+      this.deps.owner.linkConnected(this, socketOptions);
+      if (this.state !== 'handshake') return; // the owner closed us from its listener
+      const token = options.token;
+      connection.sendHandshake({
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        heartbeatIntervalMs: Math.round(options.heartbeatInterval ?? 0),
+        heartbeatTimeoutMs: Math.round(options.heartbeatTimeout ?? 0),
+        maxFrameSize: options.maxFrameSize,
+        ...(token === undefined ? {} : { token: typeof token === 'string' ? new TextEncoder().encode(token) : token }),
+      });
+      connection.startHandshakeTimer(Math.max(1, startedAt + handshakeTimeout - clock.now()));
+    });
+  }
+
+  send(payload: Uint8Array): boolean {
+    return this.connection!.send(payload);
+  }
+
+  /** Graceful local close ('local-close'); before TCP is up, abort the dial at once. */
+  close(message: string): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.connection) {
+      this.state = 'closing';
+      this.connection.close('normal', message);
+      return;
+    }
+    this.cancelConnectTimer?.();
+    const socket = this.socket;
+    if (socket) {
+      socket.removeAllListeners('error');
+      socket.on('error', () => {});
+      socket.destroy();
+    }
+    this.report({
+      code: 'local-close',
+      message: message || 'closed locally before connecting',
+      initiator: 'local',
+      detectedBy: 'application',
+      sinceLastSeenMs: 0,
+    });
+  }
+
+  /**
+   * Leave an open server with a given reason (failover): gracefully — queued writes flushed, the
+   * server's in-flight DATA still delivered — or at once when the server is not answering at all
+   * (waiting for its CLOSE would only add the transport's end timeout).
+   */
+  leave(reason: Omit<CloseReason, 'sinceLastSeenMs'>, graceful: boolean): void {
+    const connection = this.connection;
+    if (this.state !== 'open' || !connection) return;
+    this.state = 'closing';
+    if (graceful) connection.closeWith('normal', reason.message, reason);
+    else connection.destroy(reason);
+  }
+
+  // --- ConnectionOwner ------------------------------------------------------------------------
+
+  handshakeFrame(frame: Frame): void {
+    const connection = this.connection;
+    if (!connection) return;
+    if (frame.type !== 'welcome') {
+      connection.refuse('protocol-error', `expected WELCOME, got ${frame.type.toUpperCase()}`);
+      return;
+    }
+    if (frame.version !== PROTOCOL_VERSION) {
+      connection.refuse('unsupported-version', `server answered protocol version ${frame.version}; this client speaks ${PROTOCOL_VERSION}`);
+      return;
+    }
+    if (frame.heartbeatIntervalMs <= 0 || frame.heartbeatTimeoutMs <= frame.heartbeatIntervalMs) {
+      const message = `WELCOME has an unusable heartbeat (${frame.heartbeatIntervalMs} / ${frame.heartbeatTimeoutMs} ms)`;
+      connection.refuse('protocol-error', message);
+      return;
+    }
+    const options = this.deps.options;
+    const negotiated = { intervalMs: frame.heartbeatIntervalMs, timeoutMs: frame.heartbeatTimeoutMs };
+    connection.open({
+      ...pingSchedule('client', negotiated),
+      timeoutMs: negotiated.timeoutMs,
+      peerMaxFrameSize: frame.maxFrameSize ?? options.maxFrameSize,
+      ...(options.detector ? { detector: options.detector } : {}),
+      ...(options.stallGuard
+        ? {
+            stallGuard: {
+              thresholdMs: defaultStallThresholdMs(negotiated.timeoutMs),
+              onStall: (lateByMs: number) => this.deps.owner.linkStall(this, lateByMs),
+            },
+          }
+        : {}),
+    });
+    this.state = 'open';
+    // The budget must leave room to report before the heartbeat declares the server dead.
+    const budgetMs = Math.min(options.availabilityBudget, negotiated.timeoutMs / 2);
+    this.availability = new AvailabilityMonitor({ budgetMs, busyPongs: options.busyPongs });
+    this.deps.owner.linkOpened(this, {
+      sessionId: frame.sessionId ? Buffer.from(frame.sessionId).toString('hex') : '',
+      heartbeatInterval: negotiated.intervalMs,
+      heartbeatTimeout: negotiated.timeoutMs,
+    });
+  }
+
+  message(payload: Uint8Array): void {
+    this.deps.owner.linkMessage(this, payload);
+  }
+
+  ping(id: number): void {
+    this.deps.owner.linkPing(this, id);
+  }
+
+  pingSent(_id: number, nowMs: number): void {
+    const monitor = this.availability;
+    if (!monitor || this.cancelAvailabilityCheck) return;
+    this.cancelAvailabilityCheck = this.deps.scheduler.schedule(monitor.pingSent(nowMs), () => {
+      this.cancelAvailabilityCheck = undefined;
+      this.reportAvailability(monitor.check(this.deps.clock.now()));
+    });
+  }
+
+  pong(info: PongInfo): void {
+    this.cancelAvailabilityCheck?.();
+    this.cancelAvailabilityCheck = undefined;
+    this.deps.owner.linkPong(this, info);
+    this.reportAvailability(this.availability?.pong(info.status, info.load, info.rttMs, this.deps.clock.now()));
+  }
+
+  goaway(frame: GoawayFrame): void {
+    this.deps.owner.linkGoaway(this, frame);
+    // The server asked us to leave: finish what is written and close gracefully, with the
+    // GOAWAY's redirect and retry-after in the reason (the Client's reconnect reads them).
+    // Messages the server sent before our CLOSE reached it are still delivered (closing handshake).
+    // Closing before reporting `draining` keeps the owner from starting a failover of its own.
+    if (this.state === 'open') {
+      this.state = 'closing';
+      this.connection?.closeWith('normal', `goaway: ${frame.code}`, {
+        code: 'goaway',
+        message: frame.message || `server sent GOAWAY (${frame.code})`,
+        initiator: 'peer',
+        detectedBy: 'peer',
+        goaway: { code: frame.code, retryAfterMs: frame.retryAfterMs, ...(frame.redirect ? { redirect: frame.redirect } : {}) },
+      });
+    }
+    if (frame.code === 'draining') this.reportAvailability(this.availability?.draining());
+  }
+
+  drain(): void {
+    this.deps.owner.linkDrain(this);
+  }
+
+  closed(reason: CloseReason): void {
+    this.report(reason);
+  }
+
+  // --- helpers --------------------------------------------------------------------------------
+
+  private reportAvailability(change: AvailabilityChange | undefined): void {
+    if (change) this.deps.owner.linkAvailability(this, change);
+  }
+
+  private report(reason: CloseReason): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.cancelConnectTimer?.();
+    this.cancelAvailabilityCheck?.();
+    this.cancelAvailabilityCheck = undefined;
+    this.deps.owner.linkClosed(this, reason);
+  }
+}
