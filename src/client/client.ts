@@ -1,35 +1,39 @@
 /**
- * Client: dials a lifeline server over TCP, runs the handshake and the heartbeat, and reports
- * the server's liveness and status. Reconnect, failover and resume arrive in a later issue and
- * will live beside this file (the Client outlives its Connection for that reason).
+ * Client: the application's long-lived handle on a lifeline server. It outlives its
+ * connections: each one is a Link (link.ts: dial, handshake, heartbeat, availability), and with
+ * reconnect on (docs/spec/0005-reconnect.md) a lost link is followed, after a backoff delay, by a
+ * new one — to the GOAWAY's redirect or the next server of the list. The send queue lives here,
+ * so messages sent while no connection is open go out on the next one.
  *
  * Availability (docs/spec/0004-availability.md): 'unavailable' (UnavailableInfo) when a PONG
  * says draining, `busyPongs` PONGs in a row say busy, or a PING waits longer than
  * `availabilityBudget`; 'available' when an ok PONG comes back in time. A GOAWAY makes the
- * client finish what it is writing and close gracefully (reason 'goaway'): the reconnect logic
- * (a later issue) moves on to another server from there.
+ * client finish what it is writing and close gracefully (reason 'goaway'). With reconnect on and
+ * more than one server, an unavailable server is left for the next one (spec 0005 §Failover).
  *
  * Events: 'open' (OpenInfo), 'message' (Buffer), 'ping' (id: the server pinged, we answered),
- * 'pong' (PongInfo: the answer to our own PING), 'status' (PeerStatus, load)
- * when the server's reported status changes, 'goaway' (GoawayFrame), 'drain', 'close'
- * (CloseReason, exactly once), 'undelivered' (Buffer[], Error) for messages send() accepted
- * that were never written (queued before open, then the connection failed or the server's frame
- * limit was smaller): nothing is dropped silently.
+ * 'pong' (PongInfo: the answer to our own PING), 'status' (PeerStatus, load) when the server's
+ * reported status changes, 'goaway' (GoawayFrame), 'unavailable' / 'available', 'drain',
+ * 'warning', 'stall', 'undelivered' (Buffer[], Error) for messages send() accepted that were never
+ * written — nothing is dropped silently —, and with reconnect: 'disconnect' (CloseReason) when a
+ * connection or an attempt ends and the client will try again, then 'reconnecting'
+ * (ReconnectingInfo). 'close' (CloseReason) comes exactly once, when the client is done: close(),
+ * a non-retryable reason, maxAttempts used up, or — without reconnect — the first loss.
  */
-import net from 'node:net';
 import { EventEmitter } from 'node:events';
-import { Connection, defaultStallThresholdMs, type ConnectionOwner, type PongInfo } from '../connection/connection.js';
+import type { PongInfo } from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { asBuffer, toPayload } from '../connection/payload.js';
-import { PROTOCOL_VERSION, type Frame, type GoawayFrame, type PeerStatus } from '../protocol/frames.js';
-import { pingSchedule } from '../liveness/negotiate.js';
-import { AvailabilityMonitor, type AvailabilityChange, type UnavailableReason } from '../liveness/availability.js';
+import type { GoawayFrame, PeerStatus } from '../protocol/frames.js';
+import type { AvailabilityChange, UnavailableReason } from '../liveness/availability.js';
 import { systemClock, type Clock, type Cancel } from '../time/clock.js';
 import { TimerScheduler } from '../time/scheduler.js';
-import { TcpTransport } from '../transport/tcp.js';
-import { applySocketTuning, loadNetKeepalive, type AppliedSocketOptions } from '../transport/socket-tuning.js';
+import { loadNetKeepalive, type AppliedSocketOptions, type NetKeepaliveApi } from '../transport/socket-tuning.js';
 import { LifelineError } from '../errors.js';
+import { Link, type LinkOpenInfo, type LinkOwner } from './link.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
+import { ReconnectPlanner } from './reconnect.js';
+import { formatServer } from './servers.js';
 
 export interface OpenInfo {
   sessionId: string;
@@ -39,9 +43,25 @@ export interface OpenInfo {
   heartbeatTimeout: number;
   /** Whether a previous session was resumed (always false until resume lands). */
   resumed: boolean;
+  /** The server this connection reached, `host:port` (IPv6 as `[::1]:port`). */
+  server: string;
 }
 
-export type ClientState = 'connecting' | 'handshake' | 'open' | 'closing' | 'closed';
+/** 'reconnecting': a new attempt is planned. */
+export interface ReconnectingInfo {
+  /** Attempts since the last stable connection, this one included (1, 2, …). */
+  attempt: number;
+  /** How long the client waits before dialling, ms. */
+  delayMs: number;
+  /** Where it will dial, `host:port`. */
+  server: string;
+}
+
+/**
+ * `reconnecting`: waiting for the backoff delay, or letting the previous connection finish
+ * closing before the next dial (send() queues in this state, as while connecting).
+ */
+export type ClientState = 'connecting' | 'handshake' | 'open' | 'reconnecting' | 'closing' | 'closed';
 
 /** Why the server is not serving us, as the heartbeat showed it. */
 export interface UnavailableInfo {
@@ -67,16 +87,21 @@ export interface Client {
   /** Our own process stalled this long (blocked loop, GC, suspend): the server was not blamed for it. */
   on(event: 'stall', listener: (lateByMs: number) => void): this;
   on(event: 'undelivered', listener: (messages: Buffer[], error: Error) => void): this;
+  /** A connection (or an attempt) ended; the client will try again ('reconnecting' follows). */
+  on(event: 'disconnect', listener: (reason: CloseReason) => void): this;
+  on(event: 'reconnecting', listener: (info: ReconnectingInfo) => void): this;
   on(event: 'close', listener: (reason: CloseReason) => void): this;
   once(event: 'open', listener: (info: OpenInfo) => void): this;
   once(event: 'close', listener: (reason: CloseReason) => void): this;
   once(event: 'message', listener: (data: Buffer) => void): this;
+  once(event: 'disconnect', listener: (reason: CloseReason) => void): this;
+  once(event: 'reconnecting', listener: (info: ReconnectingInfo) => void): this;
 }
 
-export class Client extends EventEmitter implements ConnectionOwner {
+export class Client extends EventEmitter implements LinkOwner {
   readonly options: ResolvedClientOptions;
   state: ClientState = 'connecting';
-  /** Set after 'open'. */
+  /** Set at each 'open' (the latest connection's). */
   info: OpenInfo | undefined;
   /** Set once closed. */
   closeReason: CloseReason | undefined;
@@ -84,39 +109,45 @@ export class Client extends EventEmitter implements ConnectionOwner {
   socketOptions: AppliedSocketOptions | undefined;
   private readonly clock: Clock;
   private readonly scheduler: TimerScheduler;
-  private socket: net.Socket | undefined;
-  private connection: Connection | undefined;
-  private cancelConnectTimer: Cancel | undefined;
+  private readonly planner: ReconnectPlanner;
+  private readonly netKeepalive: Promise<NetKeepaliveApi | undefined>;
+  private link: Link | undefined;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private peerStatus: PeerStatus = 'ok';
-  private availability: AvailabilityMonitor | undefined;
-  private cancelAvailabilityCheck: Cancel | undefined;
+  /** close() was called while a link was closing: the final reason once it has. */
+  private stopReason: CloseReason | undefined;
+  /** The client itself is leaving the current link (failover): retry whatever its reason. */
+  private leaving = false;
+  private cancelWait: Cancel | undefined;
+  private cancelStable: Cancel | undefined;
+  private cancelFailoverCheck: Cancel | undefined;
+  /** Keeps the process alive while waiting to reconnect (clock timers are unref'd). */
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: ClientOptions) {
     super();
     this.options = resolveClientOptions(options);
     this.clock = this.options.clock ?? systemClock;
     this.scheduler = new TimerScheduler(this.clock);
+    this.planner = new ReconnectPlanner(this.options.servers, this.options.reconnect || { ...NO_RECONNECT }, this.options.rng);
+    this.netKeepalive = loadNetKeepalive().catch(() => undefined);
     // Dial asynchronously so listeners attached right after connect() see every event.
-    void loadNetKeepalive().then(
-      (nk) => this.dial(nk),
-      () => this.dial(undefined),
-    );
+    void this.startLink();
   }
 
   /** Last heartbeat round trip, ms. */
   get rtt(): number | undefined {
-    return this.connection?.rttMs;
+    return this.link?.connection?.rttMs;
   }
 
   get smoothedRtt(): number | undefined {
-    return this.connection?.smoothedRttMs;
+    return this.link?.connection?.smoothedRttMs;
   }
 
   /** ms since anything was received from the server. */
   get sinceLastSeen(): number | undefined {
-    return this.connection?.sinceLastSeenMs;
+    return this.link?.connection?.sinceLastSeenMs;
   }
 
   /** The server's status from its latest PONG. */
@@ -124,28 +155,35 @@ export class Client extends EventEmitter implements ConnectionOwner {
     return this.peerStatus;
   }
 
-  /** False while the server is reported unavailable (see 'unavailable'). */
+  /** False while the current server is reported unavailable (see 'unavailable'). */
   get available(): boolean {
-    return this.availability?.isAvailable ?? true;
+    return this.link?.available ?? true;
+  }
+
+  /** The server being dialled or connected to, `host:port`. */
+  get server(): string {
+    return this.link?.address ?? formatServer(this.planner.current);
   }
 
   get bufferedAmount(): number {
-    return (this.connection?.transport.bufferedBytes ?? 0) + this.queuedBytes;
+    return (this.link?.connection?.transport.bufferedBytes ?? 0) + this.queuedBytes;
   }
 
   /**
-   * Send a message. Before 'open' it is queued (up to maxQueuedBytes, then LL_ERR_BUFFER_OVERFLOW);
-   * after close it throws LL_ERR_NOT_OPEN. Returns false when the send buffer is above its
-   * high-water mark (the message is still queued: wait for 'drain').
+   * Send a message. While no connection is open (before 'open', and while reconnecting) it is
+   * queued, up to maxQueuedBytes (then LL_ERR_BUFFER_OVERFLOW), and sent in order on the next
+   * connection; after close it throws LL_ERR_NOT_OPEN. Returns false when the send buffer is
+   * above its high-water mark or the message was queued (wait for 'drain' / 'open').
    */
   send(data: Uint8Array | string): boolean {
     const payload = toPayload(data);
-    if (this.state === 'open' && this.connection) return this.connection.send(payload);
-    if (this.state === 'connecting' || this.state === 'handshake') {
+    const link = this.link;
+    if (this.state === 'open' && link?.state === 'open') return link.send(payload);
+    if (this.state === 'connecting' || this.state === 'handshake' || this.state === 'reconnecting') {
       if (this.queuedBytes + payload.byteLength > this.options.maxQueuedBytes) {
         throw new LifelineError(
           'LL_ERR_BUFFER_OVERFLOW',
-          `cannot queue ${payload.byteLength} more bytes before open: maxQueuedBytes is ${this.options.maxQueuedBytes}`,
+          `cannot queue ${payload.byteLength} more bytes while not connected: maxQueuedBytes is ${this.options.maxQueuedBytes}`,
         );
       }
       // Keep a copy: the caller may reuse its buffer before we are open.
@@ -156,209 +194,193 @@ export class Client extends EventEmitter implements ConnectionOwner {
     throw new LifelineError('LL_ERR_NOT_OPEN', `cannot send: client is ${this.state}`);
   }
 
-  /** Close gracefully. 'close' follows with code local-close. */
+  /** Close for good, gracefully. 'close' follows once, with code local-close; no reconnect after it. */
   close(message = ''): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    if (this.connection) {
-      this.state = 'closing';
-      this.connection.close('normal', message);
-      return;
-    }
-    this.socket?.destroy();
-    this.finish({
+    const localReason: CloseReason = {
       code: 'local-close',
-      message: message || 'closed locally before connecting',
+      message: message || 'closed locally',
       initiator: 'local',
       detectedBy: 'application',
       sinceLastSeenMs: 0,
-    });
-  }
-
-  // --- dialling -------------------------------------------------------------------------------
-
-  private dial(netKeepalive: Awaited<ReturnType<typeof loadNetKeepalive>>): void {
-    if (this.state !== 'connecting') return;
-    const { host, port, handshakeTimeout } = this.options;
-    const startedAt = this.clock.now();
-    const socket = net.connect({ host, port, noDelay: true });
-    this.socket = socket;
-    const onError = (err: Error) => {
-      this.cancelConnectTimer?.();
-      this.finish({
-        code: 'connect-failed',
-        message: `cannot connect to ${host}:${port}: ${err.message}`,
-        initiator: 'transport',
-        detectedBy: 'transport',
-        sinceLastSeenMs: 0,
-        error: err,
-      });
     };
-    socket.once('error', onError);
-    this.cancelConnectTimer = this.scheduler.schedule(startedAt + handshakeTimeout, () => {
-      socket.destroy();
-      this.finish({
-        code: 'connect-failed',
-        message: `cannot connect to ${host}:${port}: no TCP connection within ${handshakeTimeout} ms`,
-        initiator: 'local',
-        detectedBy: 'handshake-timer',
-        sinceLastSeenMs: 0,
-      });
+    this.cancelTimers();
+    const link = this.link;
+    if (!link) {
+      this.finish({ ...localReason, message: message || 'closed locally before connecting' });
+      return;
+    }
+    // The final reason once the link has closed (its own local-close reason is preferred).
+    this.stopReason = localReason;
+    if (link.state === 'closing') {
+      // Leaving already (GOAWAY, failover): stop once that close completes.
+      this.state = 'closing';
+      return;
+    }
+    if (link.connection) this.state = 'closing';
+    link.close(message); // before TCP is up this reports linkClosed at once
+  }
+
+  // --- dialling and the reconnect loop ---------------------------------------------------------
+
+  private async startLink(): Promise<void> {
+    const netKeepalive = await this.netKeepalive;
+    if (this.state === 'closed' || this.state === 'closing') return;
+    this.state = 'connecting';
+    const link = new Link({
+      server: this.planner.current,
+      options: this.options,
+      clock: this.clock,
+      scheduler: this.scheduler,
+      netKeepalive,
+      owner: this,
     });
-    socket.once('connect', () => {
-      this.cancelConnectTimer?.();
-      socket.off('error', onError);
-      if (this.state !== 'connecting') return void socket.destroy();
-      this.state = 'handshake';
-      this.socketOptions = applySocketTuning(socket, this.options.socketTuning, netKeepalive);
-      for (const warning of this.socketOptions.warnings) this.emit('warning', warning);
-      const connection = new Connection({
-        transport: new TcpTransport(socket),
-        owner: this,
-        clock: this.clock,
-        scheduler: this.scheduler,
-        maxFrameSize: this.options.maxFrameSize,
-        health: () => ({ status: 'ok', load: 0 }),
-      });
-      this.connection = connection;
-      const token = this.options.token;
-      connection.sendHandshake({
-        type: 'hello',
-        version: PROTOCOL_VERSION,
-        heartbeatIntervalMs: Math.round(this.options.heartbeatInterval ?? 0),
-        heartbeatTimeoutMs: Math.round(this.options.heartbeatTimeout ?? 0),
-        maxFrameSize: this.options.maxFrameSize,
-        ...(token === undefined ? {} : { token: typeof token === 'string' ? new TextEncoder().encode(token) : token }),
-      });
-      connection.startHandshakeTimer(Math.max(1, startedAt + handshakeTimeout - this.clock.now()));
+    this.link = link;
+    link.dial();
+  }
+
+  linkClosed(link: Link, reason: CloseReason): void {
+    if (link !== this.link) return;
+    this.link = undefined;
+    const forced = this.leaving;
+    this.leaving = false;
+    this.cancelTimers();
+    if (this.stopReason) {
+      // close() was called: the link's own local-close reason is the most precise one.
+      return this.finish(reason.code === 'local-close' ? reason : this.stopReason);
+    }
+    // Without reconnect a GOAWAY leaves the client 'closing': its reason is final.
+    if (!this.options.reconnect) return this.finish(reason);
+    const plan = this.planner.afterLoss(reason, forced);
+    if (plan.kind === 'give-up') {
+      const gaveUp =
+        plan.why === 'max-attempts'
+          ? { ...reason, message: `gave up after ${this.planner.attempt} reconnect attempts: ${reason.message}` }
+          : reason;
+      return this.finish(gaveUp);
+    }
+    this.state = 'reconnecting';
+    this.emit('disconnect', reason);
+    if (this.state !== 'reconnecting') return; // a listener called close()
+    const server = formatServer(plan.server);
+    this.emit('reconnecting', { attempt: plan.attempt, delayMs: plan.delayMs, server } satisfies ReconnectingInfo);
+    if (this.state !== 'reconnecting') return;
+    this.keepAlive ??= setInterval(() => {}, 1 << 30);
+    this.cancelWait = this.scheduler.schedule(this.clock.now() + plan.delayMs, () => {
+      this.cancelWait = undefined;
+      this.releaseKeepAlive();
+      void this.startLink();
     });
   }
 
-  // --- ConnectionOwner ------------------------------------------------------------------------
+  linkConnected(link: Link, socketOptions: AppliedSocketOptions): void {
+    if (link !== this.link) return;
+    this.state = 'handshake';
+    this.socketOptions = socketOptions;
+    for (const warning of socketOptions.warnings) this.emit('warning', warning);
+  }
 
-  handshakeFrame(frame: Frame): void {
-    const connection = this.connection;
-    if (!connection) return;
-    if (frame.type !== 'welcome') {
-      const message = `expected WELCOME, got ${frame.type.toUpperCase()}`;
-      connection.refuse('protocol-error', message);
-      return;
-    }
-    if (frame.version !== PROTOCOL_VERSION) {
-      const message = `server answered protocol version ${frame.version}; this client speaks ${PROTOCOL_VERSION}`;
-      connection.refuse('unsupported-version', message);
-      return;
-    }
-    if (frame.heartbeatIntervalMs <= 0 || frame.heartbeatTimeoutMs <= frame.heartbeatIntervalMs) {
-      const message = `WELCOME has an unusable heartbeat (${frame.heartbeatIntervalMs} / ${frame.heartbeatTimeoutMs} ms)`;
-      connection.refuse('protocol-error', message);
-      return;
-    }
-    const negotiated = { intervalMs: frame.heartbeatIntervalMs, timeoutMs: frame.heartbeatTimeoutMs };
-    connection.open({
-      ...pingSchedule('client', negotiated),
-      timeoutMs: negotiated.timeoutMs,
-      peerMaxFrameSize: frame.maxFrameSize ?? this.options.maxFrameSize,
-      ...(this.options.detector ? { detector: this.options.detector } : {}),
-      ...(this.options.stallGuard
-        ? {
-            stallGuard: {
-              thresholdMs: defaultStallThresholdMs(negotiated.timeoutMs),
-              onStall: (lateByMs: number) => this.emit('stall', lateByMs),
-            },
-          }
-        : {}),
-    });
+  linkOpened(link: Link, info: LinkOpenInfo): void {
+    if (link !== this.link) return;
     this.state = 'open';
-    // The budget must leave room to report before the heartbeat declares the server dead.
-    const budgetMs = Math.min(this.options.availabilityBudget, negotiated.timeoutMs / 2);
-    this.availability = new AvailabilityMonitor({ budgetMs, busyPongs: this.options.busyPongs });
-    this.info = {
-      sessionId: frame.sessionId ? Buffer.from(frame.sessionId).toString('hex') : '',
-      heartbeatInterval: negotiated.intervalMs,
-      heartbeatTimeout: negotiated.timeoutMs,
-      resumed: false,
-    };
+    const reconnect = this.options.reconnect;
+    if (reconnect) {
+      this.cancelStable = this.scheduler.schedule(this.clock.now() + reconnect.stableAfter, () => {
+        this.cancelStable = undefined;
+        this.planner.stable();
+      });
+    }
+    this.info = { ...info, resumed: false, server: link.address };
     this.emit('open', this.info);
-    this.flushQueue(connection);
+    if (this.link === link && link.state === 'open') this.flushQueue(link);
   }
 
-  message(payload: Uint8Array): void {
-    this.emit('message', asBuffer(payload));
-  }
+  // --- failover on unavailability (spec 0005 §Failover) ---------------------------------------
 
-  ping(id: number): void {
-    this.emit('ping', id);
-  }
-
-  pingSent(_id: number, nowMs: number): void {
-    const monitor = this.availability;
-    if (!monitor || this.cancelAvailabilityCheck) return;
-    this.cancelAvailabilityCheck = this.scheduler.schedule(monitor.pingSent(nowMs), () => {
-      this.cancelAvailabilityCheck = undefined;
-      this.reportAvailability(monitor.check(this.clock.now()));
+  linkAvailability(link: Link, change: AvailabilityChange): void {
+    if (link !== this.link) return;
+    const { kind, ...info } = change;
+    this.emit(kind, info);
+    if (!this.options.reconnect || this.options.servers.length < 2 || link.state !== 'open' || this.link !== link) return;
+    if (change.kind === 'available') {
+      this.cancelFailoverCheck?.();
+      this.cancelFailoverCheck = undefined;
+      return;
+    }
+    if (change.reason === 'draining') return this.failover(link, change.reason);
+    // Busy, slow or silent may be a blip: move only if it lasts one more heartbeat interval.
+    if (this.cancelFailoverCheck) return;
+    const waitMs = this.info?.heartbeatInterval ?? 0;
+    const reason = change.reason;
+    this.cancelFailoverCheck = this.scheduler.schedule(this.clock.now() + waitMs, () => {
+      this.cancelFailoverCheck = undefined;
+      if (this.link === link && link.state === 'open' && !link.available) this.failover(link, reason);
     });
   }
 
-  pong(info: PongInfo): void {
-    this.cancelAvailabilityCheck?.();
-    this.cancelAvailabilityCheck = undefined;
+  private failover(link: Link, why: UnavailableReason): void {
+    this.leaving = true;
+    this.state = 'reconnecting';
+    link.leave(
+      {
+        code: 'local-close',
+        message: `failover: ${link.address} unavailable (${why})`,
+        initiator: 'local',
+        detectedBy: 'heartbeat',
+      },
+      why !== 'no-answer',
+    );
+  }
+
+  // --- events passed through from the link --------------------------------------------------------
+
+  linkMessage(link: Link, payload: Uint8Array): void {
+    if (link === this.link) this.emit('message', asBuffer(payload));
+  }
+
+  linkPing(link: Link, id: number): void {
+    if (link === this.link) this.emit('ping', id);
+  }
+
+  linkPong(link: Link, info: PongInfo): void {
+    if (link !== this.link) return;
     this.emit('pong', info);
     if (info.status !== this.peerStatus) {
       this.peerStatus = info.status;
       this.emit('status', info.status, info.load);
     }
-    this.reportAvailability(this.availability?.pong(info.status, info.load, info.rttMs, this.clock.now()));
   }
 
-  goaway(frame: GoawayFrame): void {
+  linkGoaway(link: Link, frame: GoawayFrame): void {
+    if (link !== this.link) return;
     this.emit('goaway', frame);
-    if (frame.code === 'draining') this.reportAvailability(this.availability?.draining());
-    // The server asked us to leave: finish what is written and close gracefully. Messages the
-    // server sent before our CLOSE reached it are still delivered (closing handshake).
-    if (this.state === 'open') {
-      this.state = 'closing';
-      this.connection?.closeWith('normal', `goaway: ${frame.code}`, {
-        code: 'goaway',
-        message: frame.message || `server sent GOAWAY (${frame.code})`,
-        initiator: 'peer',
-        detectedBy: 'peer',
-        goaway: goawayInfo(frame),
-      });
-    }
+    // The link closes itself right after this; with reconnect, sends are queued for the next one.
+    if (this.state === 'open') this.state = this.options.reconnect ? 'reconnecting' : 'closing';
   }
 
-  private reportAvailability(change: AvailabilityChange | undefined): void {
-    if (!change) return;
-    if (change.kind === 'unavailable') {
-      const { kind: _kind, ...info } = change;
-      this.emit('unavailable', info);
-    } else {
-      const { kind: _kind, ...info } = change;
-      this.emit('available', info);
-    }
+  linkDrain(link: Link): void {
+    if (link === this.link) this.emit('drain');
   }
 
-  drain(): void {
-    this.emit('drain');
+  linkStall(link: Link, lateByMs: number): void {
+    if (link === this.link) this.emit('stall', lateByMs);
   }
 
-  closed(reason: CloseReason): void {
-    this.finish(reason);
-  }
+  // --- queue and end ----------------------------------------------------------------------------
 
-  private flushQueue(connection: Connection): void {
+  private flushQueue(link: Link): void {
     const queue = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
     const undelivered: Uint8Array[] = [];
     let firstError: Error | undefined;
     for (const payload of queue) {
-      if (connection.state !== 'open') {
+      if (link.state !== 'open') {
         undelivered.push(payload);
         continue;
       }
       try {
-        connection.send(payload);
+        link.send(payload);
       } catch (err) {
         // Only a frame-size refusal can happen here (the server's limit is known only now).
         undelivered.push(payload);
@@ -374,25 +396,38 @@ export class Client extends EventEmitter implements ConnectionOwner {
     this.emit('undelivered', payloads.map(asBuffer), error);
   }
 
+  private cancelTimers(): void {
+    this.cancelWait?.();
+    this.cancelWait = undefined;
+    this.cancelStable?.();
+    this.cancelStable = undefined;
+    this.cancelFailoverCheck?.();
+    this.cancelFailoverCheck = undefined;
+    this.releaseKeepAlive();
+  }
+
+  private releaseKeepAlive(): void {
+    if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
+  }
+
   private finish(reason: CloseReason): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.cancelConnectTimer?.();
-    this.cancelAvailabilityCheck?.();
+    this.cancelTimers();
     this.closeReason = reason;
     const unsent = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
     if (unsent.length > 0) {
-      this.reportUndelivered(unsent, new LifelineError('LL_ERR_NOT_OPEN', `connection closed before open (${reason.code}): queued messages were not sent`));
+      this.reportUndelivered(unsent, new LifelineError('LL_ERR_NOT_OPEN', `client closed (${reason.code}) before queued messages were sent`));
     }
     this.emit('close', reason);
   }
 }
 
-function goawayInfo(frame: GoawayFrame): NonNullable<CloseReason['goaway']> {
-  return { code: frame.code, retryAfterMs: frame.retryAfterMs, ...(frame.redirect ? { redirect: frame.redirect } : {}) };
-}
+/** Planner settings when reconnect is off: only its `current` server is ever used. */
+const NO_RECONNECT = { initialDelay: 1000, multiplier: 1.6, jitter: 0.2, maxDelay: 120_000, maxAttempts: 0, stableAfter: 0 } as const;
 
 /** Connect to a lifeline server. The returned client emits 'open' once the handshake is done. */
 export function connect(options: ClientOptions): Client {

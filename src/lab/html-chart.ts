@@ -5,6 +5,7 @@
 import type { LabResult, Side } from './results.js';
 import { formatDuration } from './scale.js';
 import type { CellSummary } from './summary.js';
+import { hasRepetitions } from './report.js';
 
 type Fault = LabResult['faults'][number];
 type Mechanism = LabResult['mechanisms'][number];
@@ -78,7 +79,7 @@ function tickLabel(ms: number): string {
 const n = (v: number): string => (Math.round(v * 10) / 10).toString();
 
 export function renderChart(result: LabResult, summaries: CellSummary[]): string {
-  const full = result.mode === 'full';
+  const full = hasRepetitions(result);
   const maxMs = Math.max(1000, ...result.faults.map((f) => f.windowMs));
   const fastest = Math.min(Infinity, ...summaries.map((s) => s.p50Ms ?? Infinity));
   const minMs = fastest < 50 ? 10 : 50;

@@ -2,7 +2,7 @@
  * `lifeline lab --html`: one self-contained page (inline CSS and SVG, no scripts, no network)
  * with the chart, the same data as a table, and what each fault and mechanism is.
  */
-import { formatCell, formatUnavailable, labFootnotes, skippedText } from './report.js';
+import { formatCell, formatUnavailable, hasRepetitions, labFootnotes, skippedText } from './report.js';
 import type { LabResult } from './results.js';
 import { formatDuration } from './scale.js';
 import { summarize, type CellSummary } from './summary.js';
@@ -10,7 +10,7 @@ import { esc, fmtSeconds, GREEN, RED, renderChart, scaledNote, SIDE_COLOUR } fro
 
 export function renderLabHtml(result: LabResult): string {
   const summaries = summarize(result);
-  const full = result.mode === 'full';
+  const full = hasRepetitions(result);
   const repetitions = Math.max(1, ...result.measurements.map((m) => m.repetition + 1));
   const env = result.environment;
   const envText =

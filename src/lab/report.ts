@@ -34,10 +34,15 @@ export function skippedText(result: LabResult, fault: string, mechanism: string)
   return result.skipped.some((s) => s.fault === fault && s.mechanism === mechanism) ? 'skipped' : '';
 }
 
+/** More than one repetition per cell: show p50 / p99 (full mode, or quick with --repetitions). */
+export function hasRepetitions(result: LabResult): boolean {
+  return result.measurements.some((m) => m.repetition > 0);
+}
+
 /** What the cells mean, the time scale, and where it ran: shared by the terminal and HTML reports. */
 export function labFootnotes(result: LabResult): string[] {
   const lines = [
-    result.mode === 'full'
+    hasRepetitions(result)
       ? 'Cells: time from fault to detection, p50 / p99 over repetitions; "never" = not within the window.'
       : 'Cells: time from fault to detection (one run); "never" = not detected within the observation window.',
     '"unavailable" rows: when a lifeline client reported the server alive but not serving (a PING unanswered for the availability budget, or busy / draining PONGs); "—" = no such signal.',
@@ -63,7 +68,7 @@ export function labFootnotes(result: LabResult): string[] {
 
 export function renderLabReport(result: LabResult): string {
   const summaries = summarize(result);
-  const full = result.mode === 'full';
+  const full = hasRepetitions(result);
   const lines: string[] = [];
   const header = ['fault', 'who notices', ...result.mechanisms.map((m) => m.label)];
   const rows: string[][] = [];

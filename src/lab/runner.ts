@@ -199,6 +199,14 @@ async function runFault(
       throw new Error(`fault ${fault.id} failed while running: ${err.message}`);
     });
 
+    // An agent that died on its own (not a fault we injected) makes its cells meaningless: say so.
+    for (const agent of agents) {
+      const { exitCode, signalCode } = agent.child;
+      const injected = fault.id === 'process-crash' || fault.id === 'host-crash';
+      if ((exitCode !== null || signalCode !== null) && !(injected && agent.name === 'server')) {
+        throw new Error(`${agent.name} agent exited (${exitCode ?? signalCode}) during the run: ${agent.stderr.slice(-8).join(' | ')}`);
+      }
+    }
     const events = allEvents();
     const netKeepalive = events.some((e) => e.ev === 'ready' && e.netKeepalive === true);
     const cells = mechanisms.map((m): CellMeasurement => {
