@@ -308,9 +308,10 @@ export class Client extends EventEmitter implements LinkOwner {
       return;
     }
     if (change.reason === 'draining') return this.failover(link, change.reason);
-    // Busy, slow or silent may be a blip: move only if it lasts one more heartbeat interval.
+    // Busy, slow or silent may be a blip: move only if it lasts one more heartbeat round — the
+    // interval plus the budget, by when the next PONG is due (a PONG saying ok cancels this).
     if (this.cancelFailoverCheck) return;
-    const waitMs = this.info?.heartbeatInterval ?? 0;
+    const waitMs = (this.info?.heartbeatInterval ?? 0) + (link.availabilityBudgetMs ?? 0);
     const reason = change.reason;
     this.cancelFailoverCheck = this.scheduler.schedule(this.clock.now() + waitMs, () => {
       this.cancelFailoverCheck = undefined;

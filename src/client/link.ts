@@ -74,6 +74,11 @@ export class Link implements ConnectionOwner {
     return formatServer(this.server);
   }
 
+  /** How long a PING may wait for its PONG before the server counts as unavailable, ms (set at open). */
+  get availabilityBudgetMs(): number | undefined {
+    return this.availability?.budgetMs;
+  }
+
   /** False while the server is reported unavailable. */
   get available(): boolean {
     return this.availability?.isAvailable ?? true;

@@ -9,7 +9,8 @@ import { EventEmitter } from 'node:events';
 import type { Connection, PongInfo } from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { toPayload } from '../connection/payload.js';
-import type { AppliedSocketOptions } from '../transport/socket-tuning.js';
+import { loadNetKeepalive, readSocketOptions, type AppliedSocketOptions, type KernelSocketOptions } from '../transport/socket-tuning.js';
+import { TcpTransport } from '../transport/tcp.js';
 
 export interface SessionInfo {
   id: string;
@@ -87,6 +88,17 @@ export class Session extends EventEmitter {
    */
   send(data: Uint8Array | string): boolean {
     return this.connection.send(toPayload(data));
+  }
+
+  /**
+   * Read the kernel's keepalive interval / count and TCP_USER_TIMEOUT for this session's socket
+   * back (getsockopt via net-keepalive): proof that `socketOptions` is what is in force. Empty
+   * when net-keepalive is unavailable or the transport is not TCP.
+   */
+  async readKernelSocketOptions(): Promise<KernelSocketOptions> {
+    const transport = this.connection.transport;
+    if (!(transport instanceof TcpTransport)) return {};
+    return readSocketOptions(transport.socket, await loadNetKeepalive());
   }
 
   /** Close gracefully (CLOSE frame, then the transport). 'close' follows with code local-close. */

@@ -331,12 +331,16 @@ export function applySocketTuning(
   return { keepalive, userTimeoutMs, via: viaNetKeepalive ? 'net-keepalive' : 'node', warnings };
 }
 
+/** What getsockopt says (fields the platform refuses are left out). */
+export interface KernelSocketOptions {
+  keepaliveIntervalMs?: number;
+  keepaliveCount?: number;
+  userTimeoutMs?: number;
+}
+
 /** For tests and the lab: read what the kernel has for this socket (fields the platform refuses are left out). */
-export function readSocketOptions(
-  socket: net.Socket,
-  netKeepalive: NetKeepaliveApi | undefined,
-): { keepaliveIntervalMs?: number; keepaliveCount?: number; userTimeoutMs?: number } {
-  const out: { keepaliveIntervalMs?: number; keepaliveCount?: number; userTimeoutMs?: number } = {};
+export function readSocketOptions(socket: net.Socket, netKeepalive: NetKeepaliveApi | undefined): KernelSocketOptions {
+  const out: KernelSocketOptions = {};
   if (!netKeepalive) return out;
   const read = (get: () => number): number | undefined => {
     try {

@@ -186,3 +186,32 @@ test('socket-tuning (integration) - calling socket.setKeepAlive after tuning res
   client.setKeepAlive(true, 9000);
   assert.deepEqual(readSocketOptions(client, nk), { keepaliveIntervalMs: 1000, keepaliveCount: 10, userTimeoutMs: 0 });
 });
+
+test('socket-tuning (integration) - a lifeline session and client expose what is in force, and the kernel agrees', async (t) => {
+  const nk = await realNetKeepalive(t);
+  if (!nk) return;
+  const { createServer, connect } = await import('../../src/index.js');
+  const tuning = { tcpKeepalive: { idle: 7000, interval: 3000, count: 4 }, tcpUserTimeout: 19_000 };
+  const server = createServer(tuning);
+  t.after(() => server.close());
+  const { port } = await server.listen(0, '127.0.0.1');
+  const sessionP = new Promise<import('../../src/index.js').Session>((resolve) => server.once('session', resolve));
+  const client = connect({ port, ...tuning });
+  t.after(() => client.close());
+  await new Promise((resolve) => client.once('open', resolve));
+  const session = await sessionP;
+  const expected = { enabled: true, idleMs: 7000, intervalMs: 3000, count: 4 };
+  for (const applied of [session.socketOptions, client.socketOptions]) {
+    assert.deepEqual(applied?.keepalive, expected);
+    assert.equal(applied?.userTimeoutMs, 19_000);
+    assert.equal(applied?.via, 'net-keepalive');
+  }
+  // Read back from the kernel for the server's socket…
+  assert.deepEqual(await session.readKernelSocketOptions(), { keepaliveIntervalMs: 3000, keepaliveCount: 4, userTimeoutMs: 19_000 });
+  // …and the keepalive timers of both ends run (ss lists both sockets of the loopback pair).
+  if (!ssAvailable()) return t.diagnostic(SS_MISSING);
+  for (const localPort of [port, session.remotePort!]) {
+    const left = keepaliveTimerMs(localPort);
+    assert.ok(left !== undefined && left <= 7000 && left > 5000, `keepalive timer on :${localPort}: ${left} ms`);
+  }
+});
