@@ -64,3 +64,13 @@ export class InvalidOptionError extends LifelineError {
     super('LL_ERR_INVALID_OPTION', `invalid option ${option}: ${message}`);
   }
 }
+
+/**
+ * send() would exceed a hard buffer bound (messages waiting for the peer's acknowledgement, or
+ * queued before the connection opened). Nothing was queued: the caller still owns the message.
+ */
+export class BufferOverflowError extends LifelineError {
+  constructor(message: string) {
+    super('LL_ERR_BUFFER_OVERFLOW', message);
+  }
+}

@@ -8,7 +8,8 @@
  * or "dead"; this class writes the PING or tears the transport down.
  */
 import { FrameDecoder } from '../protocol/decoder.js';
-import { encodeDataHeader, encodeFrame, encodePing, encodePong } from '../protocol/encode.js';
+import { encodeAck, encodeDataHeader, encodeFrame, encodePing, encodePong } from '../protocol/encode.js';
+import { NOT_RETAINED, ResumeState } from './resume.js';
 import type { CloseCode, Frame, GoawayFrame, HelloFrame, PeerStatus, WelcomeFrame } from '../protocol/frames.js';
 import { Heartbeat } from '../liveness/heartbeat.js';
 import { createDetector } from '../liveness/detectors/index.js';
@@ -88,6 +89,8 @@ export interface OpenParams {
   stallGuard?: StallGuardOptions;
   /** Dead-peer detector; absent = fixed timeout. */
   detector?: DetectorSpec;
+  /** The session's sequence state (resumable sessions keep it across connections). */
+  resume?: ResumeState;
 }
 
 export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
@@ -95,6 +98,10 @@ export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
 // Below this size a DATA frame is copied into one buffer; above it header and payload are
 // written separately under cork (one writev) to avoid copying big payloads.
 const COALESCE_LIMIT = 1024;
+/** Resumable sessions: acknowledge received DATA at most this late… */
+const ACK_DELAY_MS = 50;
+/** …or at once after this many unacknowledged messages. */
+const ACK_EVERY = 64;
 
 export class Connection {
   state: ConnectionState = 'handshake';
@@ -126,8 +133,9 @@ export class Connection {
   private awaitingPeerClose = false;
   /** Id of the last PING in the chunk being decoded (-1: none). */
   private pingToAnswer = -1;
-  private sentSeq = 0;
-  private receivedSeq = 0;
+  /** Sequence numbers and (for resumable sessions) the replay buffer: outlives this connection. */
+  private resume: ResumeState = new ResumeState(NOT_RETAINED);
+  private cancelAck: Cancel | undefined;
   bytesIn = 0;
   bytesOut = 0;
   /** Last status the peer reported in a PONG. */
@@ -168,11 +176,11 @@ export class Connection {
   }
 
   get lastReceivedSeq(): number {
-    return this.receivedSeq;
+    return this.resume.receivedSeq;
   }
 
   get lastSentSeq(): number {
-    return this.sentSeq;
+    return this.resume.sentSeq;
   }
 
   /** Close with `handshake-timeout` unless open() is called within `timeoutMs`. */
@@ -198,6 +206,7 @@ export class Connection {
     this.state = 'open';
     this.peerMaxFrameSize = params.peerMaxFrameSize;
     this.stallGuard = params.stallGuard;
+    if (params.resume) this.resume = params.resume;
     const now = this.clock.now();
     this.heartbeat = new Heartbeat(
       {
@@ -219,16 +228,38 @@ export class Connection {
     if (this.state !== 'open') {
       throw new LifelineError('LL_ERR_NOT_OPEN', `cannot send: connection is ${this.state}`);
     }
-    const seq = this.sentSeq + 1;
+    this.checkFrameSize(payload);
+    const seq = this.resume.record(payload);
+    const ok = this.writeData(seq, payload);
+    return ok && !this.resume.aboveHighWater;
+  }
+
+  /** Refuse a message the peer could not accept (nothing is recorded or written). */
+  checkFrameSize(payload: Uint8Array): void {
+    // seq varint ≤ 8 bytes, length varint ≤ 4, type 1: the largest possible DATA header.
+    if (payload.byteLength + 13 > this.peerMaxFrameSize) {
+      const size = encodeDataHeader(this.resume.sentSeq + 1, payload.byteLength).byteLength + payload.byteLength;
+      if (size > this.peerMaxFrameSize) {
+        throw new LifelineError(
+          'LL_ERR_FRAME_TOO_LARGE',
+          `message of ${payload.byteLength} bytes exceeds the peer's maximum frame size (${this.peerMaxFrameSize} bytes)`,
+        );
+      }
+    }
+  }
+
+  /**
+   * After a resumed handshake: the peer has everything up to `peerLastSeq`; write every retained
+   * message after it, with its original seq (the peer drops any it already has).
+   */
+  replayAfter(peerLastSeq: number): void {
+    this.resume.ack(Math.min(peerLastSeq, this.resume.sentSeq));
+    for (const { seq, payload } of this.resume.unackedAfter(peerLastSeq)) this.writeData(seq, payload);
+  }
+
+  private writeData(seq: number, payload: Uint8Array): boolean {
     const header = encodeDataHeader(seq, payload.byteLength);
     const size = header.byteLength + payload.byteLength;
-    if (size > this.peerMaxFrameSize) {
-      throw new LifelineError(
-        'LL_ERR_FRAME_TOO_LARGE',
-        `message of ${payload.byteLength} bytes exceeds the peer's maximum frame size (${this.peerMaxFrameSize} bytes)`,
-      );
-    }
-    this.sentSeq = seq;
     if (payload.byteLength <= COALESCE_LIMIT) {
       const frame = new Uint8Array(size);
       frame.set(header, 0);
@@ -349,6 +380,17 @@ export class Connection {
         this.goawayReceived = frame;
         this.owner.goaway(frame);
         return;
+      case 'ack': {
+        const wasAbove = this.resume.aboveHighWater;
+        if (!this.resume.ack(frame.seq)) {
+          const message = `ACK for seq ${frame.seq}, but only ${this.resume.sentSeq} were sent`;
+          this.fail('protocol-error', message, 'protocol', 'protocol-error');
+          return;
+        }
+        // Backpressure lifts once acknowledged bytes fall below the high-water mark.
+        if (wasAbove && !this.resume.aboveHighWater) this.owner.drain();
+        return;
+      }
       case 'close':
         return this.onRemoteClose(frame.code, frame.message);
       case 'hello':
@@ -374,8 +416,14 @@ export class Connection {
   }
 
   private deliver(seq: number, payload: Uint8Array): void {
-    if (seq !== this.receivedSeq + 1) {
-      const message = `DATA out of sequence: expected ${this.receivedSeq + 1}, got ${seq}`;
+    const verdict = this.resume.accept(seq);
+    if (verdict === 'duplicate') {
+      // A replay overlapping what we already had (resume): drop it, but tell the peer again.
+      this.scheduleAck();
+      return;
+    }
+    if (verdict === 'gap') {
+      const message = `DATA out of sequence: expected ${this.resume.receivedSeq + 1}, got ${seq}`;
       if (this.state === 'closing') {
         this.awaitingPeerClose = false;
         this.transport.destroy();
@@ -384,8 +432,32 @@ export class Connection {
       this.fail('protocol-error', message, 'protocol', 'protocol-error');
       return;
     }
-    this.receivedSeq = seq;
+    this.scheduleAck();
     this.owner.message(payload, seq);
+  }
+
+  /**
+   * Cumulative ACKs, only for resumable sessions (the peer frees its replay buffer on them):
+   * at most one per ACK_DELAY_MS while data flows, at once after ACK_EVERY messages.
+   */
+  private scheduleAck(): void {
+    const resume = this.resume;
+    if (!resume.limits.retain || this.state !== 'open') return;
+    if (resume.receivedSeq - resume.ackSentSeq >= ACK_EVERY) return this.sendAck();
+    if (this.cancelAck) return;
+    this.cancelAck = this.scheduler.schedule(this.clock.now() + ACK_DELAY_MS, () => {
+      this.cancelAck = undefined;
+      this.sendAck();
+    });
+  }
+
+  private sendAck(): void {
+    this.cancelAck?.();
+    this.cancelAck = undefined;
+    const resume = this.resume;
+    if (this.state !== 'open' || resume.receivedSeq <= resume.ackSentSeq) return;
+    resume.ackSentSeq = resume.receivedSeq;
+    this.write(encodeAck(resume.receivedSeq));
   }
 
   private onRemoteClose(code: CloseCode, message: string): void {
@@ -527,6 +599,8 @@ export class Connection {
   private stopTimers(): void {
     this.cancelCheck?.();
     this.cancelCheck = undefined;
+    this.cancelAck?.();
+    this.cancelAck = undefined;
     this.cancelHandshake?.();
     this.cancelHandshake = undefined;
   }

@@ -33,6 +33,7 @@ import {
   MAX_SESSION_ID_BYTES,
   PEER_STATUSES,
   WELCOME_TAGS,
+  type AckFrame,
   type CloseCode,
   type CloseFrame,
   type DataFrame,
@@ -168,7 +169,7 @@ export class FrameDecoder {
             pos += 1;
             onFrame({ type: 'ping', id: byte & 0x1f });
           } else {
-            if (byte === 0 || byte > LONG_FRAME_TYPES.close) {
+            if (byte === 0 || byte > LONG_FRAME_TYPES.ack) {
               throw new ProtocolError('LL_ERR_UNKNOWN_FRAME_TYPE', `unknown long frame type ${byte} (type byte ${hex(byte)})`);
             }
             this.longType = byte;
@@ -274,6 +275,8 @@ export class FrameDecoder {
           return decodeData(r);
         case LONG_FRAME_TYPES.goaway:
           return decodeGoaway(r);
+        case LONG_FRAME_TYPES.ack:
+          return decodeAck(r);
         default:
           return decodeClose(r);
       }
@@ -356,6 +359,12 @@ class BodyReader implements ReadCursor {
   }
 }
 
+function decodeAck(r: BodyReader): AckFrame {
+  const seq = r.varint('ACK seq');
+  if (r.pos !== r.end) throw new ProtocolError('LL_ERR_MALFORMED_FRAME', 'ACK has trailing bytes after its seq');
+  return { type: 'ack', seq };
+}
+
 function decodeData(r: BodyReader): DataFrame {
   const seq = r.varint('DATA seq');
   return { type: 'data', seq, payload: r.buf.subarray(r.pos, r.end) };
@@ -400,6 +409,10 @@ function decodeHello(r: BodyReader): HelloFrame {
         frame.maxFrameSize = maxFrameSize;
         break;
       }
+      case HELLO_TAGS.resumable:
+        seen = markSeen(seen, tag, 'HELLO resumable');
+        frame.resumable = flagValue(r, valueEnd, 'HELLO resumable');
+        break;
       default:
       // Unknown tag: skip its value (forward compatibility, PROTOCOL.md §6).
     }
@@ -431,18 +444,17 @@ function decodeWelcome(r: BodyReader): WelcomeFrame {
         frame.maxFrameSize = maxFrameSize;
         break;
       }
-      case WELCOME_TAGS.resumed: {
+      case WELCOME_TAGS.resumed:
         seen = markSeen(seen, tag, 'WELCOME resumed');
-        const value = r.buf[r.pos];
-        if (valueEnd - r.pos !== 1 || (value !== 0 && value !== 1)) {
-          throw new ProtocolError('LL_ERR_MALFORMED_FRAME', 'WELCOME resumed must be exactly one byte, 0 or 1');
-        }
-        frame.resumed = value === 1;
+        frame.resumed = flagValue(r, valueEnd, 'WELCOME resumed');
         break;
-      }
       case WELCOME_TAGS.resumeLastSeq:
         seen = markSeen(seen, tag, 'WELCOME resumeLastSeq');
         frame.resumeLastSeq = exactVarintValue(r, valueEnd, 'WELCOME resumeLastSeq');
+        break;
+      case WELCOME_TAGS.resumeWindowMs:
+        seen = markSeen(seen, tag, 'WELCOME resumeWindowMs');
+        frame.resumeWindowMs = exactVarintValue(r, valueEnd, 'WELCOME resumeWindowMs');
         break;
       default:
       // Unknown tag: skip its value (forward compatibility, PROTOCOL.md §6).
@@ -518,6 +530,15 @@ function sessionIdValue(r: BodyReader, valueEnd: number, field: string): Uint8Ar
   return r.buf.slice(r.pos, valueEnd);
 }
 
+/** A flag extension: exactly one byte, 0 or 1. */
+function flagValue(r: BodyReader, valueEnd: number, field: string): boolean {
+  const value = r.buf[r.pos];
+  if (valueEnd - r.pos !== 1 || (value !== 0 && value !== 1)) {
+    throw new ProtocolError('LL_ERR_MALFORMED_FRAME', `${field} must be exactly one byte, 0 or 1`);
+  }
+  return value === 1;
+}
+
 function pastEnd(field: string): ProtocolError {
   return new ProtocolError('LL_ERR_MALFORMED_FRAME', `${field} runs past the end of the frame body`);
 }
@@ -532,6 +553,8 @@ function longTypeName(longType: number): string {
       return 'DATA';
     case LONG_FRAME_TYPES.goaway:
       return 'GOAWAY';
+    case LONG_FRAME_TYPES.ack:
+      return 'ACK';
     default:
       return 'CLOSE';
   }

@@ -86,6 +86,8 @@ export function encodeFrame(frame: Frame): Uint8Array {
       return encodeGoaway(frame);
     case 'close':
       return encodeClose(frame);
+    case 'ack':
+      return encodeAck(frame.seq);
     default: {
       const unknownType: unknown = (frame as { type?: unknown }).type;
       throw new TypeError(`frame.type must be a known frame type, got ${String(unknownType)}`);
@@ -109,6 +111,15 @@ export function truncateUtf8(text: string, maxBytes: number): Uint8Array {
 
 // ---- long frames ------------------------------------------------------------------------------
 
+/** ACK: type byte, body length, seq varint (3..10 bytes). */
+export function encodeAck(seq: number): Uint8Array {
+  assertVarintValue(seq, 'ack seq');
+  const bodyLength = varintLength(seq);
+  const out = allocLong(LONG_FRAME_TYPES.ack, bodyLength);
+  writeVarint(out, out.length - bodyLength, seq);
+  return out;
+}
+
 function encodeData(frame: DataFrame): Uint8Array {
   assertVarintValue(frame.seq, 'data seq');
   assertBytes(frame.payload, 'data payload');
@@ -124,7 +135,10 @@ function encodeHello(frame: HelloFrame): Uint8Array {
   assertU8(frame.version, 'hello version');
   assertVarintValue(frame.heartbeatIntervalMs, 'hello heartbeatIntervalMs');
   assertVarintValue(frame.heartbeatTimeoutMs, 'hello heartbeatTimeoutMs');
-  const { token, resumeSessionId, resumeLastSeq, maxFrameSize } = frame;
+  const { token, resumeSessionId, resumeLastSeq, maxFrameSize, resumable } = frame;
+  if (resumable !== undefined && typeof resumable !== 'boolean') {
+    throw new TypeError(`hello resumable must be a boolean, got ${typeof resumable}`);
+  }
   if (token !== undefined) assertBytes(token, 'hello token');
   if (maxFrameSize !== undefined) {
     assertVarintValue(maxFrameSize, 'hello maxFrameSize');
@@ -139,6 +153,7 @@ function encodeHello(frame: HelloFrame): Uint8Array {
   if (resumeSessionId !== undefined) bodyLength += bytesExtensionLength(resumeSessionId);
   if (resumeLastSeq !== undefined) bodyLength += varintExtensionLength(resumeLastSeq);
   if (maxFrameSize !== undefined) bodyLength += varintExtensionLength(maxFrameSize);
+  if (resumable !== undefined) bodyLength += 3; // tag, length 1, 0|1
   checkBodyLength(bodyLength, 'hello');
 
   const out = allocLong(LONG_FRAME_TYPES.hello, bodyLength);
@@ -156,7 +171,8 @@ function encodeHello(frame: HelloFrame): Uint8Array {
   if (resumeLastSeq !== undefined) {
     pos = writeVarintExtension(out, pos, HELLO_TAGS.resumeLastSeq, resumeLastSeq);
   }
-  if (maxFrameSize !== undefined) writeVarintExtension(out, pos, HELLO_TAGS.maxFrameSize, maxFrameSize);
+  if (maxFrameSize !== undefined) pos = writeVarintExtension(out, pos, HELLO_TAGS.maxFrameSize, maxFrameSize);
+  if (resumable !== undefined) writeFlagExtension(out, pos, HELLO_TAGS.resumable, resumable);
   return out;
 }
 
@@ -164,7 +180,8 @@ function encodeWelcome(frame: WelcomeFrame): Uint8Array {
   assertU8(frame.version, 'welcome version');
   assertVarintValue(frame.heartbeatIntervalMs, 'welcome heartbeatIntervalMs');
   assertVarintValue(frame.heartbeatTimeoutMs, 'welcome heartbeatTimeoutMs');
-  const { sessionId, maxFrameSize, resumed, resumeLastSeq } = frame;
+  const { sessionId, maxFrameSize, resumed, resumeLastSeq, resumeWindowMs } = frame;
+  if (resumeWindowMs !== undefined) assertVarintValue(resumeWindowMs, 'welcome resumeWindowMs');
   if (sessionId !== undefined) assertSessionId(sessionId, 'welcome sessionId');
   if (maxFrameSize !== undefined) {
     assertVarintValue(maxFrameSize, 'welcome maxFrameSize');
@@ -180,6 +197,7 @@ function encodeWelcome(frame: WelcomeFrame): Uint8Array {
   if (maxFrameSize !== undefined) bodyLength += varintExtensionLength(maxFrameSize);
   if (resumed !== undefined) bodyLength += 3; // tag, length 1, 0|1
   if (resumeLastSeq !== undefined) bodyLength += varintExtensionLength(resumeLastSeq);
+  if (resumeWindowMs !== undefined) bodyLength += varintExtensionLength(resumeWindowMs);
   checkBodyLength(bodyLength, 'welcome');
 
   const out = allocLong(LONG_FRAME_TYPES.welcome, bodyLength);
@@ -191,14 +209,11 @@ function encodeWelcome(frame: WelcomeFrame): Uint8Array {
   if (maxFrameSize !== undefined) {
     pos = writeVarintExtension(out, pos, WELCOME_TAGS.maxFrameSize, maxFrameSize);
   }
-  if (resumed !== undefined) {
-    out[pos++] = WELCOME_TAGS.resumed;
-    out[pos++] = 1;
-    out[pos++] = resumed ? 1 : 0;
-  }
+  if (resumed !== undefined) pos = writeFlagExtension(out, pos, WELCOME_TAGS.resumed, resumed);
   if (resumeLastSeq !== undefined) {
-    writeVarintExtension(out, pos, WELCOME_TAGS.resumeLastSeq, resumeLastSeq);
+    pos = writeVarintExtension(out, pos, WELCOME_TAGS.resumeLastSeq, resumeLastSeq);
   }
+  if (resumeWindowMs !== undefined) writeVarintExtension(out, pos, WELCOME_TAGS.resumeWindowMs, resumeWindowMs);
   return out;
 }
 
@@ -269,6 +284,13 @@ function varintExtensionLength(value: number): number {
 function writeBytesExtension(out: Uint8Array, pos: number, tag: number, value: Uint8Array): number {
   out[pos++] = tag;
   return writeByteString(out, pos, value);
+}
+
+function writeFlagExtension(out: Uint8Array, pos: number, tag: number, value: boolean): number {
+  out[pos++] = tag;
+  out[pos++] = 1;
+  out[pos++] = value ? 1 : 0;
+  return pos;
 }
 
 function writeVarintExtension(out: Uint8Array, pos: number, tag: number, value: number): number {

@@ -32,6 +32,8 @@ export interface HelloFrame {
   resumeLastSeq?: number;
   /** Largest frame the client accepts, bytes (absent: the server assumes its own limit). */
   maxFrameSize?: number;
+  /** The client asks the server to keep its session through a transport loss (resume). */
+  resumable?: boolean;
 }
 
 export interface WelcomeFrame {
@@ -49,6 +51,8 @@ export interface WelcomeFrame {
   resumed?: boolean;
   /** Highest DATA sequence number the server received on the resumed session. */
   resumeLastSeq?: number;
+  /** How long the server keeps this session after a transport loss, ms (absent: not resumable). */
+  resumeWindowMs?: number;
 }
 
 export interface DataFrame {
@@ -56,6 +60,15 @@ export interface DataFrame {
   /** Per-direction sequence number, starting at 1. */
   seq: number;
   payload: Uint8Array;
+}
+
+/**
+ * Cumulative acknowledgement of DATA (resume, docs/spec/0006-resume.md): every DATA with
+ * seq <= `seq` has been received in order and need not be kept for replay.
+ */
+export interface AckFrame {
+  type: 'ack';
+  seq: number;
 }
 
 export interface PingFrame {
@@ -97,7 +110,8 @@ export type Frame =
   | PingFrame
   | PongFrame
   | GoawayFrame
-  | CloseFrame;
+  | CloseFrame
+  | AckFrame;
 
 export type FrameType = Frame['type'];
 
@@ -136,16 +150,16 @@ export type GoawayCode = keyof typeof GOAWAY_CODES;
 // ---------------------------------------------------------------------------------------------
 
 /** Long-frame type numbers: the low 6 bits of a `00tttttt` type byte. 0 and 6..63 are unassigned. */
-export const LONG_FRAME_TYPES = { hello: 1, welcome: 2, data: 3, goaway: 4, close: 5 } as const;
+export const LONG_FRAME_TYPES = { hello: 1, welcome: 2, data: 3, goaway: 4, close: 5, ack: 6 } as const;
 
 /** First two HELLO body bytes, "LL": lets a server tell a lifeline peer from a stray client. */
 export const HELLO_MAGIC_0 = 0x4c;
 export const HELLO_MAGIC_1 = 0x4c;
 
 /** Extension tags of HELLO (PROTOCOL.md §6.1). */
-export const HELLO_TAGS = { token: 1, resumeSessionId: 2, resumeLastSeq: 3, maxFrameSize: 4 } as const;
+export const HELLO_TAGS = { token: 1, resumeSessionId: 2, resumeLastSeq: 3, maxFrameSize: 4, resumable: 5 } as const;
 /** Extension tags of WELCOME (PROTOCOL.md §6.2). */
-export const WELCOME_TAGS = { sessionId: 1, maxFrameSize: 2, resumed: 3, resumeLastSeq: 4 } as const;
+export const WELCOME_TAGS = { sessionId: 1, maxFrameSize: 2, resumed: 3, resumeLastSeq: 4, resumeWindowMs: 5 } as const;
 
 /** GOAWAY / CLOSE messages are capped so a close reason can never be a large allocation. */
 export const MAX_MESSAGE_BYTES = 1024;

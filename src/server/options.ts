@@ -43,6 +43,15 @@ export interface ServerOptions extends SocketTuningOptions {
   stallGuard?: boolean;
   /** Dead-peer detector: fixed timeout (default) or phi-accrual (docs/spec/0002-phi-accrual.md). */
   detector?: DetectorSpec;
+  /**
+   * How long a resumable session (the client asked in HELLO) is kept after its transport is
+   * lost, ms (docs/spec/0006-resume.md). 0 disables resume. Default 120000 (2 min).
+   */
+  resumeWindow?: number;
+  /** Unacknowledged bytes kept per session for replay; send() beyond it throws BufferOverflowError. Default 1 MiB. */
+  maxResumeBytesPerSession?: number;
+  /** Unacknowledged bytes kept by all detached sessions together; the oldest are closed beyond it. Default 256 MiB. */
+  maxResumeBytes?: number;
   /** Timer-wheel slot width, ms: heartbeat checks fire up to this late. Default 50. */
   timerResolution?: number;
   /**
@@ -86,10 +95,13 @@ export const SERVER_DEFAULTS = {
   timerResolution: 50,
   minPingIntervalRatio: 0.5,
   maxPingStrikes: 2,
+  resumeWindow: 120_000,
+  maxResumeBytesPerSession: 1024 * 1024,
+  maxResumeBytes: 256 * 1024 * 1024,
 } as const;
 
 /** Options that may be 0 (validated on their own below); every other default must stay > 0. */
-const ZERO_ALLOWED = new Set<keyof typeof SERVER_DEFAULTS>(['minPingIntervalRatio', 'maxPingStrikes']);
+const ZERO_ALLOWED = new Set<keyof typeof SERVER_DEFAULTS>(['minPingIntervalRatio', 'maxPingStrikes', 'resumeWindow']);
 
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
   const { tcpKeepalive, tcpUserTimeout, ...rest } = options;
@@ -107,6 +119,9 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   const ratio: unknown = o.minPingIntervalRatio;
   if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0 || ratio > 1) {
     throw new InvalidOptionError('server.minPingIntervalRatio', `must be a number in [0, 1], got ${String(ratio)}`);
+  }
+  if (typeof o.resumeWindow !== 'number' || !Number.isFinite(o.resumeWindow) || o.resumeWindow < 0) {
+    throw new InvalidOptionError('server.resumeWindow', `must be a number of ms >= 0, got ${String(o.resumeWindow)}`);
   }
   if (!Number.isInteger(o.maxPingStrikes) || o.maxPingStrikes < 0) {
     throw new InvalidOptionError('server.maxPingStrikes', `must be an integer >= 0, got ${String(o.maxPingStrikes)}`);

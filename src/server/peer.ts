@@ -17,6 +17,7 @@ import type { Transport } from '../transport/types.js';
 import type { AppliedSocketOptions } from '../transport/socket-tuning.js';
 import type { ResolvedServerOptions } from './options.js';
 import { Session } from './session.js';
+import { ResumeState } from '../connection/resume.js';
 
 /** What a peer needs from its server (narrow port). */
 export interface PeerHost {
@@ -28,6 +29,12 @@ export interface PeerHost {
   readonly health: () => HealthReport;
   /** A heartbeat check ran this late: our own process stalled (stall guard). */
   stalled(lateByMs: number): void;
+  /** A session the client may resume (attached or detached), by hex id. */
+  resumableSession(id: string): Session | undefined;
+  /** Move a session onto `peer` (the old peer, if any, is retired without touching the session). */
+  sessionResumed(peer: ServerPeer, session: Session): void;
+  /** Ends a detached session for good. */
+  closeDetached(session: Session, message: string): void;
   sessionOpened(peer: ServerPeer, session: Session): void;
   peerClosed(peer: ServerPeer, reason: CloseReason): void;
 }
@@ -75,7 +82,19 @@ export class ServerPeer implements ConnectionOwner {
       { intervalMs: frame.heartbeatIntervalMs, timeoutMs: frame.heartbeatTimeoutMs },
       this.host.bounds,
     );
-    const sessionId = randomBytes(SESSION_ID_BYTES);
+    const options = this.host.options;
+    // Resume (docs/spec/0006-resume.md): the client names its session and the last DATA it got.
+    const resumeId = frame.resumeSessionId ? Buffer.from(frame.resumeSessionId).toString('hex') : undefined;
+    const peerLastSeq = frame.resumeLastSeq ?? 0;
+    const existing = resumeId === undefined ? undefined : this.host.resumableSession(resumeId);
+    const resuming = existing?.resume !== undefined && peerLastSeq <= existing.resume.sentSeq;
+    const resumable = options.resumeWindow > 0 && (resuming || frame.resumable === true);
+    const resume = resuming
+      ? existing!.resume!
+      : resumable
+        ? new ResumeState({ retain: true, maxBytes: options.maxResumeBytesPerSession, highWaterBytes: options.maxResumeBytesPerSession / 4 })
+        : undefined;
+    const sessionId = resuming ? Buffer.from(existing!.id, 'hex') : randomBytes(SESSION_ID_BYTES);
     conn.sendHandshake({
       type: 'welcome',
       // A newer client negotiates down to what we speak (PROTOCOL.md §Version negotiation).
@@ -83,15 +102,18 @@ export class ServerPeer implements ConnectionOwner {
       heartbeatIntervalMs: negotiated.intervalMs,
       heartbeatTimeoutMs: negotiated.timeoutMs,
       sessionId,
-      maxFrameSize: this.host.options.maxFrameSize,
+      maxFrameSize: options.maxFrameSize,
+      ...(resumeId !== undefined ? { resumed: resuming } : {}),
+      ...(resuming ? { resumeLastSeq: resume!.receivedSeq } : {}),
+      ...(resume ? { resumeWindowMs: options.resumeWindow } : {}),
     });
-    const options = this.host.options;
     conn.open({
       ...pingSchedule('server', negotiated),
       timeoutMs: negotiated.timeoutMs,
       // A client that does not announce its limit gets frames up to ours (PROTOCOL.md §HELLO).
       peerMaxFrameSize: frame.maxFrameSize ?? options.maxFrameSize,
       ...(options.detector ? { detector: options.detector } : {}),
+      ...(resume ? { resume } : {}),
       ...(options.stallGuard
         ? {
             stallGuard: {
@@ -102,15 +124,25 @@ export class ServerPeer implements ConnectionOwner {
         : {}),
     });
     this.intervalMs = negotiated.intervalMs;
-    const minPingIntervalMs = negotiated.intervalMs * this.host.options.minPingIntervalRatio;
+    const minPingIntervalMs = negotiated.intervalMs * options.minPingIntervalRatio;
     if (minPingIntervalMs > 0) {
-      this.pingGuard = new PingRateGuard({ minPingIntervalMs, maxStrikes: this.host.options.maxPingStrikes });
+      this.pingGuard = new PingRateGuard({ minPingIntervalMs, maxStrikes: options.maxPingStrikes });
+    }
+    if (resuming) {
+      this.session = existing!;
+      this.host.sessionResumed(this, existing!);
+      existing!.attach(conn);
+      // The client has everything up to peerLastSeq: send the rest again, with their seqs.
+      conn.replayAfter(peerLastSeq);
+      return;
     }
     this.session = new Session(conn, {
       id: sessionId.toString('hex'),
       heartbeatIntervalMs: negotiated.intervalMs,
       heartbeatTimeoutMs: negotiated.timeoutMs,
       socketOptions: this.socketOptions,
+      resume,
+      closeDetached: (session, message) => this.host.closeDetached(session, message),
     });
     this.host.sessionOpened(this, this.session);
   }
@@ -161,12 +193,11 @@ export class ServerPeer implements ConnectionOwner {
     });
   }
 
+  /** Set when a resumed connection took this peer's session over: its close no longer matters. */
+  retired = false;
+
   closed(reason: CloseReason): void {
+    if (this.retired) return;
     this.host.peerClosed(this, reason);
-    const session = this.session;
-    if (session) {
-      session.closeReason = reason;
-      session.emit('close', reason);
-    }
   }
 }

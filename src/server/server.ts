@@ -40,6 +40,8 @@ import type { Session } from './session.js';
 export interface LifelineServer {
   on(event: 'session', listener: (session: Session) => void): this;
   on(event: 'sessionClose', listener: (session: Session, reason: CloseReason) => void): this;
+  /** A resumable session's client came back (on a new transport). */
+  on(event: 'sessionResume', listener: (session: Session) => void): this;
   on(event: 'listening', listener: () => void): this;
   on(event: 'draining', listener: () => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
@@ -66,6 +68,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   private sampler: HealthSampler | undefined;
   private healthSource: () => HealthReport;
   private lastStallReportAtMs = -Infinity;
+  private readonly detachedSessions = new Map<string, { session: Session; cancelExpiry: () => void }>();
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -192,6 +195,8 @@ export class LifelineServer extends EventEmitter implements PeerHost {
       this.netServer.close(() => resolve());
     });
     for (const peer of this.peers) peer.connection.close('going-away', 'server shutting down');
+    const shutdown: CloseReason = { code: 'server-shutdown', message: 'server shutting down', initiator: 'local', detectedBy: 'application', sinceLastSeenMs: 0 };
+    for (const { session } of [...this.detachedSessions.values()]) this.finishSession(session, shutdown);
     await listenerClosed;
     this.scheduler.clear();
     this.sampler?.stop();
@@ -220,13 +225,80 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   peerClosed(peer: ServerPeer, reason: CloseReason): void {
     this.peers.delete(peer);
     const session = peer.session;
-    if (session && this.liveSessions.delete(session)) this.emit('sessionClose', session, reason);
+    if (session) {
+      // A resumable session survives the loss of its transport (not a deliberate close) for the
+      // resume window, unless the server itself is going away.
+      if (session.resumable && DETACHABLE.has(reason.code) && !this.closing && !this.drainState) this.detach(session, reason);
+      else this.finishSession(session, reason);
+    }
     const drain = this.drainState;
     if (drain && this.peers.size === 0) {
       drain.cancelDeadline?.();
       drain.cancelDeadline = undefined;
       drain.resolve();
     }
+  }
+
+  resumableSession(id: string): Session | undefined {
+    if (this.closing || this.drainState) return undefined;
+    const detached = this.detachedSessions.get(id);
+    if (detached) return detached.session;
+    for (const session of this.liveSessions) if (session.id === id && session.resumable) return session;
+    return undefined;
+  }
+
+  sessionResumed(peer: ServerPeer, session: Session): void {
+    const detached = this.detachedSessions.get(session.id);
+    if (detached) {
+      detached.cancelExpiry();
+      this.detachedSessions.delete(session.id);
+    }
+    // The client came back before we noticed its old transport died (half-open): retire it.
+    for (const old of this.peers) {
+      if (old !== peer && old.session === session) {
+        old.retired = true;
+        this.peers.delete(old);
+        old.connection.destroy({ code: 'remote-close', message: 'replaced by a resumed connection', initiator: 'peer', detectedBy: 'peer' });
+      }
+    }
+    this.emit('sessionResume', session);
+  }
+
+  closeDetached(session: Session, message: string): void {
+    this.finishSession(session, { code: 'local-close', message, initiator: 'local', detectedBy: 'application', sinceLastSeenMs: 0 });
+  }
+
+  /** Detached (resumable, transport lost) sessions waiting for their client. */
+  get detachedCount(): number {
+    return this.detachedSessions.size;
+  }
+
+  private detach(session: Session, reason: CloseReason): void {
+    const windowMs = this.options.resumeWindow;
+    const cancelExpiry = this.scheduler.schedule(this.clock.now() + windowMs, () => {
+      this.finishSession(session, { ...reason, message: `${reason.message}; not resumed within ${windowMs} ms` });
+    });
+    this.detachedSessions.set(session.id, { session, cancelExpiry });
+    session.markDetached(reason);
+    // Bound the memory all waiting sessions hold: the oldest give way first.
+    let total = 0;
+    for (const { session: s } of this.detachedSessions.values()) total += s.resume?.unackedBytes ?? 0;
+    for (const { session: oldest } of [...this.detachedSessions.values()]) {
+      if (total <= this.options.maxResumeBytes) break;
+      total -= oldest.resume?.unackedBytes ?? 0;
+      this.finishSession(oldest, { ...reason, message: `${reason.message}; resume buffers over maxResumeBytes` });
+    }
+  }
+
+  private finishSession(session: Session, reason: CloseReason): void {
+    const detached = this.detachedSessions.get(session.id);
+    if (detached) {
+      detached.cancelExpiry();
+      this.detachedSessions.delete(session.id);
+    }
+    if (!this.liveSessions.delete(session)) return;
+    session.finish(reason);
+    this.emit('sessionClose', session, reason);
   }
 
   // --- accept -----------------------------------------------------------------------------------
@@ -263,6 +335,9 @@ interface DrainState {
   readonly goaway: Omit<GoawayFrame, 'type'>;
   cancelDeadline: Cancel | undefined;
 }
+
+/** Transport losses a resumable session survives; deliberate closes end it at once. */
+const DETACHABLE = new Set<CloseReason['code']>(['heartbeat-timeout', 'transport-closed', 'transport-error']);
 
 /** Create a lifeline server. Call `listen()` to start accepting. */
 export function createServer(options?: ServerOptions): LifelineServer {

@@ -2,11 +2,15 @@
  * Session: the server's view of one client, from a successful handshake until its close.
  * Public events: 'message' (Buffer), 'ping' (id: the client pinged, we answered), 'pong'
  * (PongInfo: the answer to our PING, with RTT), 'drain', 'close' (CloseReason, once).
- * The session wraps a Connection rather than being one, so that resume (a later issue) can move
- * a session onto a new transport.
+ * Resumable sessions (the client asked for it in HELLO; docs/spec/0006-resume.md) also emit
+ * 'disconnect' (CloseReason) when their transport is lost — the session then waits up to the
+ * resume window, still accepting send() into its replay buffer — and 'resume' when the client
+ * comes back; 'close' follows only when the window passes or the session is closed for good.
  */
 import { EventEmitter } from 'node:events';
 import type { Connection, PongInfo } from '../connection/connection.js';
+import type { ResumeState } from '../connection/resume.js';
+import { LifelineError } from '../errors.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { toPayload } from '../connection/payload.js';
 import { loadNetKeepalive, readSocketOptions, type AppliedSocketOptions, type KernelSocketOptions } from '../transport/socket-tuning.js';
@@ -17,9 +21,17 @@ export interface SessionInfo {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   socketOptions: AppliedSocketOptions | undefined;
+  /** Present for resumable sessions: sequence numbers and the replay buffer. */
+  resume: ResumeState | undefined;
+  /** Ends a detached session for good (the server owns detached sessions). */
+  closeDetached: (session: Session, message: string) => void;
 }
 
+export type SessionState = 'open' | 'detached' | 'closed';
+
 export interface Session {
+  on(event: 'disconnect', listener: (reason: CloseReason) => void): this;
+  on(event: 'resume', listener: () => void): this;
   on(event: 'message', listener: (data: Buffer) => void): this;
   on(event: 'pong', listener: (info: PongInfo) => void): this;
   on(event: 'ping', listener: (id: number) => void): this;
@@ -38,7 +50,12 @@ export class Session extends EventEmitter {
   readonly socketOptions: AppliedSocketOptions | undefined;
   /** Set once the session has closed. */
   closeReason: CloseReason | undefined;
-  private readonly connection: Connection;
+  /** 'detached': the transport was lost and the client may resume within the window. */
+  state: SessionState = 'open';
+  /** @internal */
+  readonly resume: ResumeState | undefined;
+  private connection: Connection;
+  private readonly closeDetached: SessionInfo['closeDetached'];
 
   /** @internal created by the server after the handshake */
   constructor(connection: Connection, info: SessionInfo) {
@@ -48,6 +65,34 @@ export class Session extends EventEmitter {
     this.heartbeatInterval = info.heartbeatIntervalMs;
     this.heartbeatTimeout = info.heartbeatTimeoutMs;
     this.socketOptions = info.socketOptions;
+    this.resume = info.resume;
+    this.closeDetached = info.closeDetached;
+  }
+
+  /** Whether the client asked for a session that survives transport loss. */
+  get resumable(): boolean {
+    return this.resume !== undefined;
+  }
+
+  /** @internal the transport was lost; the client may come back within the resume window. */
+  markDetached(reason: CloseReason): void {
+    this.state = 'detached';
+    this.emit('disconnect', reason);
+  }
+
+  /** @internal the client resumed on a new transport. */
+  attach(connection: Connection): void {
+    this.connection = connection;
+    this.state = 'open';
+    this.emit('resume');
+  }
+
+  /** @internal the session is over: one 'close'. */
+  finish(reason: CloseReason): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.closeReason = reason;
+    this.emit('close', reason);
   }
 
   get remoteAddress(): string | undefined {
@@ -73,7 +118,7 @@ export class Session extends EventEmitter {
   }
 
   get isOpen(): boolean {
-    return this.connection.state === 'open';
+    return this.state === 'open' && this.connection.state === 'open';
   }
 
   /** Bytes waiting in the transport's send buffer. */
@@ -87,7 +132,15 @@ export class Session extends EventEmitter {
    * Throws LL_ERR_NOT_OPEN after close, LL_ERR_FRAME_TOO_LARGE above the peer's frame limit.
    */
   send(data: Uint8Array | string): boolean {
-    return this.connection.send(toPayload(data));
+    const payload = toPayload(data);
+    if (this.state === 'detached' && this.resume) {
+      // Kept for the replay when the client resumes (bounded: BufferOverflowError past the limit).
+      this.connection.checkFrameSize(payload);
+      this.resume.record(payload);
+      return !this.resume.aboveHighWater;
+    }
+    if (this.state === 'closed') throw new LifelineError('LL_ERR_NOT_OPEN', 'cannot send: session is closed');
+    return this.connection.send(payload);
   }
 
   /**
@@ -103,6 +156,7 @@ export class Session extends EventEmitter {
 
   /** Close gracefully (CLOSE frame, then the transport). 'close' follows with code local-close. */
   close(message = ''): void {
-    this.connection.close('normal', message);
+    if (this.state === 'detached') this.closeDetached(this, message || 'closed locally while detached');
+    else this.connection.close('normal', message);
   }
 }

@@ -39,7 +39,7 @@ const WELCOME_HEAD = [0x01, 0x00, 0x00];
 const BAD: BadCase[] = [
   // Type byte
   { name: 'long type 0', input: bytes(0x00, 0x00), code: 'LL_ERR_UNKNOWN_FRAME_TYPE', message: /long frame type 0/ },
-  { name: 'long type 6', input: bytes(0x06, 0x00), code: 'LL_ERR_UNKNOWN_FRAME_TYPE', message: /long frame type 6/ },
+  { name: 'long type 7', input: bytes(0x07, 0x00), code: 'LL_ERR_UNKNOWN_FRAME_TYPE', message: /long frame type 7/ },
   { name: 'long type 63', input: bytes(0x3f), code: 'LL_ERR_UNKNOWN_FRAME_TYPE', message: /long frame type 63/ },
   { name: 'reserved compact 0x60', input: bytes(0x60), code: 'LL_ERR_UNKNOWN_FRAME_TYPE', message: /reserved compact prefix 011/ },
   { name: 'reserved compact 0x7f', input: bytes(0x7f), code: 'LL_ERR_UNKNOWN_FRAME_TYPE', message: /reserved compact prefix 011/ },
@@ -174,7 +174,7 @@ test('FrameDecoder - frames before a bad one in the same chunk are still deliver
 
 test('FrameDecoder - stays dead after an error: every later push and end throws', () => {
   const decoder = new FrameDecoder();
-  assert.throws(() => decoder.push(bytes(0x06), noop), isProtocolError('LL_ERR_UNKNOWN_FRAME_TYPE'));
+  assert.throws(() => decoder.push(bytes(0x07), noop), isProtocolError('LL_ERR_UNKNOWN_FRAME_TYPE'));
   for (let i = 0; i < 3; i++) {
     let called = false;
     assert.throws(

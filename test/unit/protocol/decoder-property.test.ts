@@ -30,6 +30,7 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
     plain,
   ),
   fc.record({ type: fc.constant('data' as const), seq: varintValue, payload: bytes(300) }, plain),
+  fc.record({ type: fc.constant('ack' as const), seq: varintValue }, plain),
   fc.record(
     {
       type: fc.constant('hello' as const),
@@ -39,6 +40,8 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
       token: bytes(80),
       resumeSessionId: sessionId,
       resumeLastSeq: varintValue,
+      maxFrameSize: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      resumable: fc.boolean(),
     },
     { ...plain, requiredKeys: ['type', 'version', 'heartbeatIntervalMs', 'heartbeatTimeoutMs'] },
   ),
@@ -52,6 +55,7 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
       maxFrameSize: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
       resumed: fc.boolean(),
       resumeLastSeq: varintValue,
+      resumeWindowMs: varintValue,
     },
     { ...plain, requiredKeys: ['type', 'version', 'heartbeatIntervalMs', 'heartbeatTimeoutMs'] },
   ),
