@@ -22,6 +22,10 @@ import { pingSchedule } from '../liveness/negotiate.js';
 import { createDetector, type DetectorSpec } from '../liveness/detectors/index.js';
 import { renderTable } from './table.js';
 import { percentile } from './summary.js';
+import { seededRandom } from '../time/rng.js';
+
+/** The simulation's PRNG (mulberry32), re-exported for callers that seed it. */
+export const mulberry32 = seededRandom;
 
 export const SIM_INTERVAL_MS = 1000;
 export const SIM_TIMEOUT_MS = 3 * SIM_INTERVAL_MS;
@@ -71,16 +75,6 @@ export const SIM_DETECTORS: ReadonlyArray<{ id: string; spec: DetectorSpec }> = 
   { id: 'phi θ=3 pause=0', spec: { kind: 'phi', threshold: 3, acceptablePauseMs: 0 } },
 ];
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal draw (Box–Muller). */
 function normal(rng: () => number): number {

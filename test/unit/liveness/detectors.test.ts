@@ -12,17 +12,8 @@ import {
   type FailureDetector,
 } from '../../../src/liveness/detectors/index.js';
 import type { PhiAccrualOptions } from '../../../src/liveness/detectors/phi-accrual.js';
+import { seededRandom as mulberry32 } from '../../../src/time/rng.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const normal = (rng: () => number): number => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
 
 /** Feeds arrivals at the given gaps; returns the time of the last arrival. */

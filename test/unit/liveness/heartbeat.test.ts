@@ -8,19 +8,10 @@ import { Heartbeat, type HeartbeatOptions, type HeartbeatVerdict } from '../../.
 import { InvalidOptionError } from '../../../src/errors.js';
 import { PING_ID_MODULO } from '../../../src/protocol/frames.js';
 import { createDetector, FixedTimeoutDetector, type FailureDetector } from '../../../src/liveness/detectors/index.js';
+import { seededRandom as mulberry32 } from '../../../src/time/rng.js';
 
 const base = { intervalMs: 1000, timeoutMs: 3000 } as const;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Drives a Heartbeat the way the connection layer does: check at nextCheckAtMs, re-arm. */
 function drive(clock: FakeClock, hb: Heartbeat, onVerdict: (v: HeartbeatVerdict) => void): void {

@@ -5,6 +5,7 @@ import type { Cancel, Clock } from '../../../src/time/clock.js';
 import { FakeClock } from '../../../src/time/fake-clock.js';
 import { TimerWheel } from '../../../src/time/wheel.js';
 import { InvalidOptionError } from '../../../src/errors.js';
+import { seededRandom as mulberry32 } from '../../../src/time/rng.js';
 
 /**
  * FakeClock wrapper that numbers synchronous turns (one per clock timer callback), counts
@@ -33,16 +34,6 @@ class TurnClock implements Clock {
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('TimerWheel - fires at the first tick boundary at or after atMs', () => {
   const clock = new FakeClock();
