@@ -24,7 +24,8 @@ import { EventEmitter } from 'node:events';
 import type { PongInfo } from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { asBuffer, toPayload } from '../connection/payload.js';
-import type { GoawayFrame, PeerStatus } from '../protocol/frames.js';
+import type { GoawayFrame, PeerStatus, WelcomeFrame } from '../protocol/frames.js';
+import { ResumeState } from '../connection/resume.js';
 import type { AvailabilityChange, UnavailableReason } from '../liveness/availability.js';
 import { systemClock, type Clock, type Cancel } from '../time/clock.js';
 import { TimerScheduler } from '../time/scheduler.js';
@@ -34,44 +35,9 @@ import { Link, type LinkOpenInfo, type LinkOwner } from './link.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { ReconnectPlanner } from './reconnect.js';
 import { formatServer } from './servers.js';
+import type { ClientState, OpenInfo, ReconnectingInfo, UnavailableInfo } from './types.js';
 
-export interface OpenInfo {
-  sessionId: string;
-  /** Heartbeat interval in force (the server may have clamped the proposal), ms. */
-  heartbeatInterval: number;
-  /** Heartbeat timeout in force, ms. */
-  heartbeatTimeout: number;
-  /** Whether a previous session was resumed (always false until resume lands). */
-  resumed: boolean;
-  /** The server this connection reached, `host:port` (IPv6 as `[::1]:port`). */
-  server: string;
-}
-
-/** 'reconnecting': a new attempt is planned. */
-export interface ReconnectingInfo {
-  /** Attempts since the last stable connection, this one included (1, 2, …). */
-  attempt: number;
-  /** How long the client waits before dialling, ms. */
-  delayMs: number;
-  /** Where it will dial, `host:port`. */
-  server: string;
-}
-
-/**
- * `reconnecting`: waiting for the backoff delay, or letting the previous connection finish
- * closing before the next dial (send() queues in this state, as while connecting).
- */
-export type ClientState = 'connecting' | 'handshake' | 'open' | 'reconnecting' | 'closing' | 'closed';
-
-/** Why the server is not serving us, as the heartbeat showed it. */
-export interface UnavailableInfo {
-  reason: UnavailableReason;
-  /** The server's last reported status and load. */
-  status: PeerStatus;
-  load: number;
-  /** How long the PING waited (no-answer / slow), ms. */
-  waitedMs?: number;
-}
+export type { OpenInfo, ReconnectingInfo, ClientState, UnavailableInfo } from './types.js';
 
 export interface Client {
   on(event: 'open', listener: (info: OpenInfo) => void): this;
@@ -115,6 +81,16 @@ export class Client extends EventEmitter implements LinkOwner {
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private peerStatus: PeerStatus = 'ok';
+  /**
+   * Resume (docs/spec/0006-resume.md): the session the server keeps for us, and our sequence
+   * state — sent-but-unacknowledged messages live here across reconnects.
+   */
+  private resumeState: ResumeState | undefined;
+  private resumeSessionId: Uint8Array | undefined;
+  /** The last WELCOME resumed our session. */
+  private resumed = false;
+  /** close() found an open connection and closed it gracefully. */
+  private closedGracefully = false;
   /** close() was called while a link was closing: the final reason once it has. */
   private stopReason: CloseReason | undefined;
   /** The client itself is leaving the current link (failover): retry whatever its reason. */
@@ -132,6 +108,7 @@ export class Client extends EventEmitter implements LinkOwner {
     this.scheduler = new TimerScheduler(this.clock);
     this.planner = new ReconnectPlanner(this.options.servers, this.options.reconnect || { ...NO_RECONNECT }, this.options.rng);
     this.netKeepalive = loadNetKeepalive().catch(() => undefined);
+    if (this.options.resume) this.resumeState = this.newResumeState();
     // Dial asynchronously so listeners attached right after connect() see every event.
     void this.startLink();
   }
@@ -165,8 +142,9 @@ export class Client extends EventEmitter implements LinkOwner {
     return this.link?.address ?? formatServer(this.planner.current);
   }
 
+  /** Bytes not yet on the wire, plus (resumable sessions) bytes the server has not acknowledged. */
   get bufferedAmount(): number {
-    return (this.link?.connection?.transport.bufferedBytes ?? 0) + this.queuedBytes;
+    return (this.link?.connection?.transport.bufferedBytes ?? 0) + this.queuedBytes + (this.resumeState?.unackedBytes ?? 0);
   }
 
   /**
@@ -179,7 +157,14 @@ export class Client extends EventEmitter implements LinkOwner {
     const payload = toPayload(data);
     const link = this.link;
     if (this.state === 'open' && link?.state === 'open') return link.send(payload);
-    if (this.state === 'connecting' || this.state === 'handshake' || this.state === 'reconnecting') {
+    const waiting = this.state === 'connecting' || this.state === 'handshake' || this.state === 'reconnecting';
+    if (waiting && this.resumeState) {
+      // Resumable: the message takes its seq now and is sent (or replayed) on the next connection,
+      // exactly once. A copy: the caller may reuse its buffer. Bounded (BufferOverflowError).
+      this.resumeState.record(payload.slice());
+      return false;
+    }
+    if (waiting) {
       if (this.queuedBytes + payload.byteLength > this.options.maxQueuedBytes) {
         throw new LifelineError(
           'LL_ERR_BUFFER_OVERFLOW',
@@ -218,6 +203,7 @@ export class Client extends EventEmitter implements LinkOwner {
       return;
     }
     if (link.connection) this.state = 'closing';
+    this.closedGracefully = link.state === 'open';
     link.close(message); // before TCP is up this reports linkClosed at once
   }
 
@@ -246,8 +232,9 @@ export class Client extends EventEmitter implements LinkOwner {
     this.leaving = false;
     this.cancelTimers();
     if (this.stopReason) {
-      // close() was called: the link's own local-close reason is the most precise one.
-      return this.finish(reason.code === 'local-close' ? reason : this.stopReason);
+      // close() was called: the link's own local-close reason is the most precise one (unless it
+      // is the failover's, which close() overtook).
+      return this.finish(reason.code === 'local-close' && !forced ? reason : this.stopReason);
     }
     // Without reconnect a GOAWAY leaves the client 'closing': its reason is final.
     if (!this.options.reconnect) return this.finish(reason);
@@ -290,7 +277,7 @@ export class Client extends EventEmitter implements LinkOwner {
         this.planner.stable();
       });
     }
-    this.info = { ...info, resumed: false, server: link.address };
+    this.info = { ...info, resumed: this.resumed, server: link.address };
     this.emit('open', this.info);
     if (this.link === link && link.state === 'open') this.flushQueue(link);
   }
@@ -367,6 +354,53 @@ export class Client extends EventEmitter implements LinkOwner {
     if (link === this.link) this.emit('stall', lateByMs);
   }
 
+  // --- resume (docs/spec/0006-resume.md) ----------------------------------------------------------
+
+  linkResumeHello(link: Link): { resumable: boolean; sessionId?: Uint8Array; lastSeq?: number } {
+    const state = this.resumeState;
+    if (link !== this.link || !state) return { resumable: false };
+    return { resumable: true, ...(this.resumeSessionId ? { sessionId: this.resumeSessionId, lastSeq: state.receivedSeq } : {}) };
+  }
+
+  linkResumeWelcome(link: Link, welcome: WelcomeFrame): { state?: ResumeState; replayAfter?: number } {
+    let state = this.resumeState;
+    if (link !== this.link || !state) return {};
+    if (this.resumeSessionId && welcome.resumed === true) {
+      this.resumed = true;
+      return { state, replayAfter: welcome.resumeLastSeq ?? 0 };
+    }
+    this.resumed = false;
+    if (this.resumeSessionId) {
+      // The server no longer holds our session. What we sent on it and it never confirmed is the
+      // application's to decide about ('undelivered'); what never left us (queued while
+      // disconnected) goes to the new session, which starts from seq 1.
+      const lost = state.unackedPayloads(state.writtenSeq);
+      const neverSent = state.unwrittenPayloads();
+      state = this.resumeState = this.newResumeState();
+      for (const payload of neverSent) state.record(payload);
+      if (lost.length > 0) {
+        this.reportUndelivered(lost, new LifelineError('LL_ERR_NOT_OPEN', 'the server did not resume the session: these messages were never acknowledged'));
+      }
+    }
+    if (welcome.resumeWindowMs === undefined) {
+      // This server does not resume sessions: send what waited (in order) without retaining it.
+      const waiting = state.unackedPayloads();
+      this.resumeSessionId = undefined;
+      this.resumeState = this.newResumeState();
+      this.queue.push(...waiting);
+      for (const p of waiting) this.queuedBytes += p.byteLength;
+      return {};
+    }
+    this.resumeSessionId = welcome.sessionId;
+    // A fresh session: everything recorded while connecting goes out now, from seq 1.
+    return { state, replayAfter: 0 };
+  }
+
+  private newResumeState(): ResumeState {
+    const maxBytes = this.options.maxQueuedBytes;
+    return new ResumeState({ retain: true, maxBytes, highWaterBytes: maxBytes / 4 });
+  }
+
   // --- queue and end ----------------------------------------------------------------------------
 
   private flushQueue(link: Link): void {
@@ -417,7 +451,11 @@ export class Client extends EventEmitter implements LinkOwner {
     this.state = 'closed';
     this.cancelTimers();
     this.closeReason = reason;
-    const unsent = this.queue;
+    // After a graceful close of an open connection, TCP delivered what we wrote before our CLOSE;
+    // otherwise messages the server never acknowledged are reported, not silently dropped.
+    const graceful = this.closedGracefully && reason.code === 'local-close';
+    const unsent = [...(graceful ? [] : (this.resumeState?.unackedPayloads() ?? [])), ...this.queue];
+    this.resumeState = undefined;
     this.queue = [];
     this.queuedBytes = 0;
     if (unsent.length > 0) {

@@ -10,7 +10,8 @@
 import net from 'node:net';
 import { Connection, defaultStallThresholdMs, type ConnectionOwner, type PongInfo } from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
-import { PROTOCOL_VERSION, type Frame, type GoawayFrame } from '../protocol/frames.js';
+import { PROTOCOL_VERSION, type Frame, type GoawayFrame, type HelloFrame, type WelcomeFrame } from '../protocol/frames.js';
+import type { ResumeState } from '../connection/resume.js';
 import { pingSchedule } from '../liveness/negotiate.js';
 import { AvailabilityMonitor, type AvailabilityChange } from '../liveness/availability.js';
 import type { Cancel, Clock } from '../time/clock.js';
@@ -41,6 +42,12 @@ export interface LinkOwner {
   linkStall(link: Link, lateByMs: number): void;
   /** Exactly once per link (also for a dial that never connected). */
   linkClosed(link: Link, reason: CloseReason): void;
+  /**
+   * Resume (docs/spec/0006-resume.md): what to put in HELLO, and — once WELCOME says whether the
+   * session was kept — which sequence state the connection uses and from where to replay.
+   */
+  linkResumeHello(link: Link): { resumable: boolean; sessionId?: Uint8Array; lastSeq?: number };
+  linkResumeWelcome(link: Link, welcome: WelcomeFrame): { state?: ResumeState; replayAfter?: number };
 }
 
 export type LinkState = 'connecting' | 'handshake' | 'open' | 'closing' | 'closed';
@@ -52,6 +59,11 @@ export interface LinkDeps {
   scheduler: Scheduler;
   netKeepalive: NetKeepaliveApi | undefined;
   owner: LinkOwner;
+}
+
+function resumeHello(r: { resumable: boolean; sessionId?: Uint8Array; lastSeq?: number }): Partial<HelloFrame> {
+  if (!r.resumable) return {};
+  return { resumable: true, ...(r.sessionId ? { resumeSessionId: r.sessionId, resumeLastSeq: r.lastSeq ?? 0 } : {}) };
 }
 
 export class Link implements ConnectionOwner {
@@ -141,6 +153,7 @@ export class Link implements ConnectionOwner {
         heartbeatTimeoutMs: Math.round(options.heartbeatTimeout ?? 0),
         maxFrameSize: options.maxFrameSize,
         ...(token === undefined ? {} : { token: typeof token === 'string' ? new TextEncoder().encode(token) : token }),
+        ...resumeHello(this.deps.owner.linkResumeHello(this)),
       });
       connection.startHandshakeTimer(Math.max(1, startedAt + handshakeTimeout - clock.now()));
     });
@@ -207,7 +220,9 @@ export class Link implements ConnectionOwner {
     }
     const options = this.deps.options;
     const negotiated = { intervalMs: frame.heartbeatIntervalMs, timeoutMs: frame.heartbeatTimeoutMs };
+    const resume = this.deps.owner.linkResumeWelcome(this, frame);
     connection.open({
+      ...(resume.state ? { resume: resume.state } : {}),
       ...pingSchedule('client', negotiated),
       timeoutMs: negotiated.timeoutMs,
       peerMaxFrameSize: frame.maxFrameSize ?? options.maxFrameSize,
@@ -222,6 +237,8 @@ export class Link implements ConnectionOwner {
         : {}),
     });
     this.state = 'open';
+    // Resend what the server has not received (original seqs; it drops any duplicate).
+    if (resume.replayAfter !== undefined) connection.replayAfter(resume.replayAfter);
     // The budget must leave room to report before the heartbeat declares the server dead.
     const budgetMs = Math.min(options.availabilityBudget, negotiated.timeoutMs / 2);
     this.availability = new AvailabilityMonitor({ budgetMs, busyPongs: options.busyPongs });

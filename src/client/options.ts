@@ -71,6 +71,12 @@ export interface ClientOptions extends SocketTuningOptions {
    */
   reconnect?: boolean | ReconnectOptions;
   /**
+   * Ask the server to keep the session through a transport loss and resume it on reconnect:
+   * nothing sent is lost or doubled within the server's resume window (docs/spec/0006-resume.md).
+   * Unacknowledged messages are kept (bounded by maxQueuedBytes). Default: on when reconnect is.
+   */
+  resume?: boolean;
+  /**
    * Heartbeat interval to propose, ms: a PING goes out when nothing has been received for this
    * long. Default: none proposed — the server's default applies (lifeline's is 5000).
    */
@@ -120,6 +126,7 @@ export type ResolvedClientOptions = Omit<ClientOptions, 'servers' | 'reconnect'>
   servers: ServerAddress[];
   /** false: the first loss is final. */
   reconnect: ResolvedReconnectOptions | false;
+  resume: boolean;
   rng: () => number;
   handshakeTimeout: number;
   maxFrameSize: number;
@@ -153,6 +160,8 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     reconnect: resolveReconnect(reconnect, serverSpecs !== undefined),
     socketTuning,
   } as ResolvedClientOptions;
+  o.resume ??= o.reconnect !== false;
+  if (typeof o.resume !== 'boolean') throw new InvalidOptionError('resume', `must be a boolean, got ${typeof o.resume}`);
   if (typeof o.rng !== 'function') throw new InvalidOptionError('rng', 'must be a function returning numbers in [0, 1)');
   positiveNumber('handshakeTimeout', o.handshakeTimeout);
   positiveNumber('maxFrameSize', o.maxFrameSize);

@@ -254,10 +254,14 @@ export class Connection {
    */
   replayAfter(peerLastSeq: number): void {
     this.resume.ack(Math.min(peerLastSeq, this.resume.sentSeq));
+    // One writev for the whole replay, not a write per message.
+    this.transport.cork();
     for (const { seq, payload } of this.resume.unackedAfter(peerLastSeq)) this.writeData(seq, payload);
+    this.transport.uncork();
   }
 
   private writeData(seq: number, payload: Uint8Array): boolean {
+    if (seq > this.resume.writtenSeq) this.resume.writtenSeq = seq;
     const header = encodeDataHeader(seq, payload.byteLength);
     const size = header.byteLength + payload.byteLength;
     if (payload.byteLength <= COALESCE_LIMIT) {

@@ -32,6 +32,8 @@ export class ResumeState {
   receivedSeq = 0;
   /** Highest inbound seq we told the peer about in an ACK (or a WELCOME / HELLO). */
   ackSentSeq = 0;
+  /** Highest outbound seq written to a transport at least once (the rest never left us). */
+  writtenSeq = 0;
   private retained: Retained[] = [];
   private head = 0;
   private bytes = 0;
@@ -93,9 +95,14 @@ export class ResumeState {
     }
   }
 
-  /** Payloads never acknowledged: what to report as undelivered when a session cannot resume. */
-  unackedPayloads(): Uint8Array[] {
-    return this.retained.slice(this.head).map((r) => r.payload);
+  /** Payloads never acknowledged (all, or only those with seq <= upToSeq). */
+  unackedPayloads(upToSeq = Infinity): Uint8Array[] {
+    return this.retained.slice(this.head).filter((r) => r.seq <= upToSeq).map((r) => r.payload);
+  }
+
+  /** Payloads recorded but never written to any transport (queued while disconnected). */
+  unwrittenPayloads(): Uint8Array[] {
+    return this.retained.slice(this.head).filter((r) => r.seq > this.writtenSeq).map((r) => r.payload);
   }
 
   /** Judge an inbound DATA seq: the next one, a duplicate from a replay, or a gap (a bug or an attack). */
