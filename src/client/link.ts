@@ -140,6 +140,7 @@ export class Link implements ConnectionOwner {
         clock,
         scheduler,
         maxFrameSize: options.maxFrameSize,
+        maxBufferedBytes: options.maxQueuedBytes,
         health: () => ({ status: 'ok', load: 0 }),
       });
       this.connection = connection;

@@ -17,7 +17,7 @@ import type { DetectorSpec } from '../liveness/detectors/types.js';
 import type { Clock, Cancel } from '../time/clock.js';
 import type { Scheduler } from '../time/scheduler.js';
 import type { Transport, TransportCloseCause } from '../transport/types.js';
-import { LifelineError, ProtocolError } from '../errors.js';
+import { BufferOverflowError, LifelineError, ProtocolError } from '../errors.js';
 import type { CloseReason, CloseReasonCode, DetectedBy } from './close-reason.js';
 
 export interface HealthReport {
@@ -61,6 +61,11 @@ export interface ConnectionOptions {
   maxFrameSize: number;
   /** Status and load put in every PONG we send. */
   health: () => HealthReport;
+  /**
+   * Bytes send() may leave waiting in the transport's buffer (a peer that stops reading);
+   * beyond it send() throws BufferOverflowError instead of growing memory. Default 4 MiB.
+   */
+  maxBufferedBytes?: number;
 }
 
 /** Stall guard (docs/spec/0004-availability.md §Stall guard). */
@@ -98,6 +103,7 @@ export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
 // Below this size a DATA frame is copied into one buffer; above it header and payload are
 // written separately under cork (one writev) to avoid copying big payloads.
 const COALESCE_LIMIT = 1024;
+const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Resumable sessions: acknowledge received DATA at most this late… */
 const ACK_DELAY_MS = 50;
 /** …or at once after this many unacknowledged messages. */
@@ -119,6 +125,7 @@ export class Connection {
   /** The check that follows a detected stall judges normally (at most one deferral in a row). */
   private deferredForStall = false;
   private cancelHandshake: Cancel | undefined;
+  private readonly maxBufferedBytes: number;
   /** Monotonic time (clock ms) the transport was accepted / dialled. */
   readonly startedAtMs: number;
   private lastSeenAtMs: number;
@@ -149,6 +156,7 @@ export class Connection {
     this.scheduler = options.scheduler;
     this.health = options.health;
     this.decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize });
+    this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.startedAtMs = this.lastSeenAtMs = this.clock.now();
     this.transport.setHandlers({
       data: (chunk) => this.onData(chunk),
@@ -229,6 +237,13 @@ export class Connection {
       throw new LifelineError('LL_ERR_NOT_OPEN', `cannot send: connection is ${this.state}`);
     }
     this.checkFrameSize(payload);
+    // Never unbounded memory: a peer that stops reading fills our buffer only this far. (A
+    // resumable session is bounded by its replay buffer instead, which covers this one.)
+    if (!this.resume.limits.retain && this.transport.bufferedBytes + payload.byteLength > this.maxBufferedBytes) {
+      throw new BufferOverflowError(
+        `cannot send ${payload.byteLength} more bytes: ${this.transport.bufferedBytes} bytes are already waiting for the peer to read (limit ${this.maxBufferedBytes})`,
+      );
+    }
     const seq = this.resume.record(payload);
     const ok = this.writeData(seq, payload);
     return ok && !this.resume.aboveHighWater;

@@ -52,6 +52,11 @@ export interface ServerOptions extends SocketTuningOptions {
   maxResumeBytesPerSession?: number;
   /** Unacknowledged bytes kept by all detached sessions together; the oldest are closed beyond it. Default 256 MiB. */
   maxResumeBytes?: number;
+  /**
+   * Bytes a session may have waiting to be written (its client stopped reading); send() beyond
+   * throws BufferOverflowError, and returns false well before (the socket's high-water mark). Default 4 MiB.
+   */
+  maxBufferedBytes?: number;
   /** Timer-wheel slot width, ms: heartbeat checks fire up to this late. Default 50. */
   timerResolution?: number;
   /**
@@ -98,6 +103,7 @@ export const SERVER_DEFAULTS = {
   resumeWindow: 120_000,
   maxResumeBytesPerSession: 1024 * 1024,
   maxResumeBytes: 256 * 1024 * 1024,
+  maxBufferedBytes: 4 * 1024 * 1024,
 } as const;
 
 /** Options that may be 0 (validated on their own below); every other default must stay > 0. */

@@ -61,6 +61,7 @@ export class ServerPeer implements ConnectionOwner {
       clock: host.clock,
       scheduler: host.scheduler,
       maxFrameSize: host.options.maxFrameSize,
+      maxBufferedBytes: host.options.maxBufferedBytes,
       health: host.health,
     });
     this.connection.startHandshakeTimer(host.options.handshakeTimeout);
