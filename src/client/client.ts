@@ -31,6 +31,7 @@ import { systemClock, type Clock, type Cancel } from '../time/clock.js';
 import { TimerScheduler } from '../time/scheduler.js';
 import { loadNetKeepalive, type AppliedSocketOptions, type NetKeepaliveApi } from '../transport/socket-tuning.js';
 import { LifelineError } from '../errors.js';
+import { channels, publish } from '../diagnostics.js';
 import { Link, type LinkOpenInfo, type LinkOwner } from './link.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { ReconnectPlanner } from './reconnect.js';
@@ -251,6 +252,7 @@ export class Client extends EventEmitter implements LinkOwner {
     if (this.state !== 'reconnecting') return; // a listener called close()
     const server = formatServer(plan.server);
     this.emit('reconnecting', { attempt: plan.attempt, delayMs: plan.delayMs, server } satisfies ReconnectingInfo);
+    publish(channels.clientReconnecting, () => ({ client: this, attempt: plan.attempt, delayMs: plan.delayMs, server }));
     if (this.state !== 'reconnecting') return;
     this.keepAlive ??= setInterval(() => {}, 1 << 30);
     this.cancelWait = this.scheduler.schedule(this.clock.now() + plan.delayMs, () => {
@@ -288,6 +290,7 @@ export class Client extends EventEmitter implements LinkOwner {
     if (link !== this.link) return;
     const { kind, ...info } = change;
     this.emit(kind, info);
+    publish(kind === 'unavailable' ? channels.clientUnavailable : channels.clientAvailable, () => ({ client: this, ...info }));
     if (!this.options.reconnect || this.options.servers.length < 2 || link.state !== 'open' || this.link !== link) return;
     if (change.kind === 'available') {
       this.cancelFailoverCheck?.();

@@ -17,6 +17,7 @@ import type { Transport } from '../transport/types.js';
 import type { AppliedSocketOptions } from '../transport/socket-tuning.js';
 import type { ResolvedServerOptions } from './options.js';
 import { Session } from './session.js';
+import { channels, publish } from '../diagnostics.js';
 import { ResumeState } from '../connection/resume.js';
 
 /** What a peer needs from its server (narrow port). */
@@ -155,7 +156,9 @@ export class ServerPeer implements ConnectionOwner {
   ping(id: number): void {
     this.session?.emit('ping', id);
     const guard = this.pingGuard;
-    if (guard && guard.onPing(this.host.clock.now()) === 'too-many') this.tooManyPings(guard);
+    const verdict = guard?.onPing(this.host.clock.now());
+    if (verdict === 'strike' || verdict === 'too-many') publish(channels.serverPingStrike, () => ({ session: this.session, verdict }));
+    if (guard && verdict === 'too-many') this.tooManyPings(guard);
   }
 
   pingSent(): void {

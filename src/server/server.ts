@@ -27,6 +27,7 @@ import { TcpTransport } from '../transport/tcp.js';
 import { applySocketTuning, loadNetKeepalive, type NetKeepaliveApi } from '../transport/socket-tuning.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { LifelineError } from '../errors.js';
+import { channels, publish } from '../diagnostics.js';
 import {
   resolveDrainOptions,
   resolveServerOptions,
@@ -211,6 +212,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     if (now - this.lastStallReportAtMs < 1000) return;
     this.lastStallReportAtMs = now;
     this.emit('stall', lateByMs);
+    publish(channels.serverStall, () => ({ server: this, lateByMs }));
   }
 
   sessionOpened(peer: ServerPeer, session: Session): void {
@@ -220,6 +222,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     const drain = this.drainState;
     if (drain) peer.connection.goaway(drain.goaway);
     this.emit('session', session);
+    publish(channels.sessionOpen, () => ({ session }));
   }
 
   peerClosed(peer: ServerPeer, reason: CloseReason): void {
@@ -299,6 +302,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     if (!this.liveSessions.delete(session)) return;
     session.finish(reason);
     this.emit('sessionClose', session, reason);
+    publish(channels.sessionClose, () => ({ session, reason }));
   }
 
   // --- accept -----------------------------------------------------------------------------------

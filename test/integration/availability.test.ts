@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, createServer, createEventLoopHealth, type CloseReason, type HealthReport, type UnavailableInfo } from '../../src/index.js';
 import { applySocketTuning, loadNetKeepalive } from '../../src/transport/socket-tuning.js';
 import { nextEvent } from './helpers.js';
+import diagnostics from 'node:diagnostics_channel';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -25,6 +26,13 @@ test('availability - busy PONGs make the client report unavailable (busy), ok PO
   await nextEvent(client, 'open', 3000);
   const unavailable: UnavailableInfo[] = [];
   client.on('unavailable', (info: UnavailableInfo) => unavailable.push(info));
+  // Metrics count it: the client publishes on a diagnostics channel that a metrics layer reads.
+  const counted: string[] = [];
+  const onUnavailable = (message: unknown) => {
+    if ((message as { client?: unknown }).client === client) counted.push((message as { reason: string }).reason);
+  };
+  diagnostics.subscribe('lifeline:client:unavailable', onUnavailable);
+  t.after(() => diagnostics.unsubscribe('lifeline:client:unavailable', onUnavailable));
   await sleep(300);
   assert.deepEqual(unavailable, [], 'healthy server: no verdict');
   assert.equal(client.available, true);
@@ -39,6 +47,7 @@ test('availability - busy PONGs make the client report unavailable (busy), ok PO
   // Two busy PONGs: at most ~2 intervals (+ jitter and scheduling) after the switch.
   assert.ok(afterMs < 2 * 100 * 1.1 + 150, `reported after ${Math.round(afterMs)} ms`);
   assert.equal(client.available, false);
+  assert.deepEqual(counted, ['busy']);
 
   report = { status: 'ok', load: 20 };
   await nextEvent(client, 'available', 2000);

@@ -1,0 +1,32 @@
+/**
+ * Named diagnostics channels (node:diagnostics_channel) the library publishes to: the metrics
+ * layer (and any user's observability code) subscribes; the core never imports metrics
+ * (STYLE.md §3.15, undici's lib/core/diagnostics.js). Publishing to a channel nobody listens to
+ * costs one boolean check (`hasSubscribers`).
+ *
+ * | channel | message |
+ * | --- | --- |
+ * | `lifeline:client:unavailable` | `{ client, reason, status, load, waitedMs? }` |
+ * | `lifeline:client:available` | `{ client, status, load }` |
+ * | `lifeline:client:reconnecting` | `{ client, attempt, delayMs, server }` |
+ * | `lifeline:session:open` | `{ session }` |
+ * | `lifeline:session:close` | `{ session, reason }` |
+ * | `lifeline:server:stall` | `{ server, lateByMs }` |
+ * | `lifeline:server:ping-strike` | `{ session?, verdict: 'strike' \| 'too-many' }` |
+ */
+import diagnostics from 'node:diagnostics_channel';
+
+export const channels = {
+  clientUnavailable: diagnostics.channel('lifeline:client:unavailable'),
+  clientAvailable: diagnostics.channel('lifeline:client:available'),
+  clientReconnecting: diagnostics.channel('lifeline:client:reconnecting'),
+  sessionOpen: diagnostics.channel('lifeline:session:open'),
+  sessionClose: diagnostics.channel('lifeline:session:close'),
+  serverStall: diagnostics.channel('lifeline:server:stall'),
+  serverPingStrike: diagnostics.channel('lifeline:server:ping-strike'),
+} as const;
+
+/** Publish only when someone listens (the message object is not even built otherwise). */
+export function publish(channel: diagnostics.Channel, message: () => object): void {
+  if (channel.hasSubscribers) channel.publish(message());
+}
