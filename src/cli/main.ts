@@ -7,6 +7,7 @@ import { runClient } from './client-command.js';
 import { runDemo } from './demo-command.js';
 import { runLabAgentCommand, runLabCommand } from './lab-command.js';
 import { runDetectorsCommand } from './detectors-command.js';
+import { runBenchCommand } from './bench-command.js';
 
 const program = new Command();
 program
@@ -70,6 +71,20 @@ program
       return;
     }
     process.exitCode = await runLabCommand(opts);
+  });
+
+program
+  .command('bench')
+  .description('benchmark lifeline against raw net, ws, socket.io, MQTT and NATS: memory, CPU, loop delay, bytes per heartbeat')
+  .option('--connections <n>', 'connections per system', (v) => Number.parseInt(v, 10), 10_000)
+  .option('--interval <ms>', 'heartbeat interval, ms', parseMs('--interval'), 1000)
+  .option('--duration <ms>', 'measured window, ms', parseMs('--duration'), 10_000)
+  .option('--systems <ids>', 'comma-separated: raw,lifeline,ws,socketio,aedes,mosquitto,nats (default: all)')
+  .option('--freeze', "also SIGSTOP a generator holding 10% of the connections and time the server's detection", false)
+  .option('--scale', 'cluster servers behind one port, more generators and source addresses (up to 200,000)', false)
+  .option('--json <file>', 'write every raw measurement as JSON')
+  .action(async (opts) => {
+    process.exitCode = await runBenchCommand(opts);
   });
 
 program

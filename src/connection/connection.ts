@@ -377,6 +377,13 @@ export class Connection {
     }
     if (this.state === 'handshake') {
       if (frame.type === 'close') return this.onRemoteClose(frame.code, frame.message);
+      if (frame.type === 'goaway') {
+        // A server shedding load answers with GOAWAY (retry-after, redirect) then CLOSE instead
+        // of WELCOME (PROTOCOL.md §8.4): the close reason will carry it.
+        this.goawayReceived = frame;
+        this.owner.goaway(frame);
+        return;
+      }
       this.owner.handshakeFrame(frame);
       return;
     }

@@ -53,6 +53,15 @@ export interface ServerOptions extends SocketTuningOptions {
   /** Unacknowledged bytes kept by all detached sessions together; the oldest are closed beyond it. Default 256 MiB. */
   maxResumeBytes?: number;
   /**
+   * Shed connection storms (docs/spec/0005-reconnect.md §Storms): accept at most this many new
+   * connections per second (bursts up to `acceptBurst`); beyond it a connection is answered with
+   * GOAWAY `overloaded` carrying a retry-after that spreads the excess over the following
+   * seconds, then CLOSE. Default: no limit.
+   */
+  maxAcceptRate?: number;
+  /** Connections accepted at once before maxAcceptRate applies. Default: maxAcceptRate (one second's worth). */
+  acceptBurst?: number;
+  /**
    * Bytes a session may have waiting to be written (its client stopped reading); send() beyond
    * throws BufferOverflowError, and returns false well before (the socket's high-water mark). Default 4 MiB.
    */
@@ -79,7 +88,9 @@ export interface ServerOptions extends SocketTuningOptions {
   // TCP_USER_TIMEOUT 30 s (docs/keepalive.md). `tcpKeepalive: false, tcpUserTimeout: 0` = off.
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'health' | 'detector' | keyof SocketTuningOptions>> & {
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'health' | 'detector' | 'maxAcceptRate' | 'acceptBurst' | keyof SocketTuningOptions>> & {
+  maxAcceptRate: number | undefined;
+  acceptBurst: number | undefined;
   clock: Clock | undefined;
   /** undefined: the server samples its own event loop (createEventLoopHealth). */
   health: (() => HealthReport) | undefined;
@@ -116,8 +127,14 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning, 'server');
-  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, stallGuard: true, clock: undefined, ...stripUndefined(rest), socketTuning };
+  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, clock: undefined, ...stripUndefined(rest), socketTuning };
   if (o.detector !== undefined) validateDetectorSpec(o.detector, 'server.detector');
+  const rate = (o as { maxAcceptRate?: unknown }).maxAcceptRate;
+  if (rate !== undefined) positiveNumber('server.maxAcceptRate', rate);
+  const burst = (o as { acceptBurst?: unknown }).acceptBurst;
+  if (burst !== undefined && (typeof burst !== 'number' || !(burst >= 1))) {
+    throw new InvalidOptionError('server.acceptBurst', `must be a number >= 1, got ${String(burst)}`);
+  }
   if (typeof o.stallGuard !== 'boolean') throw new InvalidOptionError('server.stallGuard', `must be a boolean, got ${String(o.stallGuard)}`);
   for (const key of Object.keys(SERVER_DEFAULTS) as (keyof typeof SERVER_DEFAULTS)[]) {
     if (!ZERO_ALLOWED.has(key)) positiveNumber(`server.${key}`, o[key]);

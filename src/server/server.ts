@@ -22,6 +22,7 @@ import type { HealthReport } from '../connection/connection.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/wheel.js';
 import { createEventLoopHealth, type HealthSampler } from './health.js';
+import { TokenBucket } from '../liveness/token-bucket.js';
 import type { HeartbeatBounds } from '../liveness/negotiate.js';
 import { TcpTransport } from '../transport/tcp.js';
 import { applySocketTuning, loadNetKeepalive, type NetKeepaliveApi } from '../transport/socket-tuning.js';
@@ -69,6 +70,10 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   private sampler: HealthSampler | undefined;
   private healthSource: () => HealthReport;
   private lastStallReportAtMs = -Infinity;
+  private readonly acceptLimiter: TokenBucket | undefined;
+  /** Connections shed in the current second: each gets a later retry-after than the previous. */
+  private shedInWindow = 0;
+  private shedWindowStartMs = 0;
   private readonly detachedSessions = new Map<string, { session: Session; cancelExpiry: () => void }>();
 
   constructor(options: ServerOptions = {}) {
@@ -76,6 +81,8 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     this.options = resolveServerOptions(options);
     this.clock = this.options.clock ?? systemClock;
     this.scheduler = new TimerWheel(this.clock, { tickMs: this.options.timerResolution });
+    const rate = this.options.maxAcceptRate;
+    this.acceptLimiter = rate === undefined ? undefined : new TokenBucket(rate, this.options.acceptBurst ?? rate);
     // Until listen() starts the event-loop sampler (or forever, when the user gave a hook).
     this.healthSource = this.options.health ?? (() => ({ status: 'ok', load: 0 }));
     this.bounds = {
@@ -307,7 +314,32 @@ export class LifelineServer extends EventEmitter implements PeerHost {
 
   // --- accept -----------------------------------------------------------------------------------
 
+  /**
+   * Over the accept rate: tell the client when to come back instead of taking the handshake on.
+   * The n-th connection shed within a second is sent to the time the bucket will have n tokens,
+   * so a storm is spread over the following seconds rather than bounced back all at once.
+   */
+  private shed(socket: net.Socket): void {
+    const now = this.clock.now();
+    if (now - this.shedWindowStartMs > 1000) {
+      this.shedWindowStartMs = now;
+      this.shedInWindow = 0;
+    }
+    this.shedInWindow++;
+    const retryAfterMs = this.acceptLimiter!.waitMs(this.shedInWindow, now);
+    const message = `server overloaded: over ${this.options.maxAcceptRate} new connections per second`;
+    socket.on('error', () => {});
+    socket.write(encodeFrame({ type: 'goaway', code: 'overloaded', message, retryAfterMs }));
+    socket.end(encodeFrame({ type: 'close', code: 'going-away', message }));
+    socket.resume();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
   private accept(socket: net.Socket): void {
+    if (this.acceptLimiter && !this.closing && !this.drainState && !this.acceptLimiter.take(this.clock.now())) {
+      this.shed(socket);
+      return;
+    }
     const goingAway = this.closing || this.drainState !== undefined;
     if (goingAway || this.peers.size >= this.options.maxConnections) {
       const message = this.closing

@@ -1,0 +1,335 @@
+/**
+ * The benchmark harness: for each system, one server process (or a cluster of them in scale
+ * mode) and separate load-generator processes; hold N connections heartbeating at interval T,
+ * warm up, measure a window, optionally freeze one generator and time the server's detection,
+ * tear everything down. Systems run one after another, never side by side, so they do not
+ * share the CPU with each other.
+ *
+ * Loopback only: the server listens on 127.0.0.1; connection k comes from source address
+ * sourceAddress(floor(k / PER_SOURCE)) so no source address needs more than PER_SOURCE
+ * ephemeral ports (bind-before-connect allocates them per address, not per destination).
+ */
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnBenchChild, type JsonChild } from './child.js';
+import { startExternalServer, type ExternalServer } from './external-servers.js';
+import { isNodeSystem } from './node-servers.js';
+import { SYSTEMS, systemUnavailable } from './systems.js';
+import {
+  wallNow,
+  type BenchConfig,
+  type BenchResult,
+  type DerivedMetrics,
+  type DetectionResult,
+  type GeneratorWindow,
+  type MemorySample,
+  type ServerWindow,
+  type SystemId,
+  type SystemResult,
+} from './types.js';
+
+const HOST = '127.0.0.1';
+/** Connections per loopback source address (the issue's bound: ≤ ~4,000). */
+export const PER_SOURCE = 4000;
+/** Connections per generator process (a process may hold at most `ulimit -n` = 20,000 files). */
+const PER_GENERATOR = 5000;
+const PER_GENERATOR_SCALE = 10_000;
+/** Connections per cluster worker in scale mode. */
+const PER_WORKER_SCALE = 15_000;
+/** Share of the connections the frozen generator holds. */
+const FROZEN_SHARE = 0.1;
+
+export interface BenchProgress {
+  system: SystemId;
+  /** Index of the system in the run and how many there are. */
+  index: number;
+  total: number;
+  phase: string;
+}
+
+export interface BenchHooks {
+  progress?(p: BenchProgress): void;
+  /** One-line notices (skips, errors). */
+  notice?(line: string): void;
+}
+
+/** 127.0.x.y for source index i (x from 0, y in 2..251; 127.0.0.1 is the server). */
+export function sourceAddress(i: number): string {
+  return `127.0.${Math.floor(i / 250)}.${2 + (i % 250)}`;
+}
+
+/** How many connections each generator opens. With `freeze`, the first holds ~10 % (it is the one frozen). */
+export function planGenerators(connections: number, scale: boolean, freeze: boolean): number[] {
+  const per = scale ? PER_GENERATOR_SCALE : PER_GENERATOR;
+  const split = (n: number) => {
+    if (n <= 0) return [];
+    const k = Math.ceil(n / per);
+    return Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
+  };
+  if (!freeze || connections < 10) return split(connections);
+  const frozen = Math.max(1, Math.round(connections * FROZEN_SHARE));
+  return [frozen, ...split(connections - frozen)];
+}
+
+/** `address:count,…` for the generator holding global connections [first, first + count). */
+function sourcesFor(first: number, count: number): string {
+  const parts: string[] = [];
+  let k = first;
+  const end = first + count;
+  while (k < end) {
+    const index = Math.floor(k / PER_SOURCE);
+    const upto = Math.min(end, (index + 1) * PER_SOURCE);
+    parts.push(`${sourceAddress(index)}:${upto - k}`);
+    k = upto;
+  }
+  return parts.join(',');
+}
+
+export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Promise<BenchResult> {
+  const cpus = os.cpus();
+  const results: SystemResult[] = [];
+  for (const [index, system] of config.systems.entries()) {
+    const progress = (phase: string) => hooks.progress?.({ system, index, total: config.systems.length, phase });
+    const unavailable = await systemUnavailable(system, { intervalMs: config.intervalMs, scale: config.scale });
+    if (unavailable) {
+      hooks.notice?.(`skipped ${system}: ${unavailable}`);
+      results.push({ system, label: SYSTEMS[system].label, skipped: unavailable, connectionsRequested: config.connections, connectionsOpen: 0 });
+      continue;
+    }
+    progress('starting');
+    const result = await runSystem(system, config, progress);
+    if (result.error) hooks.notice?.(`${system} failed: ${result.error}`);
+    results.push(result);
+  }
+  return {
+    startedAt: new Date().toISOString(),
+    machine: {
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model ?? 'unknown',
+      totalMemGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+    },
+    config,
+    results,
+  };
+}
+
+/** What the harness needs from a server, Node or not (narrow port). */
+interface ServerHandle {
+  readonly port: number;
+  readonly baseline: MemorySample;
+  mark(): Promise<void>;
+  report(): Promise<Omit<ServerWindow, 'connectionsAtStart' | 'connectionsAtEnd' | 'closedInWindow'> & Partial<ServerWindow>>;
+  /** Start recording close times; then read them (undefined: this server cannot tell). */
+  watch(): Promise<boolean>;
+  closes(): Promise<number[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Extra Node flags for the server processes only, from LIFELINE_BENCH_NODE_FLAGS (space
+ * separated), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the servers under load.
+ */
+function serverNodeFlags(): string[] {
+  return (process.env.LIFELINE_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+}
+
+async function nodeServer(system: SystemId, config: BenchConfig): Promise<ServerHandle> {
+  const workers = config.scale ? Math.max(2, Math.ceil(config.connections / PER_WORKER_SCALE)) : 1;
+  const child = spawnBenchChild(
+    `${system} server`,
+    'server-main',
+    ['--system', system, '--host', HOST, '--interval', String(config.intervalMs), '--workers', String(workers)],
+    ['--expose-gc', '--max-old-space-size=8192', ...serverNodeFlags()],
+  );
+  const ready = await child.waitFor('ready', 30_000);
+  const ask = async (cmd: string, ev: string, timeoutMs = 30_000) => {
+    const from = child.events.length;
+    child.send({ cmd });
+    return child.waitFor(ev, timeoutMs, from);
+  };
+  return {
+    port: Number(ready.port),
+    baseline: ready.baseline as MemorySample,
+    mark: async () => void (await ask('mark', 'marked')),
+    report: async () => (await ask('report', 'report', 60_000)).window as ServerWindow,
+    watch: async () => (await ask('watch', 'watching'), true),
+    closes: async () => (await ask('closes', 'closes')).times as number[],
+    stop: async () => {
+      // Ending stdin lets the server exit by itself (profiles get written, workers are reaped).
+      child.process.stdin?.end();
+      const timer = setTimeout(() => child.kill(), 10_000);
+      await child.exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function externalServer(system: 'mosquitto' | 'nats', config: BenchConfig): Promise<ServerHandle> {
+  const server: ExternalServer = await startExternalServer(system, HOST, config.intervalMs);
+  await sleep(300);
+  const baseline = server.memory();
+  let mark = { cpu: 0, at: 0 };
+  return {
+    port: server.port,
+    baseline,
+    mark: async () => void (mark = { cpu: server.cpuMicros(), at: performance.now() }),
+    report: async () => ({
+      baseline,
+      loaded: server.memory(),
+      cpuMicros: server.cpuMicros() - mark.cpu,
+      windowMs: performance.now() - mark.at,
+      loopDelayP50Ms: undefined,
+      loopDelayP99Ms: undefined,
+      loopDelayMaxMs: undefined,
+      bytes: undefined,
+      processes: 1,
+    }),
+    watch: async () => false,
+    closes: async () => [],
+    stop: () => server.stop(),
+  };
+}
+
+async function runSystem(system: SystemId, config: BenchConfig, progress: (phase: string) => void): Promise<SystemResult> {
+  const result: SystemResult = { system, label: SYSTEMS[system].label, connectionsRequested: config.connections, connectionsOpen: 0 };
+  const generators: JsonChild[] = [];
+  let server: ServerHandle | undefined;
+  try {
+    server = isNodeSystem(system) ? await nodeServer(system, config) : await externalServer(system as 'mosquitto' | 'nats', config);
+    const freeze = config.freeze && SYSTEMS[system].detectsDeadClients && isNodeSystem(system);
+    const plan = planGenerators(config.connections, config.scale, freeze);
+    const connectDeadlineMs = 30_000 + config.connections * 2;
+    let first = 0;
+    for (const [i, count] of plan.entries()) {
+      generators.push(
+        spawnBenchChild(`${system} generator ${i + 1}`, 'generator-main', [
+          '--system', system,
+          '--host', HOST,
+          '--port', String(server.port),
+          '--interval', String(config.intervalMs),
+          '--sources', sourcesFor(first, count),
+          '--connect-deadline', String(connectDeadlineMs),
+        ]),
+      );
+      first += count;
+    }
+    const readyCounts = generators.map(() => 0);
+    generators.forEach((g, i) =>
+      g.onEvent((e) => {
+        if (e.ev !== 'progress' && e.ev !== 'ready') return;
+        readyCounts[i] = Number(e.ready);
+        progress(`connecting ${readyCounts.reduce((a, b) => a + b, 0)}/${config.connections}`);
+      }),
+    );
+    const ready = await Promise.all(generators.map((g) => g.waitFor('ready', connectDeadlineMs + 15_000)));
+    result.connectionsOpen = ready.reduce((a, e) => a + Number(e.ready), 0);
+    const failed = ready.find((e) => e.firstError !== undefined);
+    if (result.connectionsOpen < config.connections) {
+      throw new Error(`only ${result.connectionsOpen} of ${config.connections} connections opened (${String(failed?.firstError ?? 'unknown')})`);
+    }
+
+    // Warm-up: every connection's beat has started (first beats are spread over one interval).
+    const warmupMs = Math.max(500, 2 * config.intervalMs);
+    progress(`warm-up ${Math.round(warmupMs / 100) / 10} s`);
+    await sleep(warmupMs);
+
+    const askAll = (cmd: string, ev: string) =>
+      Promise.all(
+        generators.map((g) => {
+          const from = g.events.length;
+          g.send({ cmd });
+          return g.waitFor(ev, 30_000, from);
+        }),
+      );
+    await Promise.all([server.mark(), askAll('mark', 'marked')]);
+    const startedAt = Date.now();
+    while (Date.now() - startedAt < config.durationMs) {
+      progress(`measuring ${Math.round((Date.now() - startedAt) / 1000)}/${Math.round(config.durationMs / 1000)} s`);
+      await sleep(Math.min(500, config.durationMs - (Date.now() - startedAt)));
+    }
+    const [serverWindow, genReports] = await Promise.all([server.report(), askAll('report', 'report')]);
+    const gens = mergeGenerators(genReports.map((e) => e.window as GeneratorWindow));
+    result.generators = gens;
+    result.server = {
+      ...serverWindow,
+      connectionsAtStart: serverWindow.connectionsAtStart ?? result.connectionsOpen,
+      connectionsAtEnd: serverWindow.connectionsAtEnd ?? gens.open,
+      closedInWindow: serverWindow.closedInWindow ?? gens.closed,
+    };
+    result.bytesSource = serverWindow.bytes !== undefined ? 'server' : 'client';
+    result.derived = derive(result.server, gens, config, result.connectionsOpen);
+
+    if (freeze) {
+      progress('freezing one generator');
+      result.detection = await measureDetection(server, generators[0]!, plan[0]!, config.intervalMs);
+    }
+  } catch (err) {
+    result.error = err instanceof Error ? err.message : String(err);
+  } finally {
+    progress('stopping');
+    for (const g of generators) g.kill('SIGKILL');
+    await Promise.all(generators.map((g) => g.exited));
+    await server?.stop();
+  }
+  return result;
+}
+
+function mergeGenerators(windows: GeneratorWindow[]): GeneratorWindow {
+  const sum = (f: (w: GeneratorWindow) => number) => windows.reduce((a, w) => a + f(w), 0);
+  const defined = (xs: (number | undefined)[]) => xs.filter((x): x is number => x !== undefined);
+  const p50s = defined(windows.map((w) => w.rttP50Ms));
+  const p99s = defined(windows.map((w) => w.rttP99Ms));
+  return {
+    roundTrips: sum((w) => w.roundTrips),
+    bytes: windows.some((w) => w.bytes === undefined) ? undefined : sum((w) => w.bytes!),
+    missed: sum((w) => w.missed),
+    closed: sum((w) => w.closed),
+    closedSinceReady: sum((w) => w.closedSinceReady),
+    open: sum((w) => w.open),
+    rttP50Ms: p50s.length ? p50s.reduce((a, b) => a + b, 0) / p50s.length : undefined,
+    rttP99Ms: p99s.length ? Math.max(...p99s) : undefined,
+  };
+}
+
+export function derive(server: ServerWindow, gens: GeneratorWindow, config: BenchConfig, opened: number): DerivedMetrics {
+  const n = Math.max(1, server.connectionsAtStart);
+  const rts = gens.roundTrips;
+  const bytes = server.bytes ?? gens.bytes;
+  const heap = server.loaded.heapUsed !== undefined && server.baseline.heapUsed !== undefined ? server.loaded.heapUsed - server.baseline.heapUsed : undefined;
+  return {
+    heapPerConnection: heap === undefined ? undefined : heap / n,
+    rssPerConnection: (server.loaded.rss - server.baseline.rss) / n,
+    cpuPerRoundTripMicros: rts > 0 ? server.cpuMicros / rts : undefined,
+    bytesPerRoundTrip: rts > 0 && bytes !== undefined ? bytes / rts : undefined,
+    roundTrips: rts,
+    beatRatio: rts / (n * (server.windowMs / config.intervalMs)),
+    missed: gens.missed,
+    dropped: Math.max(opened - server.connectionsAtStart + server.closedInWindow, gens.closedSinceReady),
+  };
+}
+
+/**
+ * SIGSTOP the generator holding `frozen` connections (its kernel keeps ACKing, its process
+ * answers nothing), then wait until the server has closed that many connections or a
+ * deadline of 5 intervals + 3 s (every timeout here is ≤ 3 intervals) passes.
+ */
+async function measureDetection(server: ServerHandle, generator: JsonChild, frozen: number, intervalMs: number): Promise<DetectionResult> {
+  await server.watch();
+  const frozenAt = wallNow();
+  generator.kill('SIGSTOP');
+  const deadlineMs = 5 * intervalMs + 3000;
+  let times: number[] = [];
+  const start = Date.now();
+  while (Date.now() - start < deadlineMs) {
+    await sleep(Math.min(500, intervalMs));
+    times = await server.closes();
+    if (times.length >= frozen) break;
+  }
+  const waitedMs = Date.now() - start;
+  generator.kill('SIGKILL');
+  const delays = times.map((t) => t - frozenAt).sort((a, b) => a - b);
+  const pct = (p: number) => (delays.length ? delays[Math.min(delays.length - 1, Math.ceil((p / 100) * delays.length) - 1)] : undefined);
+  return { frozen, detected: Math.min(delays.length, frozen), p50Ms: pct(50), p99Ms: pct(99), maxMs: delays.at(-1), waitedMs };
+}

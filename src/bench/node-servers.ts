@@ -1,0 +1,187 @@
+/**
+ * The Node servers the benchmark compares, each configured the way its users are told to run a
+ * heartbeat at interval T. Each factory returns the `net.Server` whose accepted sockets the
+ * server process counts (bytes, closes) and a close function. Optional peers (ws, socket.io,
+ * aedes) are imported lazily: when one is not installed the system is skipped, never failed.
+ *
+ * - raw:      1-byte echo on a bare socket, no liveness check at all: the floor.
+ * - lifeline: src/server with heartbeatInterval T, heartbeatTimeout 3T, default socket tuning.
+ * - ws:       the heartbeat pattern from ws's README ("How to detect and close broken
+ *             connections?"): one setInterval(T) sweep pings every client and terminates those
+ *             that did not answer the previous sweep.
+ * - socketio: Socket.IO's own heartbeat, pingInterval T, pingTimeout 2T.
+ * - aedes:    MQTT broker; the client's CONNECT keepalive (whole seconds) drives PINGREQ, the
+ *             broker drops a client silent for 1.5 × keepalive.
+ */
+import net from 'node:net';
+import http from 'node:http';
+import { createServer as createLifelineServer } from '../server/server.js';
+import type { SystemId } from './types.js';
+
+export interface NodeServerOptions {
+  host: string;
+  /** 0 = any free port (cluster workers all get the same one). */
+  port: number;
+  intervalMs: number;
+}
+
+export interface StartedNodeServer {
+  /** Listening; the server process counts its accepted sockets. */
+  netServer: net.Server;
+  /**
+   * From now on call `record` when the server *decides* a client is gone (its disconnect
+   * event), which can come long before the socket closes: socket.io closes its WebSocket
+   * gracefully and ws then waits up to 30 s for a frozen peer's close frame. Absent (raw): the
+   * socket close is the only signal.
+   */
+  watchDisconnects?(record: () => void): void;
+  close(): Promise<void>;
+}
+
+export type NodeSystemId = Extract<SystemId, 'raw' | 'lifeline' | 'ws' | 'socketio' | 'aedes'>;
+export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'lifeline', 'ws', 'socketio', 'aedes'];
+
+export function isNodeSystem(id: SystemId): id is NodeSystemId {
+  return (NODE_SYSTEMS as readonly string[]).includes(id);
+}
+
+/** Why a Node system cannot run here (its optional peer is missing), or undefined. */
+export async function nodeSystemUnavailable(id: NodeSystemId): Promise<string | undefined> {
+  const peer = { raw: undefined, lifeline: undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
+  if (peer === undefined) return undefined;
+  try {
+    await import(peer);
+    if (id === 'socketio') await import('socket.io-client');
+    return undefined;
+  } catch {
+    return `optional peer '${id === 'socketio' ? 'socket.io / socket.io-client' : peer}' is not installed (npm install -D ${id === 'socketio' ? 'socket.io socket.io-client' : peer})`;
+  }
+}
+
+export async function startNodeServer(id: NodeSystemId, o: NodeServerOptions): Promise<StartedNodeServer> {
+  switch (id) {
+    case 'raw':
+      return startRaw(o);
+    case 'lifeline':
+      return startLifeline(o);
+    case 'ws':
+      return startWs(o);
+    case 'socketio':
+      return startSocketIo(o);
+    case 'aedes':
+      return startAedes(o);
+    default: {
+      const never: never = id;
+      return never;
+    }
+  }
+}
+
+function listen(server: net.Server, o: NodeServerOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    // A deep backlog: generators open thousands of connections at once.
+    server.listen({ host: o.host, port: o.port, backlog: 4096 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+const closeNet = (server: net.Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+
+async function startRaw(o: NodeServerOptions): Promise<StartedNodeServer> {
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    socket.on('data', (chunk) => socket.write(chunk));
+    socket.on('error', () => {});
+  });
+  await listen(server, o);
+  return { netServer: server, close: () => closeNet(server) };
+}
+
+async function startLifeline(o: NodeServerOptions): Promise<StartedNodeServer> {
+  const server = createLifelineServer({
+    heartbeatInterval: o.intervalMs,
+    heartbeatTimeout: 3 * o.intervalMs,
+    // The smoke test runs at 200 ms; the defaults would clamp it to 250 ms.
+    minHeartbeatInterval: Math.min(250, o.intervalMs),
+    minHeartbeatTimeout: Math.min(500, 3 * o.intervalMs),
+  });
+  // LifelineServer does not expose its listener; the benchmark needs the accepted sockets to
+  // count bytes on the wire and closes. (Suggested to the lead: a public 'connection' event.)
+  const netServer = (server as unknown as { netServer: net.Server }).netServer;
+  if (!(netServer instanceof net.Server)) throw new Error('lifeline server internals changed: no netServer to observe');
+  await server.listen(o.port, o.host);
+  return { netServer, watchDisconnects: (record) => void server.on('sessionClose', record), close: () => server.close() };
+}
+
+async function startWs(o: NodeServerOptions): Promise<StartedNodeServer> {
+  const { WebSocketServer } = await import('ws');
+  const httpServer = http.createServer();
+  const wss = new WebSocketServer({ server: httpServer });
+  // ws README pattern, verbatim in spirit: mark alive on pong, sweep every interval.
+  const alive = new WeakMap<object, boolean>();
+  wss.on('connection', (ws) => {
+    alive.set(ws, true);
+    ws.on('error', () => {});
+    ws.on('pong', () => alive.set(ws, true));
+  });
+  const sweep = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, o.intervalMs);
+  await listen(httpServer, o);
+  return {
+    netServer: httpServer,
+    watchDisconnects: (record) => {
+      for (const ws of wss.clients) ws.once('close', record);
+    },
+    close: async () => {
+      clearInterval(sweep);
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      await closeNet(httpServer);
+    },
+  };
+}
+
+async function startSocketIo(o: NodeServerOptions): Promise<StartedNodeServer> {
+  const { Server } = await import('socket.io');
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, { pingInterval: o.intervalMs, pingTimeout: 2 * o.intervalMs, transports: ['websocket'] });
+  io.on('connection', () => {});
+  await listen(httpServer, o);
+  return {
+    netServer: httpServer,
+    watchDisconnects: (record) => {
+      for (const socket of io.sockets.sockets.values()) socket.once('disconnect', record);
+    },
+    close: async () => {
+      io.disconnectSockets(true);
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+    },
+  };
+}
+
+async function startAedes(o: NodeServerOptions): Promise<StartedNodeServer> {
+  const { Aedes } = await import('aedes');
+  const broker = await Aedes.createBroker();
+  const server = net.createServer({ noDelay: true }, broker.handle as unknown as (socket: net.Socket) => void);
+  broker.on('clientError', () => {});
+  broker.on('connectionError', () => {});
+  await listen(server, o);
+  return {
+    netServer: server,
+    watchDisconnects: (record) => void broker.on('clientDisconnect', record),
+    close: async () => {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await closeNet(server);
+    },
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * Benchmark result → terminal text. Headline: ratios to raw `net` echo measured in the same run
+ * (the machine is noisy; ratios travel better than absolutes). Then the absolute figures, the
+ * issue's targets against what lifeline measured, and what was skipped.
+ */
+import { renderTable } from '../lab/table.js';
+import { SYSTEMS } from './systems.js';
+import type { BenchResult, DerivedMetrics, SystemResult } from './types.js';
+
+const dash = '—';
+const kb = (bytes: number | undefined) => (bytes === undefined ? dash : `${(bytes / 1024).toFixed(2)} KB`);
+const fixed = (v: number | undefined, digits = 1, unit = '') => (v === undefined || !Number.isFinite(v) ? dash : `${v.toFixed(digits)}${unit}`);
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || !(b > 0) ? dash : `${(a / b).toFixed(2)}×`;
+
+function measured(results: SystemResult[]): (SystemResult & { derived: DerivedMetrics })[] {
+  return results.filter((r): r is SystemResult & { derived: DerivedMetrics } => r.derived !== undefined && !r.error);
+}
+
+export function renderBenchReport(result: BenchResult): string {
+  const { config } = result;
+  const rows = measured(result.results);
+  const raw = rows.find((r) => r.system === 'raw')?.derived;
+  const out: string[] = [];
+
+  out.push(
+    renderTable(
+      ['system', 'heap/conn ×raw', 'RSS/conn ×raw', 'CPU/heartbeat ×raw', 'loop p99', 'bytes/heartbeat', 'beats on time', 'dropped'],
+      rows.map((r) => [
+        r.label,
+        ratio(r.derived.heapPerConnection, raw?.heapPerConnection),
+        ratio(r.derived.rssPerConnection, raw?.rssPerConnection),
+        ratio(r.derived.cpuPerRoundTripMicros, raw?.cpuPerRoundTripMicros),
+        fixed(r.server?.loopDelayP99Ms, 1, ' ms'),
+        fixed(r.derived.bytesPerRoundTrip, 2) + (r.bytesSource === 'client' ? ' (c)' : ''),
+        `${(100 * r.derived.beatRatio).toFixed(1)} %`,
+        String(r.derived.dropped),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(
+    renderTable(
+      ['system', 'conns', 'heap/conn', 'RSS/conn', 'CPU/heartbeat', 'loop p50', 'loop max', 'round trips', 'missed beats', 'client RTT p99', 'detect p50 / p99'],
+      rows.map((r) => [
+        r.label,
+        String(r.server?.connectionsAtStart ?? r.connectionsOpen),
+        kb(r.derived.heapPerConnection),
+        kb(r.derived.rssPerConnection),
+        fixed(r.derived.cpuPerRoundTripMicros, 1, ' µs'),
+        fixed(r.server?.loopDelayP50Ms, 2, ' ms'),
+        fixed(r.server?.loopDelayMaxMs, 1, ' ms'),
+        String(r.derived.roundTrips),
+        String(r.derived.missed),
+        fixed(r.generators?.rttP99Ms, 2, ' ms'),
+        r.detection
+          ? `${fixed(r.detection.p50Ms === undefined ? undefined : r.detection.p50Ms / 1000, 2, ' s')} / ${fixed(r.detection.p99Ms === undefined ? undefined : r.detection.p99Ms / 1000, 2, ' s')} (${r.detection.detected}/${r.detection.frozen})`
+          : dash,
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(
+    `${config.connections} connections per system, heartbeat interval ${config.intervalMs} ms, measured ${config.durationMs / 1000} s after a warm-up` +
+      (config.scale ? `; scale mode (${rows[0]?.server?.processes ?? '?'} server processes)` : '; one server process') +
+      `. Machine: ${result.machine.cpus} × ${result.machine.cpuModel}, ${result.machine.totalMemGiB} GiB, Node ${result.machine.node}.`,
+  );
+  out.push(
+    'heap = V8 heapUsed after GC, RSS = resident set, both minus the same server process before any connection; CPU = server user+system time / round trips;',
+    'loop = event-loop delay in the server (10 ms sampling, corrected); bytes = TCP payload both ways / round trips, on the server ((c): counted on the clients);',
+    "beats on time = round trips / (connections × window / interval); dropped = live connections lost after all were open, warm-up included (false 'dead').",
+  );
+  const targets = renderTargets(result);
+  if (targets) out.push('', targets);
+  for (const r of result.results) {
+    if (r.skipped) out.push(`skipped ${r.system}: ${r.skipped}`);
+    if (r.error) out.push(`failed ${r.system}: ${r.error}`);
+  }
+  out.push('', 'Heartbeat per system:');
+  for (const r of result.results) if (!r.skipped) out.push(`  ${SYSTEMS[r.system].label}: ${SYSTEMS[r.system].heartbeat}`);
+  return out.join('\n');
+}
+
+/** The issue's targets for lifeline (issue 7), each against this run. */
+export function renderTargets(result: BenchResult): string | undefined {
+  const rows = measured(result.results);
+  const ll = rows.find((r) => r.system === 'lifeline');
+  const raw = rows.find((r) => r.system === 'raw')?.derived;
+  if (!ll) return undefined;
+  const d = ll.derived;
+  const check = (ok: boolean | undefined) => (ok === undefined ? '?' : ok ? 'met' : 'MISSED');
+  const heapRatio = raw?.heapPerConnection && d.heapPerConnection !== undefined ? d.heapPerConnection / raw.heapPerConnection : undefined;
+  const cpuRatio = raw?.cpuPerRoundTripMicros && d.cpuPerRoundTripMicros !== undefined ? d.cpuPerRoundTripMicros / raw.cpuPerRoundTripMicros : undefined;
+  const p99 = ll.server?.loopDelayP99Ms;
+  const lines: string[][] = [
+    ['heap per connection ≤ 1.2× raw', heapRatio === undefined ? dash : `${heapRatio.toFixed(2)}×`, check(heapRatio === undefined ? undefined : heapRatio <= 1.2)],
+    ['CPU per heartbeat ≤ 0.8× raw', cpuRatio === undefined ? dash : `${cpuRatio.toFixed(2)}×`, check(cpuRatio === undefined ? undefined : cpuRatio <= 0.8)],
+    [
+      `loop-delay p99 < 5 ms (target at 19,000 conns; this run ${ll.server?.connectionsAtStart ?? '?'})`,
+      fixed(p99, 1, ' ms'),
+      check(p99 === undefined ? undefined : p99 < 5),
+    ],
+    ['≤ 4 bytes per ping + pong, status included', fixed(d.bytesPerRoundTrip, 2), check(d.bytesPerRoundTrip === undefined ? undefined : d.bytesPerRoundTrip <= 4)],
+    ['zero live connections dropped', String(d.dropped), check(d.dropped === 0)],
+  ];
+  return `lifeline against the issue's targets:\n${renderTable(['target', 'measured', ''], lines)}`;
+}

@@ -1,0 +1,49 @@
+/**
+ * The systems a benchmark run can compare: labels, whether each can run here, and what each
+ * supports (cluster scale mode, server-side detection of frozen clients).
+ */
+import { isNodeSystem, nodeSystemUnavailable } from './node-servers.js';
+import { externalSystemUnavailable } from './external-servers.js';
+import { SYSTEM_IDS, type SystemId } from './types.js';
+
+export interface SystemInfo {
+  id: SystemId;
+  label: string;
+  /** How the heartbeat is configured for interval T (shown under the table). */
+  heartbeat: string;
+  /** The server closes a connection whose client stopped answering (the freeze phase measures it). */
+  detectsDeadClients: boolean;
+}
+
+export const SYSTEMS: Record<SystemId, SystemInfo> = {
+  raw: { id: 'raw', label: 'raw net echo', heartbeat: 'client writes 1 byte every T, server echoes; no liveness check (the floor)', detectsDeadClients: false },
+  lifeline: { id: 'lifeline', label: 'lifeline', heartbeat: 'client PING after T idle, server PONG with status/load; timeout 3T; one TimerWheel', detectsDeadClients: true },
+  ws: { id: 'ws', label: 'ws (README pattern)', heartbeat: 'server setInterval(T) sweep: ping all, terminate if no pong since the last sweep', detectsDeadClients: true },
+  socketio: { id: 'socketio', label: 'socket.io', heartbeat: 'pingInterval T, pingTimeout 2T, websocket transport', detectsDeadClients: true },
+  aedes: { id: 'aedes', label: 'MQTT (aedes)', heartbeat: 'keepalive T (whole seconds, ≥ 1 s), PINGREQ/PINGRESP; broker drops after 1.5 × keepalive', detectsDeadClients: true },
+  mosquitto: { id: 'mosquitto', label: 'MQTT (mosquitto)', heartbeat: 'keepalive T (whole seconds, ≥ 1 s), PINGREQ/PINGRESP', detectsDeadClients: false },
+  nats: { id: 'nats', label: 'NATS (nats-server)', heartbeat: 'server ping_interval T, ping_max 2; client answers PONG', detectsDeadClients: false },
+};
+
+/** Parse `--systems a,b` (default: all), in table order, raw first when present. */
+export function parseSystems(list: string | undefined): SystemId[] {
+  if (!list) return [...SYSTEM_IDS];
+  const wanted = list.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const w of wanted) {
+    if (!(SYSTEM_IDS as readonly string[]).includes(w)) throw new RangeError(`unknown system '${w}' (known: ${SYSTEM_IDS.join(', ')})`);
+  }
+  return SYSTEM_IDS.filter((id) => wanted.includes(id));
+}
+
+/** Why `id` cannot run with this configuration, or undefined. */
+export async function systemUnavailable(id: SystemId, o: { intervalMs: number; scale: boolean }): Promise<string | undefined> {
+  if ((id === 'aedes' || id === 'mosquitto') && o.intervalMs < 1000) {
+    return `MQTT keepalive is whole seconds; interval ${o.intervalMs} ms cannot be expressed`;
+  }
+  if (isNodeSystem(id)) {
+    if (o.scale && (id === 'socketio' || id === 'aedes')) return 'scale mode runs raw, lifeline and ws only (cluster workers)';
+    return nodeSystemUnavailable(id);
+  }
+  if (o.scale) return 'scale mode runs Node servers only';
+  return externalSystemUnavailable(id);
+}

@@ -1,0 +1,85 @@
+/**
+ * `lifeline bench`: lifeline against raw `net`, ws, socket.io, MQTT and NATS, each with N
+ * heartbeating connections held by separate generator processes against its own server
+ * process (src/bench/harness.ts). Prints ratios to raw `net` (same run) as the headline, the
+ * absolute figures under them, and optionally writes everything as JSON.
+ */
+import { writeFileSync } from 'node:fs';
+import { SingleBar, Presets } from 'cli-progress';
+import { runBench } from '../bench/harness.js';
+import { renderBenchReport } from '../bench/report.js';
+import { parseSystems } from '../bench/systems.js';
+import type { BenchConfig } from '../bench/types.js';
+
+export interface BenchCommandOptions {
+  connections: number;
+  /** Heartbeat interval, ms. */
+  interval: number;
+  /** Measured window, ms. */
+  duration: number;
+  /** Comma-separated system ids (default: all). */
+  systems?: string;
+  json?: string;
+  scale?: boolean;
+  /** Freeze a generator holding 10 % of the connections and time the server's detection. */
+  freeze?: boolean;
+}
+
+/** Bounds: keep a typo from opening a million sockets or sleeping for a day. */
+const MAX_CONNECTIONS = 200_000;
+const MAX_DURATION_MS = 600_000;
+
+export async function runBenchCommand(opts: BenchCommandOptions): Promise<number> {
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  const { connections, interval, duration } = opts;
+  if (!Number.isInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS) {
+    throw new RangeError(`--connections must be an integer in [1, ${MAX_CONNECTIONS}], got ${connections}`);
+  }
+  if (!(interval >= 50 && interval <= 60_000)) throw new RangeError(`--interval must be in [50, 60000] ms, got ${interval}`);
+  if (!(duration >= 500 && duration <= MAX_DURATION_MS)) throw new RangeError(`--duration must be in [500, ${MAX_DURATION_MS}] ms, got ${duration}`);
+  if (!opts.scale && connections > 19_000) {
+    throw new RangeError(`--connections ${connections}: one server process holds at most ~19,000 (ulimit -n 20,000); use --scale`);
+  }
+  const config: BenchConfig = {
+    connections,
+    intervalMs: interval,
+    durationMs: duration,
+    systems: parseSystems(opts.systems ?? (opts.scale ? 'raw,lifeline,ws' : undefined)),
+    scale: opts.scale ?? false,
+    freeze: opts.freeze ?? false,
+  };
+  out(
+    `lifeline bench: ${connections} connections per system, heartbeat every ${interval} ms, ${duration / 1000} s measured; ` +
+      `systems: ${config.systems.join(', ')}${config.scale ? ' (scale mode: cluster servers)' : ''}.`,
+  );
+  out('Each system gets its own server process and separate load-generator processes, one system at a time.\n');
+
+  const bar = process.stdout.isTTY
+    ? new SingleBar({ format: '  {bar} {value}/{total} systems · {system}: {phase}', hideCursor: true, clearOnComplete: true }, Presets.shades_classic)
+    : undefined;
+  bar?.start(config.systems.length, 0, { system: config.systems[0] ?? '', phase: 'starting' });
+  let lastPhase = '';
+  const result = await runBench(config, {
+    progress: ({ system, index, phase }) => {
+      if (bar) bar.update(index, { system, phase });
+      else if (!phase.startsWith('connecting') && !phase.startsWith('measuring') && `${system}${phase}` !== lastPhase) {
+        out(`  [${index + 1}/${config.systems.length}] ${system}: ${phase}`);
+      }
+      lastPhase = `${system}${phase}`;
+    },
+    notice: (line) => {
+      if (bar) bar.update({ phase: line });
+      else out(`  ${line}`);
+    },
+  });
+  bar?.update(config.systems.length);
+  bar?.stop();
+  out('');
+  out(renderBenchReport(result));
+  if (opts.json) {
+    writeFileSync(opts.json, `${JSON.stringify(result, null, 2)}\n`);
+    out(`\nraw measurements: ${opts.json}`);
+  }
+  const ran = result.results.filter((r) => !r.skipped);
+  return ran.length > 0 && ran.every((r) => !r.error) ? 0 : 1;
+}

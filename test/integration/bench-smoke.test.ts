@@ -1,0 +1,64 @@
+/**
+ * Integration: a tiny `lifeline bench` run (200 connections, 200 ms heartbeat, 2 s measured;
+ * raw + lifeline + ws when installed) must produce sane, measured numbers: round trips at the
+ * heartbeat rate, no live connection dropped, and the bytes per heartbeat each protocol puts on
+ * the wire, counted on the server's sockets (raw 2, lifeline 3, ws 8). No performance ratio is
+ * asserted: the machine is shared and noisy; the real runs are `lifeline bench`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runBench } from '../../src/bench/harness.js';
+import { renderBenchReport } from '../../src/bench/report.js';
+import { killAllChildren } from '../../src/lab/processes.js';
+import type { SystemId } from '../../src/bench/types.js';
+
+const CONNECTIONS = 200;
+const INTERVAL_MS = 200;
+const DURATION_MS = 2000;
+/** Bytes per round trip from the protocols (PROTOCOL.md §12; RFC 6455 ping + masked pong). */
+const EXPECTED_BYTES: Partial<Record<SystemId, number>> = { raw: 2, lifeline: 3, ws: 8 };
+
+test('bench smoke - raw, lifeline and ws hold 200 heartbeating connections with measured bytes and no drops', { timeout: 20_000 }, async (t) => {
+  t.after(() => killAllChildren());
+  const result = await runBench({
+    connections: CONNECTIONS,
+    intervalMs: INTERVAL_MS,
+    durationMs: DURATION_MS,
+    systems: ['raw', 'lifeline', 'ws'],
+    scale: false,
+    freeze: false,
+  });
+  const report = renderBenchReport(result);
+  for (const line of report.split('\n')) t.diagnostic(line);
+
+  for (const r of result.results) {
+    if (r.skipped) {
+      // Only an optional peer may be skipped, and it must say why.
+      assert.equal(r.system, 'ws', `${r.system} must not be skipped: ${r.skipped}`);
+      assert.match(r.skipped, /not installed/);
+      continue;
+    }
+    const where = `${r.system}: `;
+    assert.equal(r.error, undefined, where + String(r.error));
+    assert.equal(r.connectionsOpen, CONNECTIONS, `${where}connections opened`);
+    const d = r.derived!;
+    const s = r.server!;
+    assert.equal(s.connectionsAtStart, CONNECTIONS, `${where}server saw every connection`);
+    assert.equal(d.dropped, 0, `${where}live connections dropped`);
+    // Every connection beats once per interval: allow for window-edge and scheduling slop.
+    const expected = CONNECTIONS * (s.windowMs / INTERVAL_MS);
+    assert.ok(d.roundTrips > 0.7 * expected && d.roundTrips < 1.3 * expected, `${where}${d.roundTrips} round trips, expected ~${Math.round(expected)}`);
+    assert.ok(d.missed <= 0.1 * d.roundTrips, `${where}${d.missed} missed beats of ${d.roundTrips}`);
+    // Measured on the server's sockets, not taken from the spec: a protocol change shows here.
+    assert.equal(r.bytesSource, 'server');
+    const bytes = d.bytesPerRoundTrip!;
+    assert.ok(Math.abs(bytes - EXPECTED_BYTES[r.system]!) < 0.2, `${where}${bytes.toFixed(3)} bytes per heartbeat, expected ${EXPECTED_BYTES[r.system]}`);
+    assert.ok(d.cpuPerRoundTripMicros! > 0 && d.cpuPerRoundTripMicros! < 10_000, `${where}CPU per heartbeat ${d.cpuPerRoundTripMicros} µs`);
+    assert.ok(d.heapPerConnection! > 0 && d.heapPerConnection! < 1_000_000, `${where}heap per connection ${d.heapPerConnection}`);
+    assert.ok(Number.isFinite(d.rssPerConnection), `${where}RSS per connection`);
+    assert.ok(s.loopDelayP99Ms! >= s.loopDelayP50Ms! && s.loopDelayP50Ms! >= 0, `${where}loop delay p50 ${s.loopDelayP50Ms} p99 ${s.loopDelayP99Ms}`);
+    assert.match(report, new RegExp(r.label.replace(/[()]/g, '\\$&')));
+  }
+  assert.ok(result.results.find((r) => r.system === 'lifeline')?.derived, 'lifeline ran');
+  assert.ok(result.results.find((r) => r.system === 'raw')?.derived, 'raw ran');
+});
