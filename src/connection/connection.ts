@@ -140,6 +140,10 @@ export class Connection {
   private awaitingPeerClose = false;
   /** Id of the last PING in the chunk being decoded (-1: none). */
   private pingToAnswer = -1;
+  /** When the chunk being decoded arrived: one clock read per chunk. */
+  private chunkAtMs = 0;
+  /** Bound once, not a closure per chunk (this runs for every read on every connection). */
+  private readonly onDecodedFrame = (frame: Frame): void => this.onFrame(frame, this.chunkAtMs);
   /** Sequence numbers and (for resumable sessions) the replay buffer: outlives this connection. */
   private resume: ResumeState = new ResumeState(NOT_RETAINED);
   private cancelAck: Cancel | undefined;
@@ -353,7 +357,8 @@ export class Connection {
     this.heartbeat?.received(now);
     this.pingToAnswer = -1;
     try {
-      this.decoder.push(chunk, (frame) => this.onFrame(frame, now));
+      this.chunkAtMs = now;
+      this.decoder.push(chunk, this.onDecodedFrame);
       if (this.pingToAnswer >= 0 && this.state === 'open') this.answerPing(this.pingToAnswer);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;

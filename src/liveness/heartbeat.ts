@@ -67,7 +67,11 @@ export class Heartbeat {
   private cycleJitterMs: number;
   private nextPingId = 0;
   /** Send time of each outstanding ping, indexed by id; NONE when not outstanding. */
-  private readonly pingSentAtMs = new Float64Array(PING_ID_MODULO).fill(NONE);
+  /**
+   * Send time of each outstanding ping, by id; allocated on the first ping we send (a server
+   * whose clients lead rarely pings: ~440 bytes saved per connection).
+   */
+  private pingSentAtMs: Float64Array | undefined;
   private dead: DeadVerdict | undefined = undefined;
 
   /** nowMs counts as "last seen": the handshake just completed. */
@@ -127,11 +131,12 @@ export class Heartbeat {
   pong(id: number, nowMs: number): number | undefined {
     this.received(nowMs);
     if (!Number.isInteger(id) || id < 0 || id >= PING_ID_MODULO) return undefined;
-    const sentAtMs = this.pingSentAtMs[id]!;
+    const slots = this.pingSentAtMs;
+    if (slots === undefined) return undefined;
+    const sentAtMs = slots[id]!;
     if (sentAtMs === NONE) return undefined;
     // A PONG answers its PING and every PING sent before it (PROTOCOL.md §8.3: bunched PINGs
     // may get a single PONG), so older slots must not linger as "unanswered".
-    const slots = this.pingSentAtMs;
     for (let i = 0; i < slots.length; i++) if (slots[i]! <= sentAtMs) slots[i] = NONE;
     const rttMs = Math.max(0, nowMs - sentAtMs);
     this.rtt.sample(rttMs);
@@ -155,7 +160,7 @@ export class Heartbeat {
     if (nowMs < this.nextPingAtMs()) return { kind: 'alive', nextCheckAtMs: this.nextCheckAtMs };
     const id = this.nextPingId;
     this.nextPingId = (id + 1) % PING_ID_MODULO;
-    this.pingSentAtMs[id] = nowMs;
+    (this.pingSentAtMs ??= new Float64Array(PING_ID_MODULO).fill(NONE))[id] = nowMs;
     this.lastPingAtMs = nowMs;
     // The first ping of an idle cycle consumes this cycle's jitter; draw the next cycle's now so
     // received() never has to touch the rng.
