@@ -314,7 +314,7 @@ export class Client extends EventEmitter implements LinkOwner {
     this.state = 'reconnecting';
     link.leave(
       {
-        code: 'local-close',
+        code: 'failover',
         message: `failover: ${link.address} unavailable (${why})`,
         initiator: 'local',
         detectedBy: 'heartbeat',

@@ -12,6 +12,8 @@ export type CloseReasonCode =
   | 'remote-close'
   /** We called close(). */
   | 'local-close'
+  /** The client left a server that stayed unavailable, to try the next one (reconnect issue). */
+  | 'failover'
   /** The peer sent bytes that break PROTOCOL.md (or we received CLOSE protocol-error). */
   | 'protocol-error'
   /** No valid HELLO (server) / WELCOME (client) within the handshake timeout. */

@@ -183,7 +183,7 @@ test('failover - a busy server with a second one available: the client moves onc
   assert.equal(second.server, b.address);
   assert.ok(movedAfterMs >= INTERVAL_MS + 750 - 20, `moved after only ${Math.round(movedAfterMs)} ms`);
   const disconnect = log.filter((e) => e.name === 'disconnect').at(-1)!.arg as CloseReason;
-  assert.equal(disconnect.code, 'local-close');
+  assert.equal(disconnect.code, 'failover');
   assert.match(disconnect.message, /failover: .* unavailable \(busy\)/);
   assert.ok(await eventually(() => a.server.sessionCount === 0, 2000), 'A saw the client leave');
   assert.equal(await echo(client, 'on B'), 'on B');
