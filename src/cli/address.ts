@@ -23,3 +23,10 @@ export function parsePort(text: string): number {
   if (!Number.isInteger(value) || value < 0 || value > 65535) throw new InvalidArgumentError(`port must be 0..65535, got "${text}"`);
   return value;
 }
+
+/** "a:1,b:2" → one or more addresses (for failover lists). */
+export function parseHostPortList(text: string): { host: string; port: number }[] {
+  const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
+  if (parts.length === 0) throw new InvalidArgumentError(`expected host:port[,host:port…], got "${text}"`);
+  return parts.map(parseHostPort);
+}

@@ -1,14 +1,17 @@
 /**
- * `lifeline client --connect host:port`: stdin lines become messages, received messages are
- * printed on stdout, heartbeat / status changes and the close reason are logged on stderr.
- * Exit code: 0 after a local close (stdin ended), 1 when the connection was lost.
+ * `lifeline client --connect host:port[,host:port…]`: stdin lines become messages, received
+ * messages are printed on stdout, heartbeat / status changes and the close reason are logged on
+ * stderr. Several addresses (or --reconnect) turn on reconnect, failover and resume.
+ * Exit code: 0 after a local close (stdin ended), 1 when the connection was lost for good.
  */
 import { createInterface } from 'node:readline';
 import { connect } from '../client/client.js';
 import { createLogger, type LogFormat } from './logger.js';
 
 export interface ClientCommandOptions {
-  connect: { host: string; port: number };
+  connect: { host: string; port: number }[];
+  /** Reconnect (and resume) after a loss, even with a single address. */
+  reconnect: boolean;
   interval?: number;
   timeout?: number;
   log: LogFormat;
@@ -20,16 +23,25 @@ export interface ClientCommandOptions {
 
 export function runClient(opts: ClientCommandOptions): void {
   const log = createLogger('lifeline-client', opts.log, opts.verbose ? 'debug' : 'info');
+  const servers = opts.connect.map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`));
+  const failover = opts.reconnect || servers.length > 1;
   const client = connect({
-    host: opts.connect.host,
-    port: opts.connect.port,
+    ...(failover ? { servers } : { host: opts.connect[0]!.host, port: opts.connect[0]!.port }),
     heartbeatInterval: opts.interval,
     heartbeatTimeout: opts.timeout,
   });
 
   client.on('open', (info) => {
-    log.info({ event: 'open', session: info.sessionId, interval: info.heartbeatInterval, timeout: info.heartbeatTimeout, pid: process.pid }, `connected to ${opts.connect.host}:${opts.connect.port}`);
+    log.info(
+      { event: 'open', session: info.sessionId, resumed: info.resumed, interval: info.heartbeatInterval, timeout: info.heartbeatTimeout, pid: process.pid },
+      `connected to ${client.server}${info.resumed ? ' (session resumed)' : ''}`,
+    );
   });
+  client.on('disconnect', (reason) => log.warn({ event: 'disconnect', code: reason.code }, `connection lost: ${reason.code} — ${reason.message}`));
+  client.on('reconnecting', (r) => log.info({ event: 'reconnecting', ...r }, `reconnecting to ${r.server} in ${Math.round(r.delayMs)} ms (attempt ${r.attempt})`));
+  client.on('unavailable', (u) => log.warn({ event: 'unavailable', ...u }, `server unavailable: ${u.reason}`));
+  client.on('available', () => log.info({ event: 'available' }, 'server available again'));
+  client.on('undelivered', (msgs) => log.error({ event: 'undelivered', count: msgs.length }, `${msgs.length} messages were not confirmed by the server`));
   client.on('message', (data) => process.stdout.write(`${data.toString('utf8')}\n`));
   client.on('ping', (id) => log.debug({ event: 'ping', id, sinceLastSeenMs: Math.round(client.sinceLastSeen ?? 0) }, 'server pinged, answered'));
   client.on('pong', (info) => log.debug({ event: 'pong', rttMs: info.rttMs, status: info.status, load: info.load }, 'pong'));

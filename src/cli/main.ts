@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `lifeline` command: argv → commands. Nothing the library needs lives here. */
 import { Command, Option } from 'commander';
-import { parseHostPort, parseMs, parsePort } from './address.js';
+import { parseHostPortList, parseMs, parsePort } from './address.js';
 import { runServer } from './server-command.js';
 import { runClient } from './client-command.js';
 import { runDemo } from './demo-command.js';
@@ -33,7 +33,8 @@ program
 program
   .command('client')
   .description('connect to a lifeline server: stdin lines become messages, received messages are printed')
-  .requiredOption('--connect <host:port>', 'server address', parseHostPort)
+  .requiredOption('--connect <host:port,...>', 'server address(es); several = failover in rotation', parseHostPortList)
+  .option('--reconnect', 'reconnect (and resume the session) after a loss, also with one address', false)
   .option('--interval <ms>', 'heartbeat interval to propose, ms', parseMs('--interval'))
   .option('--timeout <ms>', 'heartbeat timeout to propose, ms', parseMs('--timeout'))
   .option('--verbose', 'log every heartbeat PONG (RTT, server status)', false)

@@ -157,8 +157,11 @@ export class Client extends EventEmitter implements LinkOwner {
   send(data: Uint8Array | string): boolean {
     const payload = toPayload(data);
     const link = this.link;
-    if (this.state === 'open' && link?.state === 'open') return link.send(payload);
-    const waiting = this.state === 'connecting' || this.state === 'handshake' || this.state === 'reconnecting';
+    if (this.state === 'open' && link?.state === 'open' && link.connection?.state === 'open') return link.send(payload);
+    // An open client whose connection is already going (heartbeat timeout, GOAWAY) but not yet
+    // reported: with reconnect the message waits for the next connection like any other.
+    const dying = this.state === 'open' && this.options.reconnect !== false;
+    const waiting = dying || this.state === 'connecting' || this.state === 'handshake' || this.state === 'reconnecting';
     if (waiting && this.resumeState) {
       // Resumable: the message takes its seq now and is sent (or replayed) on the next connection,
       // exactly once. A copy: the caller may reuse its buffer. Bounded (BufferOverflowError).

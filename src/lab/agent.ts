@@ -166,10 +166,19 @@ function lifelineClient(spec: MechanismSpec, host: string, port: number): Endpoi
     clearInterval(timer);
     emit({ ev: 'closed', mech: spec.id, side: 'client', how: reason.code, message: reason.message, at: wallNow() });
   });
+  // The connection may be going away between our check and the send: the lab must not crash.
+  const trySend = (data: Buffer) => {
+    if (client.state !== 'open') return;
+    try {
+      client.send(data);
+    } catch {
+      /* closing: the 'closed' event reports it */
+    }
+  };
   return {
-    probe: () => void (client.state === 'open' && client.send(PROBE)),
+    probe: () => trySend(PROBE),
     stream(periodMs) {
-      timer = setInterval(() => client.state === 'open' && client.send(FILLER), periodMs);
+      timer = setInterval(() => trySend(FILLER), periodMs);
     },
   };
 }
