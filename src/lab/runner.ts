@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import { Topology, probeNetnsSupport } from './netns.js';
-import { AgentHandle } from './agent-handle.js';
+import { agentHandle, type AgentHandle } from './agent-handle.js';
 import { spawn } from 'node:child_process';
 import { cliCommand, trackChild } from './processes.js';
 import { applyLabScale, scaleInfo } from './scale.js';
@@ -144,7 +144,7 @@ async function runFault(
     const startServer = async () => {
       const agent = spawnAgent(topo, 'server', ['--role', 'server', '--host', serverHost, '--ports', wantPorts, '--mechanisms', ids]);
       agents.push(agent);
-      await agent.waitFor((e) => e.ev === 'ready', 15_000, 'server agent ready');
+      await agent.waitFor('ready', 15_000);
       return agent;
     };
     let server = await startServer();
@@ -162,10 +162,10 @@ async function runFault(
     const ports = (fault.requires === 'proxy' ? proxyPorts : serverPorts).join(',');
     const client = spawnAgent(topo, 'client', ['--role', 'client', '--host', serverHost, '--ports', ports, '--mechanisms', ids]);
     agents.push(client);
-    await client.waitFor((e) => e.ev === 'ready', 15_000, 'client agent ready');
-    await Promise.all(mechanisms.map((m) => client.waitFor((e) => e.ev === 'open' && e.mech === m.id, 10_000, `${m.id} open`)));
+    await client.waitFor('ready', 15_000);
+    await Promise.all(mechanisms.map((m) => client.waitFor((e) => e.ev === 'open' && e.mech === m.id, 10_000)));
 
-    if (fault.dataInFlight) client.command({ cmd: 'stream', periodMs: 50 });
+    if (fault.dataInFlight) client.send({ cmd: 'stream', periodMs: 50 });
     await sleep(SETTLE_MS);
 
     const ctx: FaultContext = {
@@ -185,7 +185,7 @@ async function runFault(
     await fault.inject(ctx);
     const during = Promise.all([
       fault.during?.(ctx),
-      fault.probeAfterMs === undefined ? undefined : sleep(fault.probeAfterMs).then(() => client.command({ cmd: 'probe' })),
+      fault.probeAfterMs === undefined ? undefined : sleep(fault.probeAfterMs).then(() => client.send({ cmd: 'probe' })),
     ]);
     const windowMs = fault.windowMs * windowScale;
     const deadline = faultAt + windowMs;
@@ -201,7 +201,7 @@ async function runFault(
 
     // An agent that died on its own (not a fault we injected) makes its cells meaningless: say so.
     for (const agent of agents) {
-      const { exitCode, signalCode } = agent.child;
+      const { exitCode, signalCode } = agent.process;
       const injected = fault.id === 'process-crash' || fault.id === 'host-crash';
       if ((exitCode !== null || signalCode !== null) && !(injected && agent.name === 'server')) {
         throw new Error(`${agent.name} agent exited (${exitCode ?? signalCode}) during the run: ${agent.stderr.slice(-8).join(' | ')}`);
@@ -222,7 +222,7 @@ async function runFault(
     });
     return { cells, netKeepalive };
   } finally {
-    for (const a of agents) a.signal('SIGKILL');
+    for (const a of agents) a.kill('SIGKILL');
     await Promise.all(proxies.map((p) => p.close()));
     await topo?.destroy();
   }
@@ -232,5 +232,5 @@ function spawnAgent(topo: Topology | undefined, role: 'server' | 'client', args:
   const { command, args: base } = cliCommand();
   const full = [...base, 'lab-agent', ...args];
   const child = topo ? topo.spawnIn(role, command, full) : trackChild(spawn(command, full, { stdio: ['pipe', 'pipe', 'pipe'] }));
-  return new AgentHandle(role, child);
+  return agentHandle(role, child);
 }

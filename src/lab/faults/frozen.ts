@@ -7,7 +7,7 @@ export const frozenServer: FaultSpec = {
   requires: 'any',
   sides: ['client'],
   async inject(ctx) {
-    ctx.server.signal('SIGSTOP');
+    ctx.server.kill('SIGSTOP');
   },
   windowMs: 20_000,
 };

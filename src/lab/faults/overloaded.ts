@@ -7,7 +7,7 @@ export const overloadedServer: FaultSpec = {
   requires: 'any',
   sides: ['client'],
   async inject(ctx) {
-    ctx.server.command({ cmd: 'busy', ms: 15_000 });
+    ctx.server.send({ cmd: 'busy', ms: 15_000 });
   },
   windowMs: 20_000,
   note: 'the heartbeat reports it as heartbeat-timeout today; PONG status "busy" (availability issue) will name it',

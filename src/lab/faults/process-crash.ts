@@ -7,7 +7,7 @@ export const processCrash: FaultSpec = {
   requires: 'any',
   sides: ['client'],
   async inject(ctx) {
-    ctx.server.signal('SIGKILL');
+    ctx.server.kill('SIGKILL');
   },
   windowMs: 8_000,
 };
