@@ -13,6 +13,7 @@
  * | `lifeline:session:close` | `{ session, reason }` |
  * | `lifeline:server:stall` | `{ server, lateByMs }` |
  * | `lifeline:server:ping-strike` | `{ session?, verdict: 'strike' \| 'too-many' }` |
+ * | `lifeline:client:adaptive` | `{ client, event: 'survived' \| 'died' \| 'settled' \| 'reprobe', idleMs, key, phase, intervalMs, goodMs, badMs }` |
  */
 import diagnostics from 'node:diagnostics_channel';
 
@@ -24,6 +25,7 @@ export const channels = {
   sessionClose: diagnostics.channel('lifeline:session:close'),
   serverStall: diagnostics.channel('lifeline:server:stall'),
   serverPingStrike: diagnostics.channel('lifeline:server:ping-strike'),
+  clientAdaptive: diagnostics.channel('lifeline:client:adaptive'),
 } as const;
 
 /** Publish only when someone listens (the message object is not even built otherwise). */

@@ -33,12 +33,16 @@ import { loadNetKeepalive, type AppliedSocketOptions, type NetKeepaliveApi } fro
 import { LifelineError } from '../errors.js';
 import { channels, publish } from '../diagnostics.js';
 import { Link, type LinkOpenInfo, type LinkOwner } from './link.js';
+import { AdaptiveHeartbeat, type AdaptiveSnapshot } from './adaptive.js';
+import { JsonFileNatStore, defaultNatStatePath } from './nat-file-store.js';
+import { MemoryNatStore } from '../liveness/nat-store.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { ReconnectPlanner } from './reconnect.js';
 import { formatServer } from './servers.js';
 import type { ClientState, OpenInfo, ReconnectingInfo, UnavailableInfo } from './types.js';
 
 export type { OpenInfo, ReconnectingInfo, ClientState, UnavailableInfo } from './types.js';
+export type { AdaptiveSnapshot, AdaptiveEvent } from './adaptive.js';
 
 export interface Client {
   on(event: 'open', listener: (info: OpenInfo) => void): this;
@@ -99,6 +103,10 @@ export class Client extends EventEmitter implements LinkOwner {
   private cancelWait: Cancel | undefined;
   private cancelStable: Cancel | undefined;
   private cancelFailoverCheck: Cancel | undefined;
+  /** heartbeat: 'adaptive' (docs/spec/0007). */
+  private readonly adaptive: AdaptiveHeartbeat | undefined;
+  /** Network key of the latest connection (adaptive heartbeat). */
+  private adaptiveKey: string | undefined;
   /** Keeps the process alive while waiting to reconnect (clock timers are unref'd). */
   private keepAlive: ReturnType<typeof setInterval> | undefined;
 
@@ -110,6 +118,7 @@ export class Client extends EventEmitter implements LinkOwner {
     this.planner = new ReconnectPlanner(this.options.servers, this.options.reconnect || { ...NO_RECONNECT }, this.options.rng);
     this.netKeepalive = loadNetKeepalive().catch(() => undefined);
     if (this.options.resume) this.resumeState = this.newResumeState();
+    this.adaptive = this.createAdaptive();
     // Dial asynchronously so listeners attached right after connect() see every event.
     void this.startLink();
   }
@@ -136,6 +145,15 @@ export class Client extends EventEmitter implements LinkOwner {
   /** False while the current server is reported unavailable (see 'unavailable'). */
   get available(): boolean {
     return this.link?.available ?? true;
+  }
+
+  /**
+   * heartbeat 'adaptive': what the learner knows about the current network (interval in use,
+   * longest idle survived, shortest idle known to kill); undefined otherwise or before connecting.
+   */
+  get adaptiveHeartbeat(): AdaptiveSnapshot | undefined {
+    const key = this.link?.networkKey ?? this.adaptiveKey;
+    return key === undefined ? undefined : this.adaptive?.snapshot(key);
   }
 
   /** The server being dialled or connected to, `host:port`. */
@@ -194,6 +212,7 @@ export class Client extends EventEmitter implements LinkOwner {
       sinceLastSeenMs: 0,
     };
     this.cancelTimers();
+    this.adaptive?.saveAll();
     const link = this.link;
     if (!link) {
       this.finish({ ...localReason, message: message || 'closed locally before connecting' });
@@ -224,6 +243,7 @@ export class Client extends EventEmitter implements LinkOwner {
       scheduler: this.scheduler,
       netKeepalive,
       owner: this,
+      adaptive: this.adaptive,
     });
     this.link = link;
     link.dial();
@@ -232,6 +252,15 @@ export class Client extends EventEmitter implements LinkOwner {
   linkClosed(link: Link, reason: CloseReason): void {
     if (link !== this.link) return;
     this.link = undefined;
+    if (link.networkKey !== undefined) this.adaptiveKey = link.networkKey;
+    if (reason.code === 'renegotiate' && !this.stopReason) {
+      // A planned reconnect (adaptive heartbeat): same server, at once, session resumed; the
+      // application sees only the next 'open' (resumed: true).
+      this.cancelTimers();
+      this.state = 'reconnecting';
+      void this.startLink();
+      return;
+    }
     const forced = this.leaving;
     this.leaving = false;
     this.cancelTimers();
@@ -358,6 +387,40 @@ export class Client extends EventEmitter implements LinkOwner {
 
   linkStall(link: Link, lateByMs: number): void {
     if (link === this.link) this.emit('stall', lateByMs);
+  }
+
+  // --- adaptive heartbeat (docs/spec/0007-adaptive-interval.md) ---------------------------------
+
+  linkCanRenegotiate(link: Link): boolean {
+    const state = this.resumeState;
+    return (
+      link === this.link &&
+      this.state === 'open' &&
+      this.options.reconnect !== false &&
+      this.resumeSessionId !== undefined &&
+      state !== undefined &&
+      state.unackedBytes === 0 &&
+      this.queue.length === 0
+    );
+  }
+
+  private createAdaptive(): AdaptiveHeartbeat | undefined {
+    const o = this.options;
+    if (o.heartbeat !== 'adaptive' || !o.adaptiveLearner) return undefined;
+    const store =
+      o.natStore === false
+        ? new MemoryNatStore()
+        : (o.natStore ??
+          new JsonFileNatStore(o.natStatePath ?? defaultNatStatePath(), {
+            // Losing what was learned costs heartbeats, never the connection: say so, go on.
+            onError: (err) => this.emit('warning', `adaptive heartbeat state not saved/loaded: ${(err as Error).message ?? String(err)}`),
+          }));
+    return new AdaptiveHeartbeat({
+      learner: o.adaptiveLearner,
+      store,
+      rng: o.rng,
+      onEvent: (event) => publish(channels.clientAdaptive, () => ({ client: this, ...event })),
+    });
   }
 
   // --- resume (docs/spec/0006-resume.md) ----------------------------------------------------------

@@ -20,6 +20,9 @@ import { TcpTransport } from '../transport/tcp.js';
 import { applySocketTuning, type AppliedSocketOptions, type NetKeepaliveApi } from '../transport/socket-tuning.js';
 import type { ResolvedClientOptions } from './options.js';
 import { formatServer, type ServerAddress } from './servers.js';
+import { networkKey } from '../liveness/nat-store.js';
+import type { NegotiatedHeartbeat } from '../liveness/negotiate.js';
+import type { AdaptiveHeartbeat } from './adaptive.js';
 
 /** What the handshake settled. */
 export interface LinkOpenInfo {
@@ -48,6 +51,11 @@ export interface LinkOwner {
    */
   linkResumeHello(link: Link): { resumable: boolean; sessionId?: Uint8Array; lastSeq?: number };
   linkResumeWelcome(link: Link, welcome: WelcomeFrame): { state?: ResumeState; replayAfter?: number };
+  /**
+   * Adaptive heartbeat: may this link be dropped now and resumed at once on a new connection
+   * (to propose a longer interval)? Only with reconnect, a resumable session and nothing in flight.
+   */
+  linkCanRenegotiate(link: Link): boolean;
 }
 
 export type LinkState = 'connecting' | 'handshake' | 'open' | 'closing' | 'closed';
@@ -59,6 +67,14 @@ export interface LinkDeps {
   scheduler: Scheduler;
   netKeepalive: NetKeepaliveApi | undefined;
   owner: LinkOwner;
+  /** Present with `heartbeat: 'adaptive'` (docs/spec/0007). */
+  adaptive?: AdaptiveHeartbeat | undefined;
+}
+
+/** An idle cycle of the adaptive heartbeat: a PING went out after `idleMs` of silence. */
+interface IdleCycle {
+  pingAtMs: number;
+  idleMs: number;
 }
 
 function resumeHello(r: { resumable: boolean; sessionId?: Uint8Array; lastSeq?: number }): Partial<HelloFrame> {
@@ -75,6 +91,13 @@ export class Link implements ConnectionOwner {
   private cancelConnectTimer: Cancel | undefined;
   private availability: AvailabilityMonitor | undefined;
   private cancelAvailabilityCheck: Cancel | undefined;
+  /** Adaptive heartbeat: this connection's network key (server + local address), set on connect. */
+  networkKey: string | undefined;
+  /** Adaptive heartbeat: the interval HELLO proposed, what WELCOME settled, the open idle cycle. */
+  private proposedIntervalMs = 0;
+  private negotiated: NegotiatedHeartbeat | undefined;
+  private cycle: IdleCycle | undefined;
+  private renegotiating = false;
 
   constructor(deps: LinkDeps) {
     this.deps = deps;
@@ -106,6 +129,7 @@ export class Link implements ConnectionOwner {
     this.socket = socket;
     const onError = (err: Error) => {
       this.cancelConnectTimer?.();
+      this.deps.adaptive?.connectFailed();
       this.report({
         code: 'connect-failed',
         message: `cannot connect to ${this.address}: ${err.message}`,
@@ -120,6 +144,7 @@ export class Link implements ConnectionOwner {
       socket.off('error', onError);
       socket.on('error', () => {});
       socket.destroy();
+      this.deps.adaptive?.connectFailed();
       this.report({
         code: 'connect-failed',
         message: `cannot connect to ${this.address}: no TCP connection within ${handshakeTimeout} ms`,
@@ -142,15 +167,24 @@ export class Link implements ConnectionOwner {
         maxFrameSize: options.maxFrameSize,
         maxBufferedBytes: options.maxQueuedBytes,
         health: () => ({ status: 'ok', load: 0 }),
+        // The adaptive heartbeat learns from silence in both directions (outbound refreshes a NAT).
+        trackWriteTimes: this.deps.adaptive !== undefined,
       });
       this.connection = connection;
       this.deps.owner.linkConnected(this, socketOptions);
       if (this.state !== 'handshake') return; // the owner closed us from its listener
       const token = options.token;
+      const adaptive = this.deps.adaptive;
+      if (adaptive) {
+        // Before HELLO: a pending death on this key is fed first, so HELLO already proposes the
+        // fallen-back interval (spec 0007 §Wiring 7).
+        this.networkKey = networkKey(this.address, socket.localAddress ?? 'unknown');
+        this.proposedIntervalMs = adaptive.connected(this.networkKey);
+      }
       connection.sendHandshake({
         type: 'hello',
         version: PROTOCOL_VERSION,
-        heartbeatIntervalMs: Math.round(options.heartbeatInterval ?? 0),
+        heartbeatIntervalMs: Math.round(adaptive ? this.proposedIntervalMs : (options.heartbeatInterval ?? 0)),
         heartbeatTimeoutMs: Math.round(options.heartbeatTimeout ?? 0),
         maxFrameSize: options.maxFrameSize,
         ...(token === undefined ? {} : { token: typeof token === 'string' ? new TextEncoder().encode(token) : token }),
@@ -222,9 +256,12 @@ export class Link implements ConnectionOwner {
     const options = this.deps.options;
     const negotiated = { intervalMs: frame.heartbeatIntervalMs, timeoutMs: frame.heartbeatTimeoutMs };
     const resume = this.deps.owner.linkResumeWelcome(this, frame);
+    this.negotiated = negotiated;
+    const adaptive = this.deps.adaptive;
+    if (adaptive) adaptive.opened(this.networkKey!);
     connection.open({
       ...(resume.state ? { resume: resume.state } : {}),
-      ...pingSchedule('client', negotiated),
+      ...(adaptive ? adaptive.pingSchedule(this.networkKey!, negotiated) : pingSchedule('client', negotiated)),
       timeoutMs: negotiated.timeoutMs,
       peerMaxFrameSize: frame.maxFrameSize ?? options.maxFrameSize,
       ...(options.detector ? { detector: options.detector } : {}),
@@ -251,6 +288,7 @@ export class Link implements ConnectionOwner {
   }
 
   message(payload: Uint8Array): void {
+    if (this.cycle) this.cycleAnswered();
     this.deps.owner.linkMessage(this, payload);
   }
 
@@ -258,7 +296,8 @@ export class Link implements ConnectionOwner {
     this.deps.owner.linkPing(this, id);
   }
 
-  pingSent(_id: number, nowMs: number): void {
+  pingSent(_id: number, nowMs: number, silentForMs: number): void {
+    if (this.deps.adaptive) this.adaptivePingSent(nowMs, silentForMs);
     const monitor = this.availability;
     if (!monitor || this.cancelAvailabilityCheck) return;
     this.cancelAvailabilityCheck = this.deps.scheduler.schedule(monitor.pingSent(nowMs), () => {
@@ -268,6 +307,7 @@ export class Link implements ConnectionOwner {
   }
 
   pong(info: PongInfo): void {
+    if (this.cycle) this.cycleAnswered();
     this.cancelAvailabilityCheck?.();
     this.cancelAvailabilityCheck = undefined;
     this.deps.owner.linkPong(this, info);
@@ -298,7 +338,58 @@ export class Link implements ConnectionOwner {
   }
 
   closed(reason: CloseReason): void {
+    const adaptive = this.deps.adaptive;
+    if (adaptive && this.networkKey !== undefined) {
+      const cycle = this.cycle;
+      if (cycle && (this.connection?.lastSeenAt ?? 0) > cycle.pingAtMs) this.cycleAnswered();
+      adaptive.linkClosed(this.networkKey, this.cycle?.idleMs, reason.code);
+      this.cycle = undefined;
+    }
     this.report(reason);
+  }
+
+  // --- adaptive heartbeat (docs/spec/0007 §Wiring) ----------------------------------------------
+
+  private adaptivePingSent(nowMs: number, silentForMs: number): void {
+    const cycle = this.cycle;
+    // Something arrived since the cycle's PING (not through pong/message: e.g. an ACK): it survived.
+    if (cycle && (this.connection?.lastSeenAt ?? 0) > cycle.pingAtMs) this.cycleAnswered();
+    // Repeated PINGs of one silent stretch belong to the cycle the first one opened.
+    if (!this.cycle) this.cycle = { pingAtMs: nowMs, idleMs: silentForMs };
+  }
+
+  /** The open idle cycle got an answer: the path kept the flow through that silence. */
+  private cycleAnswered(): void {
+    const cycle = this.cycle!;
+    this.cycle = undefined;
+    const adaptive = this.deps.adaptive!;
+    const key = this.networkKey!;
+    const connection = this.connection;
+    const negotiated = this.negotiated;
+    adaptive.survived(key, cycle.idleMs);
+    if (!connection || !negotiated || this.state !== 'open') return;
+    const next = adaptive.pingSchedule(key, negotiated);
+    connection.setPingInterval(next.pingAfterMs, next.jitterMs);
+    const granted = negotiated.intervalMs === this.proposedIntervalMs;
+    if (this.renegotiating || !adaptive.wantsRenegotiate(key, negotiated.intervalMs, granted, this.deps.clock.now())) return;
+    // Not from inside the frame handler: on the next turn, if the owner still agrees.
+    this.renegotiating = true;
+    this.deps.scheduler.schedule(this.deps.clock.now(), () => {
+      if (this.state !== 'open' || !this.deps.owner.linkCanRenegotiate(this)) {
+        this.renegotiating = false;
+        return;
+      }
+      // Dropped without CLOSE so that the server keeps the session for the resume that follows.
+      this.leave(
+        {
+          code: 'renegotiate',
+          message: `reconnecting to propose a ${adaptive.snapshot(key).intervalMs} ms heartbeat (negotiated ${negotiated.intervalMs} ms)`,
+          initiator: 'local',
+          detectedBy: 'application',
+        },
+        false,
+      );
+    });
   }
 
   // --- helpers --------------------------------------------------------------------------------

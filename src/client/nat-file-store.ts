@@ -13,7 +13,8 @@
  *   learner events (minutes apart), so sync I/O stays off the hot path.
  */
 import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { NatLearnerState } from '../liveness/nat-learner.js';
 import { DEFAULT_MAX_NAT_KEYS, type NatStateStore } from '../liveness/nat-store.js';
 
@@ -109,4 +110,14 @@ export class JsonFileNatStore implements NatStateStore {
 function age(state: NatLearnerState): number {
   const t = (state as Partial<NatLearnerState>).updatedAtMs;
   return typeof t === 'number' && Number.isFinite(t) ? t : -Infinity;
+}
+
+/**
+ * The default file of the adaptive heartbeat's store: `$XDG_STATE_HOME/lifeline/nat.json`, else
+ * `~/.local/state/lifeline/nat.json` (XDG Base Directory: state that survives restarts but is not
+ * worth backing up).
+ */
+export function defaultNatStatePath(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
+  return join(base, 'lifeline', 'nat.json');
 }

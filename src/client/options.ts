@@ -8,6 +8,8 @@ import type { DetectorSpec } from '../liveness/detectors/types.js';
 import { positiveNumber, stripUndefined } from '../options.js';
 import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions } from '../transport/socket-tuning.js';
 import { toServerAddress, type ServerAddress, type ServerSpec } from './servers.js';
+import { resolveNatLearnerOptions, type NatLearnerOptions, type ResolvedNatLearnerOptions } from '../liveness/nat-learner.js';
+import type { NatStateStore } from '../liveness/nat-store.js';
 
 /**
  * Reconnect settings (docs/spec/0005-reconnect.md). Delays follow gRPC's connection backoff,
@@ -81,6 +83,22 @@ export interface ClientOptions extends SocketTuningOptions {
    * long. Default: none proposed — the server's default applies (lifeline's is 5000).
    */
   heartbeatInterval?: number;
+  /**
+   * `'fixed'` (default): propose `heartbeatInterval` (or take the server's default).
+   * `'adaptive'`: learn, per network (server + local address), the longest idle the path's NAT or
+   * firewall keeps a flow, and heartbeat a margin below it (docs/spec/0007-adaptive-interval.md).
+   * Not together with `heartbeatInterval`.
+   */
+  heartbeat?: 'fixed' | 'adaptive';
+  /** Tuning of the adaptive learner (spec 0007 §Settings); defaults suit real NATs (15 s … 10 min). */
+  adaptiveHeartbeat?: NatLearnerOptions;
+  /**
+   * Where the adaptive learner keeps what it learned: a NatStateStore, or `false` for memory
+   * only (lost at exit). Default: a JSON file at `natStatePath`.
+   */
+  natStore?: NatStateStore | false;
+  /** The default store's file. Default `$XDG_STATE_HOME/lifeline/nat.json` (else `~/.local/state/lifeline/nat.json`). */
+  natStatePath?: string;
   /** Heartbeat timeout to propose, ms: the server is declared dead after this long with nothing received. Default: the server's (15000). */
   heartbeatTimeout?: number;
   /** TCP connect + handshake must complete within this, ms. Default 5000. */
@@ -135,6 +153,9 @@ export type ResolvedClientOptions = Omit<ClientOptions, 'servers' | 'reconnect'>
   busyPongs: number;
   stallGuard: boolean;
   socketTuning: SocketTuningOptions;
+  heartbeat: 'fixed' | 'adaptive';
+  /** Resolved learner settings; present with heartbeat 'adaptive'. */
+  adaptiveLearner?: ResolvedNatLearnerOptions;
 };
 
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
@@ -173,6 +194,25 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     throw new InvalidOptionError('busyPongs', `must be an integer >= 1, got ${String(o.busyPongs)}`);
   }
   if (o.maxFrameSize < 64) throw new InvalidOptionError('maxFrameSize', `must be at least 64 bytes, got ${o.maxFrameSize}`);
+  o.heartbeat ??= 'fixed';
+  if (o.heartbeat !== 'fixed' && o.heartbeat !== 'adaptive') {
+    throw new InvalidOptionError('heartbeat', `must be 'fixed' or 'adaptive', got ${String(o.heartbeat)}`);
+  }
+  if (o.heartbeat === 'adaptive') {
+    if (o.heartbeatInterval !== undefined) {
+      throw new InvalidOptionError('heartbeat', "'adaptive' chooses the interval itself: do not set heartbeatInterval with it");
+    }
+    o.adaptiveLearner = resolveNatLearnerOptions(o.adaptiveHeartbeat);
+    const store: unknown = o.natStore;
+    if (store !== undefined && store !== false && (typeof store !== 'object' || store === null || typeof (store as NatStateStore).load !== 'function' || typeof (store as NatStateStore).save !== 'function')) {
+      throw new InvalidOptionError('natStore', 'must be a NatStateStore ({ load(key), save(key, state) }) or false');
+    }
+    if (o.natStatePath !== undefined && (typeof o.natStatePath !== 'string' || o.natStatePath === '')) {
+      throw new InvalidOptionError('natStatePath', 'must be a non-empty path');
+    }
+  } else if (o.adaptiveHeartbeat !== undefined || o.natStore !== undefined || o.natStatePath !== undefined) {
+    throw new InvalidOptionError('adaptiveHeartbeat', "adaptiveHeartbeat / natStore / natStatePath need heartbeat: 'adaptive'");
+  }
   if (o.heartbeatInterval !== undefined) positiveNumber('heartbeatInterval', o.heartbeatInterval);
   if (o.heartbeatTimeout !== undefined) positiveNumber('heartbeatTimeout', o.heartbeatTimeout);
   if (o.heartbeatInterval !== undefined && o.heartbeatTimeout !== undefined && o.heartbeatTimeout <= o.heartbeatInterval) {

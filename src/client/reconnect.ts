@@ -54,6 +54,7 @@ export function retryable(reason: CloseReason): boolean {
     case 'server-shutdown':
     case 'too-many-pings':
     case 'failover':
+    case 'renegotiate':
       return true;
     default: {
       const never: never = reason.code;

@@ -14,6 +14,11 @@ export type CloseReasonCode =
   | 'local-close'
   /** The client left a server that stayed unavailable, to try the next one (reconnect issue). */
   | 'failover'
+  /**
+   * Adaptive heartbeat (docs/spec/0007): the client dropped the connection to propose a longer
+   * heartbeat interval on a new one; it reconnects at once and resumes the session.
+   */
+  | 'renegotiate'
   /** The peer sent bytes that break PROTOCOL.md (or we received CLOSE protocol-error). */
   | 'protocol-error'
   /** No valid HELLO (server) / WELCOME (client) within the handshake timeout. */

@@ -41,8 +41,12 @@ export interface ConnectionOwner {
   message(payload: Uint8Array, seq: number): void;
   /** The peer pinged us (already answered with a PONG). */
   ping(id: number): void;
-  /** Our heartbeat sent a PING (the owner may time its answer: availability). */
-  pingSent(id: number, nowMs: number): void;
+  /**
+   * Our heartbeat sent a PING (the owner may time its answer: availability). silentForMs: how
+   * long nothing had crossed the connection in either direction before it (received frames
+   * always; written ones only with `trackWriteTimes`) — the idle a NAT on the path saw.
+   */
+  pingSent(id: number, nowMs: number, silentForMs: number): void;
   pong(info: PongInfo): void;
   goaway(frame: GoawayFrame): void;
   /** The write buffer drained. */
@@ -66,6 +70,11 @@ export interface ConnectionOptions {
    * beyond it send() throws BufferOverflowError instead of growing memory. Default 4 MiB.
    */
   maxBufferedBytes?: number;
+  /**
+   * Record when we last wrote (one clock read per write), so pingSent can report the silence
+   * in both directions. Only the adaptive-heartbeat client needs it; servers leave it off.
+   */
+  trackWriteTimes?: boolean;
 }
 
 /** Stall guard (docs/spec/0004-availability.md §Stall guard). */
@@ -149,6 +158,9 @@ export class Connection {
   private cancelAck: Cancel | undefined;
   bytesIn = 0;
   bytesOut = 0;
+  private readonly trackWriteTimes: boolean;
+  /** Clock time of the last write (only with trackWriteTimes; else 0). */
+  private lastWriteAtMs = 0;
   /** Last status the peer reported in a PONG. */
   peerStatus: PeerStatus = 'ok';
   peerLoad = 0;
@@ -161,6 +173,7 @@ export class Connection {
     this.health = options.health;
     this.decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize });
     this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.trackWriteTimes = options.trackWriteTimes === true;
     this.startedAtMs = this.lastSeenAtMs = this.clock.now();
     this.transport.setHandlers({
       data: (chunk) => this.onData(chunk),
@@ -229,6 +242,19 @@ export class Connection {
       },
       now,
     );
+    this.armCheck();
+  }
+
+  /**
+   * Change how long we wait in silence before pinging (client, adaptive heartbeat): takes effect
+   * from the next ping cycle; the death timeout stays the negotiated one.
+   */
+  setPingInterval(pingAfterMs: number, jitterMs: number): void {
+    const hb = this.heartbeat;
+    if (!hb || this.state !== 'open') return;
+    hb.setPingInterval(pingAfterMs, jitterMs);
+    // The pending check may be planned for the old, later ping time.
+    this.cancelCheck?.();
     this.armCheck();
   }
 
@@ -578,10 +604,12 @@ export class Connection {
     switch (verdict.kind) {
       case 'alive':
         break;
-      case 'ping':
+      case 'ping': {
+        const silentForMs = now - Math.max(hb.lastSeenAtMs, this.lastWriteAtMs);
         this.write(encodePing(verdict.id));
-        this.owner.pingSent(verdict.id, now);
+        this.owner.pingSent(verdict.id, now, silentForMs);
         break;
+      }
       case 'dead':
         this.pendingReason = {
           code: 'heartbeat-timeout',
@@ -624,6 +652,7 @@ export class Connection {
 
   private write(bytes: Uint8Array): boolean {
     this.bytesOut += bytes.byteLength;
+    if (this.trackWriteTimes) this.lastWriteAtMs = this.clock.now();
     return this.transport.write(bytes);
   }
 

@@ -13,6 +13,10 @@
  * - reset: a middlebox or rebooted host that answers with RST. Every current pair is destroyed
  *   with RST on both sides (`socket.resetAndDestroy()`); new connections are reset on accept.
  * Modes apply to existing and new connections alike.
+ * - idleTimeoutMs (option): a NAT or stateful firewall with an idle timeout. A pair that relayed
+ *   nothing in either direction for longer than this is forgotten for good: from then on it is
+ *   blackholed alone (bytes and closes dropped), while new connections get fresh pairs, as a new
+ *   SYN gets a new NAT mapping. Judged lazily on the next byte, as conntrack's expiry is.
  *
  * What it cannot emulate: anything judged by TCP itself. Each endpoint's TCP peer is the proxy's
  * kernel, which keeps ACKing data and keepalive probes while the "path" is blackholed, so
@@ -36,6 +40,13 @@ export interface ProxyStats {
   droppedUp: number;
   /** Bytes dropped target → client (blackhole). */
   droppedDown: number;
+  /** Pairs forgotten after idleTimeoutMs of silence. */
+  forgottenFlows: number;
+}
+
+export interface FaultProxyOptions {
+  /** Forget a pair that stayed silent (both directions) longer than this, ms. Default: never. */
+  idleTimeoutMs?: number;
 }
 
 type Direction = 'up' | 'down';
@@ -47,6 +58,10 @@ class Pair {
    * forwards again ('end' as a FIN, 'reset' as a reset), as a late-delivered packet would be.
    */
   readonly held = new Map<net.Socket, 'end' | 'reset'>();
+  /** Last time a byte crossed this pair, ms (performance.now), for idleTimeoutMs. */
+  lastActiveAtMs = performance.now();
+  /** Silent past idleTimeoutMs: blackholed for good. */
+  forgotten = false;
 
   constructor(
     readonly downstream: net.Socket,
@@ -77,13 +92,17 @@ function resetSocket(socket: net.Socket): void {
 }
 
 export class FaultProxy {
-  readonly stats: ProxyStats = { bytesUp: 0, bytesDown: 0, droppedUp: 0, droppedDown: 0 };
+  readonly stats: ProxyStats = { bytesUp: 0, bytesDown: 0, droppedUp: 0, droppedDown: 0, forgottenFlows: 0 };
+  private readonly idleTimeoutMs: number;
   private readonly target: { host: string; port: number };
   private readonly server: net.Server;
   private readonly pairs = new Set<Pair>();
   private currentMode: ProxyMode = 'forward';
 
-  constructor(target: { host: string; port: number }) {
+  constructor(target: { host: string; port: number }, options: FaultProxyOptions = {}) {
+    const idle = options.idleTimeoutMs ?? Infinity;
+    if (!(typeof idle === 'number' && idle > 0)) throw new RangeError(`FaultProxy idleTimeoutMs must be a number > 0, got ${String(idle)}`);
+    this.idleTimeoutMs = idle;
     if (typeof target?.host !== 'string' || target.host === '') throw new TypeError('FaultProxy target.host must be a non-empty string');
     if (!Number.isInteger(target.port) || target.port < 1 || target.port > 65535) {
       throw new RangeError(`FaultProxy target.port must be an integer 1..65535, got ${String(target.port)}`);
@@ -131,6 +150,7 @@ export class FaultProxy {
           for (const socket of pair.sockets()) if (!socket.destroyed) socket.resume();
           break;
         case 'forward':
+          if (pair.forgotten) break; // the flow is gone, whatever the path does now
           for (const [socket, kind] of [...pair.held]) {
             pair.held.delete(socket);
             this.relayClose(pair, socket, kind);
@@ -181,7 +201,7 @@ export class FaultProxy {
     const to = pair.other(from);
     let sawEnd = false;
     from.on('data', (chunk: Buffer) => {
-      if (this.currentMode !== 'forward' || to.destroyed || to.writableEnded) {
+      if (this.currentMode !== 'forward' || to.destroyed || to.writableEnded || this.forgets(pair)) {
         if (direction === 'up') this.stats.droppedUp += chunk.length;
         else this.stats.droppedDown += chunk.length;
         return;
@@ -208,8 +228,22 @@ export class FaultProxy {
     });
   }
 
+  /** idleTimeoutMs: is this pair (now) forgotten? Otherwise it just became active. */
+  private forgets(pair: Pair): boolean {
+    if (pair.forgotten) return true;
+    const now = performance.now();
+    if (now - pair.lastActiveAtMs > this.idleTimeoutMs) {
+      pair.forgotten = true;
+      this.stats.forgottenFlows++;
+      return true;
+    }
+    pair.lastActiveAtMs = now;
+    return false;
+  }
+
   private closeArrived(pair: Pair, from: net.Socket, kind: 'end' | 'reset'): void {
-    switch (this.currentMode) {
+    const mode = this.forgets(pair) ? 'blackhole' : this.currentMode;
+    switch (mode) {
       case 'forward':
         this.relayClose(pair, from, kind);
         return;
@@ -223,7 +257,7 @@ export class FaultProxy {
         resetSocket(pair.other(from));
         return;
       default: {
-        const never: never = this.currentMode;
+        const never: never = mode;
         return never;
       }
     }

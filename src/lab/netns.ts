@@ -165,6 +165,10 @@ export class Topology {
   async removeServerHost(): Promise<void> {
     await this.killChildrenIn('server');
     await run('ip', ['netns', 'del', this.ns.server]).catch(() => undefined);
+    // The kernel dismantles a deleted namespace asynchronously: the router's end of the veth
+    // pair can outlive `ip netns del` for a while, and re-creating the host would then fail with
+    // "File exists". Remove it ourselves (a no-op error once the kernel got there first).
+    await this.ip(this.ns.router, ['link', 'del', this.dev('r1')]).catch(() => undefined);
   }
 
   ip(ns: string, args: string[]) {

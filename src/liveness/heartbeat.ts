@@ -52,11 +52,11 @@ const NONE = -1;
 
 export class Heartbeat {
   readonly rtt = new RttEstimator();
-  readonly intervalMs: number;
   readonly timeoutMs: number;
   /** The death judgement; read it for suspicion() in reports. */
   readonly detector: FailureDetector;
-  private readonly jitterMs: number;
+  private pingIntervalMs: number;
+  private jitterMs: number;
   private readonly rng: () => number;
 
   private seenAtMs: number;
@@ -98,13 +98,35 @@ export class Heartbeat {
     if (detector !== undefined && (typeof detector !== 'object' || typeof detector.isDead !== 'function')) {
       throw new InvalidOptionError('detector', 'must be a FailureDetector (see createDetector)');
     }
-    this.intervalMs = intervalMs;
+    this.pingIntervalMs = intervalMs;
     this.timeoutMs = timeoutMs;
     this.jitterMs = jitterMs;
     this.rng = rng;
     this.detector = detector ?? new FixedTimeoutDetector(timeoutMs, nowMs);
     this.seenAtMs = nowMs;
     this.cycleJitterMs = this.drawJitterMs();
+  }
+
+  /** Silence before a PING is due, ms (see setPingInterval). */
+  get intervalMs(): number {
+    return this.pingIntervalMs;
+  }
+
+  /**
+   * Change the ping interval and jitter (a client learning its path's NAT timeout, spec 0007).
+   * The death timeout is unchanged, so the same bound holds: intervalMs + jitterMs < timeoutMs.
+   * An idle cycle already under way keeps its jitter but pings by the new interval.
+   */
+  setPingInterval(intervalMs: number, jitterMs: number): void {
+    if (!Number.isFinite(intervalMs) || intervalMs <= 0 || !Number.isFinite(jitterMs) || jitterMs < 0) {
+      throw new InvalidOptionError('intervalMs', `must be finite, > 0 (jitter >= 0), got ${intervalMs} / ${jitterMs}`);
+    }
+    if (intervalMs + jitterMs >= this.timeoutMs) {
+      throw new InvalidOptionError('intervalMs', `intervalMs + jitterMs (${intervalMs} + ${jitterMs}) must be < timeoutMs (${this.timeoutMs})`);
+    }
+    this.pingIntervalMs = intervalMs;
+    this.jitterMs = jitterMs;
+    if (this.cycleJitterMs > jitterMs) this.cycleJitterMs = this.drawJitterMs();
   }
 
   /** Any inbound frame. O(1), no allocation: this runs per frame. */
@@ -182,8 +204,8 @@ export class Heartbeat {
 
   private nextPingAtMs(): number {
     return this.unanswered === 0
-      ? this.seenAtMs + this.intervalMs + this.cycleJitterMs
-      : this.lastPingAtMs + this.intervalMs;
+      ? this.seenAtMs + this.pingIntervalMs + this.cycleJitterMs
+      : this.lastPingAtMs + this.pingIntervalMs;
   }
 
   private drawJitterMs(): number {

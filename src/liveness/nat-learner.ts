@@ -146,9 +146,14 @@ function finite(name: keyof ResolvedNatLearnerOptions, v: unknown, min: number, 
 }
 
 export function resolveNatLearnerOptions(options: NatLearnerOptions = {}): ResolvedNatLearnerOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('adaptiveHeartbeat', `must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
   const o: ResolvedNatLearnerOptions = { ...NAT_LEARNER_DEFAULTS };
   for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined && key in NAT_LEARNER_DEFAULTS) (o as unknown as Record<string, unknown>)[key] = value;
+    // A misspelt setting would silently keep its default: refuse it.
+    if (!(key in NAT_LEARNER_DEFAULTS)) throw new InvalidOptionError(`adaptiveHeartbeat.${key}`, 'is not a setting of the adaptive heartbeat');
+    if (value !== undefined) (o as unknown as Record<string, unknown>)[key] = value;
   }
   finite('minIntervalMs', o.minIntervalMs, 1);
   finite('maxIntervalMs', o.maxIntervalMs, o.minIntervalMs);

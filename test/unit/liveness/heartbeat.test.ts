@@ -403,3 +403,19 @@ test('Heartbeat - one PONG answers its ping and every earlier one (bunched pings
   assert.equal(hb.pong(0, 3020), undefined, 'ping 0 was answered by PONG 2');
   assert.equal(hb.pong(1, 3030), undefined, 'ping 1 was answered by PONG 2');
 });
+
+test('Heartbeat - setPingInterval moves the next ping, keeps the timeout, and refuses interval + jitter >= timeout', () => {
+  const hb = new Heartbeat({ intervalMs: 1000, timeoutMs: 5000 }, 0);
+  hb.setPingInterval(3000, 0);
+  assert.equal(hb.intervalMs, 3000);
+  assert.equal(hb.check(1000).kind, 'alive', 'no ping at the old interval');
+  assert.equal(hb.check(3000).kind, 'ping');
+  hb.received(3010);
+  hb.setPingInterval(500, 0);
+  assert.equal(hb.nextCheckAtMs, 3510, 'a shorter interval applies to the cycle under way');
+  assert.equal(hb.check(8010).kind, 'dead', 'the timeout is unchanged');
+  const other = new Heartbeat({ intervalMs: 1000, timeoutMs: 5000 }, 0);
+  assert.throws(() => other.setPingInterval(4500, 500), /must be < timeoutMs/);
+  assert.throws(() => other.setPingInterval(0, 0), /intervalMs/);
+  assert.equal(other.intervalMs, 1000, 'a refused change leaves the interval as it was');
+});
