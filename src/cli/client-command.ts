@@ -5,7 +5,8 @@
  * Exit code: 0 after a local close (stdin ended), 1 when the connection was lost for good.
  */
 import { createInterface } from 'node:readline';
-import { connect } from '../client/client.js';
+import diagnostics from 'node:diagnostics_channel';
+import { connect, type AdaptiveEvent } from '../client/client.js';
 import { createLogger, type LogFormat } from './logger.js';
 
 export interface ClientCommandOptions {
@@ -17,6 +18,8 @@ export interface ClientCommandOptions {
   log: LogFormat;
   /** Log every PONG (RTT, server status): noisy, for watching the heartbeat. */
   verbose: boolean;
+  /** heartbeat: 'adaptive' (learns the NAT timeout; logs what it learns). */
+  adaptive: boolean;
   /** Keep running when stdin ends (for scripted use where stdin is closed). */
   stay: boolean;
 }
@@ -29,7 +32,15 @@ export function runClient(opts: ClientCommandOptions): void {
     ...(failover ? { servers } : { host: opts.connect[0]!.host, port: opts.connect[0]!.port }),
     heartbeatInterval: opts.interval,
     heartbeatTimeout: opts.timeout,
+    ...(opts.adaptive ? { heartbeat: 'adaptive' as const } : {}),
   });
+  if (opts.adaptive) {
+    diagnostics.subscribe('lifeline:client:adaptive', (message) => {
+      const e = message as AdaptiveEvent;
+      const level = e.event === 'survived' ? 'debug' : 'info';
+      log[level]({ event: `adaptive-${e.event}`, idleMs: Math.round(e.idleMs), intervalMs: e.intervalMs, goodMs: Math.round(e.goodMs), badMs: e.badMs, phase: e.phase, network: e.key }, `adaptive heartbeat: ${e.event} after ${Math.round(e.idleMs)} ms idle; interval now ${e.intervalMs} ms (${e.phase})`);
+    });
+  }
 
   client.on('open', (info) => {
     log.info(

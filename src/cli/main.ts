@@ -37,6 +37,7 @@ program
   .option('--reconnect', 'reconnect (and resume the session) after a loss, also with one address', false)
   .option('--interval <ms>', 'heartbeat interval to propose, ms', parseMs('--interval'))
   .option('--timeout <ms>', 'heartbeat timeout to propose, ms', parseMs('--timeout'))
+  .option('--adaptive', "learn the path's NAT idle timeout and heartbeat just below it (not with --interval; state in ~/.local/state/lifeline/nat.json)", false)
   .option('--verbose', 'log every heartbeat PONG (RTT, server status)', false)
   .option('--stay', 'stay connected when stdin ends', false)
   .addOption(logOption())
