@@ -198,6 +198,10 @@ export class Client extends EventEmitter implements LinkOwner {
       this.queuedBytes += payload.byteLength;
       return false;
     }
+    if (this.state === 'open') {
+      // Without reconnect: the connection is going away ('close' follows with the reason).
+      throw new LifelineError('LL_ERR_NOT_OPEN', 'cannot send: the connection is closing (reconnect is off)');
+    }
     throw new LifelineError('LL_ERR_NOT_OPEN', `cannot send: client is ${this.state}`);
   }
 
