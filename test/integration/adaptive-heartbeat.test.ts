@@ -52,14 +52,15 @@ function events(t: TestContext, client: Client): AdaptiveEvent[] {
 test('adaptive heartbeat - learns a 1.2 s NAT idle timeout, settles below it, resumes across renegotiations, loses nothing; a restarted client starts where it left off', async (t) => {
   const { proxy, natPort, received } = await setup(t);
   const store = new MemoryNatStore();
-  const client = connect({
+  const clientOptions = {
     port: natPort,
-    heartbeat: 'adaptive',
+    heartbeat: 'adaptive' as const,
     adaptiveHeartbeat: LEARNER,
     natStore: store,
     heartbeatTimeout: 1000,
     reconnect: { initialDelay: 50, maxDelay: 200, stableAfter: 100 },
-  });
+  };
+  const client = connect(clientOptions);
   t.after(() => client.close());
   const seen = events(t, client);
   const opens: OpenInfo[] = [];
@@ -107,14 +108,7 @@ test('adaptive heartbeat - learns a 1.2 s NAT idle timeout, settles below it, re
   // A client restarting on the same network (same store, same key) starts at the learned
   // interval at once: no learning, no death.
   client.close();
-  const again = connect({
-    port: natPort,
-    heartbeat: 'adaptive',
-    adaptiveHeartbeat: LEARNER,
-    natStore: store,
-    heartbeatTimeout: 1000,
-    reconnect: { initialDelay: 50, maxDelay: 200, stableAfter: 100 },
-  });
+  const again = connect(clientOptions);
   t.after(() => again.close());
   const againEvents = events(t, again);
   const forgottenAtRestart = proxy.stats.forgottenFlows;
