@@ -6,6 +6,7 @@ import { runServer } from './server-command.js';
 import { runClient } from './client-command.js';
 import { runDemo } from './demo-command.js';
 import { runLabAgentCommand, runLabCommand } from './lab-command.js';
+import { runAdaptiveLabCommand, runLabAdaptiveAgentCommand } from './lab-adaptive-command.js';
 import { runDetectorsCommand } from './detectors-command.js';
 import { runBenchCommand } from './bench-command.js';
 
@@ -67,9 +68,15 @@ program
   .option('--seed <n>', 'with --detectors: PRNG seed', (v) => Number.parseInt(v, 10))
   .option('--hours <n>', 'with --detectors: simulated hours of a live peer per row', Number)
   .option('--trials <n>', 'with --detectors: peer deaths simulated per row', (v) => Number.parseInt(v, 10))
+  .option('--adaptive', 'instead: fixed vs adaptive heartbeat through the NAT (4 s = 60 s scaled 15×): PINGs/hour, drops, learned interval', false)
+  .option('--adaptive-seconds <n>', 'with --adaptive: real seconds to run (default 240 = one hour at scale)', Number)
   .action(async (opts) => {
     if (opts.detectors) {
       runDetectorsCommand({ seed: opts.seed, hours: opts.hours, trials: opts.trials, json: opts.json });
+      return;
+    }
+    if (opts.adaptive) {
+      process.exitCode = await runAdaptiveLabCommand({ adaptiveSeconds: opts.adaptiveSeconds, json: opts.json, loopback: opts.loopback });
       return;
     }
     process.exitCode = await runLabCommand(opts);
@@ -97,6 +104,16 @@ program
   .requiredOption('--mechanisms <ids>')
   .action(async (opts) => {
     await runLabAgentCommand(opts);
+  });
+
+program
+  .command('lab-adaptive-agent', { hidden: true })
+  .requiredOption('--role <role>')
+  .requiredOption('--host <host>')
+  .requiredOption('--ports <ports>')
+  .requiredOption('--rows <ids>')
+  .action(async (opts) => {
+    await runLabAdaptiveAgentCommand(opts);
   });
 
 program.parseAsync().catch((err: unknown) => {
