@@ -7,16 +7,17 @@
  * Reaction to liveness verdicts lives here (STYLE.md §1.3): liveness/heartbeat.ts says "ping"
  * or "dead"; this class writes the PING or tears the transport down.
  */
-import { FrameDecoder } from '../protocol/decoder.js';
-import { encodeAck, encodeDataHeader, encodeFrame, encodePing, encodePong } from '../protocol/encode.js';
+import { FrameDecoder, type FrameSink } from '../protocol/decoder.js';
+import { encodeAck, encodeDataHeader, encodeFrame, encodePing } from '../protocol/encode.js';
 import { NOT_RETAINED, ResumeState } from './resume.js';
 import type { CloseCode, Frame, GoawayFrame, HelloFrame, PeerStatus, WelcomeFrame } from '../protocol/frames.js';
 import { Heartbeat } from '../liveness/heartbeat.js';
 import { createDetector } from '../liveness/detectors/index.js';
 import type { DetectorSpec } from '../liveness/detectors/types.js';
 import type { Clock, Cancel } from '../time/clock.js';
-import type { Scheduler } from '../time/scheduler.js';
-import type { Transport, TransportCloseCause } from '../transport/types.js';
+import { createTimer, type Scheduler, type SchedulerTimer } from '../time/scheduler.js';
+import type { Transport, TransportCloseCause, TransportHandlers } from '../transport/types.js';
+import { pongBytes } from './pong-bytes.js';
 import { BufferOverflowError, LifelineError, ProtocolError } from '../errors.js';
 import type { CloseReason, CloseReasonCode, DetectedBy } from './close-reason.js';
 
@@ -39,8 +40,8 @@ export interface ConnectionOwner {
   /** HELLO / WELCOME (or any other frame) received before open(). */
   handshakeFrame(frame: Frame): void;
   message(payload: Uint8Array, seq: number): void;
-  /** The peer pinged us (already answered with a PONG). */
-  ping(id: number): void;
+  /** The peer pinged us (already answered with a PONG); nowMs: when its bytes arrived. */
+  ping(id: number, nowMs: number): void;
   /**
    * Our heartbeat sent a PING (the owner may time its answer: availability). silentForMs: how
    * long nothing had crossed the connection in either direction before it (received frames
@@ -127,7 +128,8 @@ export class Connection {
   private readonly health: () => HealthReport;
   private readonly decoder: FrameDecoder;
   private heartbeat: Heartbeat | undefined;
-  private cancelCheck: Cancel | undefined;
+  /** The heartbeat check: one re-armable timer for the connection's life (created by open()). */
+  private checkTimer: SchedulerTimer | undefined;
   /** When the pending heartbeat check was planned to run (stall detection). */
   private plannedCheckAtMs = 0;
   private stallGuard: StallGuardOptions | undefined;
@@ -149,12 +151,10 @@ export class Connection {
   private awaitingPeerClose = false;
   /** Id of the last PING in the chunk being decoded (-1: none). */
   private pingToAnswer = -1;
-  /** When the chunk being decoded arrived: one clock read per chunk. */
-  private chunkAtMs = 0;
-  /** Bound once, not a closure per chunk (this runs for every read on every connection). */
-  private readonly onDecodedFrame = (frame: Frame): void => this.onFrame(frame, this.chunkAtMs);
+  /** Transport handlers and decoder sink in one object (prototype methods, no closures). */
+  private readonly inbound: Inbound;
   /** Sequence numbers and (for resumable sessions) the replay buffer: outlives this connection. */
-  private resume: ResumeState = new ResumeState(NOT_RETAINED);
+  private resumeState: ResumeState | undefined = undefined;
   private cancelAck: Cancel | undefined;
   bytesIn = 0;
   bytesOut = 0;
@@ -175,11 +175,8 @@ export class Connection {
     this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.trackWriteTimes = options.trackWriteTimes === true;
     this.startedAtMs = this.lastSeenAtMs = this.clock.now();
-    this.transport.setHandlers({
-      data: (chunk) => this.onData(chunk),
-      drain: () => this.owner.drain(),
-      close: (cause) => this.onTransportClose(cause),
-    });
+    this.inbound = new Inbound(this);
+    this.transport.setHandlers(this.inbound);
   }
 
   /** ms since the last frame was received (or since the connection started). */
@@ -198,6 +195,14 @@ export class Connection {
 
   get smoothedRttMs(): number | undefined {
     return this.heartbeat?.rtt.smoothedMs;
+  }
+
+  /**
+   * Made on first use: a connection that never carries DATA (an idle, heartbeating one) needs
+   * no sequence state, and a server holds ~100k of them.
+   */
+  private get resume(): ResumeState {
+    return (this.resumeState ??= new ResumeState(NOT_RETAINED));
   }
 
   get lastReceivedSeq(): number {
@@ -231,7 +236,7 @@ export class Connection {
     this.state = 'open';
     this.peerMaxFrameSize = params.peerMaxFrameSize;
     this.stallGuard = params.stallGuard;
-    if (params.resume) this.resume = params.resume;
+    if (params.resume) this.resumeState = params.resume;
     const now = this.clock.now();
     this.heartbeat = new Heartbeat(
       {
@@ -374,7 +379,8 @@ export class Connection {
 
   // --- inbound -------------------------------------------------------------------------------
 
-  private onData(chunk: Uint8Array): void {
+  /** @internal (Inbound) */
+  onData(chunk: Uint8Array): void {
     if (this.state === 'closed' || (this.state === 'closing' && !this.awaitingPeerClose)) return;
     this.bytesIn += chunk.byteLength;
     // One clock read per chunk, not per frame: frames in one chunk arrived together.
@@ -383,8 +389,8 @@ export class Connection {
     this.heartbeat?.received(now);
     this.pingToAnswer = -1;
     try {
-      this.chunkAtMs = now;
-      this.decoder.push(chunk, this.onDecodedFrame);
+      // While decoding, lastSeenAtMs is when this chunk arrived (frames in one chunk arrived together).
+      this.decoder.push(chunk, this.inbound);
       if (this.pingToAnswer >= 0 && this.state === 'open') this.answerPing(this.pingToAnswer);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
@@ -396,6 +402,11 @@ export class Connection {
       }
       this.fail('protocol-error', err.message, 'protocol', 'protocol-error', err);
     }
+  }
+
+  /** @internal (Inbound) A frame decoded from the chunk being read. */
+  onDecodedFrame(frame: Frame): void {
+    this.onFrame(frame, this.lastSeenAtMs);
   }
 
   private onFrame(frame: Frame, now: number): void {
@@ -468,8 +479,22 @@ export class Connection {
    */
   private answerPing(id: number): void {
     const h = this.health();
-    this.write(encodePong(id, h.status, h.load));
-    this.owner.ping(id);
+    // A shared, never-mutated 2-byte frame per (id, status, load): no allocation per PONG.
+    this.write(pongBytes(id, h.status, h.load));
+    this.owner.ping(id, this.lastSeenAtMs);
+  }
+
+  /** @internal (Inbound) A PING decoded without a frame object. */
+  onPing(id: number): void {
+    // Answered once the whole chunk is decoded (see onData); in any other state the frame takes
+    // the general path (handshake: the owner refuses it; closing: ignored).
+    if (this.state === 'open') this.pingToAnswer = id;
+    else this.onFrame({ type: 'ping', id }, this.lastSeenAtMs);
+  }
+
+  /** @internal (Inbound) */
+  onDrain(): void {
+    this.owner.drain();
   }
 
   private deliver(seq: number, payload: Uint8Array): void {
@@ -542,7 +567,8 @@ export class Connection {
     this.transport.end();
   }
 
-  private onTransportClose(cause: TransportCloseCause): void {
+  /** @internal (Inbound) */
+  onTransportClose(cause: TransportCloseCause): void {
     if (this.state === 'closed') return;
     this.stopTimers();
     this.state = 'closed';
@@ -578,11 +604,15 @@ export class Connection {
     const hb = this.heartbeat;
     if (!hb || this.state !== 'open') return;
     this.plannedCheckAtMs = hb.nextCheckAtMs;
-    this.cancelCheck = this.scheduler.schedule(this.plannedCheckAtMs, this.onCheck);
+    (this.checkTimer ??= createTimer(this.scheduler, this.onCheck, this)).arm(this.plannedCheckAtMs);
   }
 
-  private readonly onCheck = (): void => {
-    this.cancelCheck = undefined;
+  /** Forget the pending heartbeat check (the timer object stays for the next arm). */
+  private cancelCheck(): void {
+    this.checkTimer?.cancel();
+  }
+
+  private onCheck(): void {
     const hb = this.heartbeat;
     if (!hb || this.state !== 'open') return;
     const now = this.clock.now();
@@ -596,10 +626,19 @@ export class Connection {
       hb.forgive(lateByMs);
       guard.onStall?.(lateByMs);
       this.plannedCheckAtMs = now;
-      this.cancelCheck = this.scheduler.schedule(now, this.onCheck);
+      this.checkTimer!.arm(now);
       return;
     }
     this.deferredForStall = false;
+    // The usual case on a busy server: traffic moved the deadline since this check was planned.
+    // check() would answer 'alive' with this same time (detectors are dead exactly from their
+    // deadlineMs()), so re-arm without building a verdict.
+    const nextCheckAtMs = hb.nextCheckAtMs;
+    if (now < nextCheckAtMs && nextCheckAtMs !== Infinity) {
+      this.plannedCheckAtMs = nextCheckAtMs;
+      this.checkTimer!.arm(nextCheckAtMs);
+      return;
+    }
     const verdict = hb.check(now);
     switch (verdict.kind) {
       case 'alive':
@@ -630,7 +669,7 @@ export class Connection {
       }
     }
     this.armCheck();
-  };
+  }
 
   // --- helpers -------------------------------------------------------------------------------
 
@@ -657,11 +696,39 @@ export class Connection {
   }
 
   private stopTimers(): void {
-    this.cancelCheck?.();
-    this.cancelCheck = undefined;
+    this.cancelCheck();
     this.cancelAck?.();
     this.cancelAck = undefined;
     this.cancelHandshake?.();
     this.cancelHandshake = undefined;
+  }
+}
+
+/**
+ * A connection's listener for its transport (TransportHandlers) and its decoder (FrameSink):
+ * one small object with prototype methods instead of a closure per event (a server holds ~100k
+ * connections). PINGs arrive through ping(id), without a frame object.
+ */
+class Inbound implements TransportHandlers, FrameSink {
+  constructor(private readonly connection: Connection) {}
+
+  data(chunk: Uint8Array): void {
+    this.connection.onData(chunk);
+  }
+
+  drain(): void {
+    this.connection.onDrain();
+  }
+
+  close(cause: TransportCloseCause): void {
+    this.connection.onTransportClose(cause);
+  }
+
+  frame(frame: Frame): void {
+    this.connection.onDecodedFrame(frame);
+  }
+
+  ping(id: number): void {
+    this.connection.onPing(id);
   }
 }

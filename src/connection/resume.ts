@@ -34,7 +34,8 @@ export class ResumeState {
   ackSentSeq = 0;
   /** Highest outbound seq written to a transport at least once (the rest never left us). */
   writtenSeq = 0;
-  private retained: Retained[] = [];
+  /** Shared empty array while nothing is retained (every connection has a ResumeState). */
+  private retained: Retained[] = NOTHING_RETAINED;
   private head = 0;
   private bytes = 0;
 
@@ -63,6 +64,7 @@ export class ResumeState {
           `cannot send ${payload.byteLength} more bytes: ${this.bytes} bytes are already waiting for the peer's acknowledgement (limit ${this.limits.maxBytes})`,
         );
       }
+      if (this.retained === NOTHING_RETAINED) this.retained = [];
       this.retained.push({ seq: this.sentSeq + 1, payload });
       this.bytes += payload.byteLength;
     }
@@ -114,6 +116,9 @@ export class ResumeState {
     return seq <= this.receivedSeq ? 'duplicate' : 'gap';
   }
 }
+
+/** Never pushed to: record() swaps in a real array on the first retained payload. */
+const NOTHING_RETAINED: Retained[] = [];
 
 /** Limits for a session that cannot resume: nothing retained, so nothing to bound. */
 export const NOT_RETAINED: ResumeLimits = Object.freeze({ retain: false, highWaterBytes: Infinity, maxBytes: Infinity });

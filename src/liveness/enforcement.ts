@@ -45,9 +45,14 @@ export type PingRateVerdict = 'ok' | 'strike' | 'too-many';
 export class PingRateGuard {
   readonly minPingIntervalMs: number;
   readonly maxStrikes: number;
-  private lastPingAtMs: number | undefined = undefined;
+  /**
+   * -Infinity until the first PING (which is therefore always well spaced). A number from the
+   * start, never undefined: V8 then keeps the field as an unboxed double updated in place, so
+   * recording a PING's time stores no fresh heap number that the GC would have to copy.
+   */
+  private lastPingAtMs = -Infinity;
+  /** Past maxStrikes means 'too-many', for good (sticky: nothing resets it then). */
   private strikeCount = 0;
-  private exceeded = false;
 
   constructor(options: PingRateGuardOptions) {
     const { minPingIntervalMs, maxStrikes } = options;
@@ -68,18 +73,15 @@ export class PingRateGuard {
 
   /** Record a PING received at nowMs and judge it. */
   onPing(nowMs: number): PingRateVerdict {
-    if (this.exceeded) return 'too-many';
+    if (this.strikeCount > this.maxStrikes) return 'too-many';
     const previous = this.lastPingAtMs;
     this.lastPingAtMs = nowMs;
-    if (previous === undefined || nowMs - previous >= this.minPingIntervalMs) {
+    if (nowMs - previous >= this.minPingIntervalMs) {
       this.strikeCount = 0;
       return 'ok';
     }
     this.strikeCount++;
-    if (this.strikeCount > this.maxStrikes) {
-      this.exceeded = true;
-      return 'too-many';
-    }
+    if (this.strikeCount > this.maxStrikes) return 'too-many';
     return 'strike';
   }
 }

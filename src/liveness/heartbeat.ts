@@ -51,7 +51,8 @@ type DeadVerdict = Extract<HeartbeatVerdict, { kind: 'dead' }>;
 const NONE = -1;
 
 export class Heartbeat {
-  readonly rtt = new RttEstimator();
+  /** Made on first use: a server whose clients lead the heartbeat rarely times a round trip. */
+  private rttEstimator: RttEstimator | undefined = undefined;
   readonly timeoutMs: number;
   /** The death judgement; read it for suspicion() in reports. */
   readonly detector: FailureDetector;
@@ -105,6 +106,11 @@ export class Heartbeat {
     this.detector = detector ?? new FixedTimeoutDetector(timeoutMs, nowMs);
     this.seenAtMs = nowMs;
     this.cycleJitterMs = this.drawJitterMs();
+  }
+
+  /** Round-trip times of our PINGs. */
+  get rtt(): RttEstimator {
+    return (this.rttEstimator ??= new RttEstimator());
   }
 
   /** Silence before a PING is due, ms (see setPingInterval). */

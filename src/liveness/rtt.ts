@@ -5,26 +5,28 @@
  */
 
 export class RttEstimator {
-  private last: number | undefined = undefined;
-  private smoothed: number | undefined = undefined;
+  // Numbers from the start (read through `count`), never undefined: V8 keeps such fields as
+  // doubles updated in place, so a sample stores no fresh heap number for the GC to copy.
+  private last = 0;
+  private smoothed = 0;
   private count = 0;
 
   /** Record one round trip, ms. Negative or non-finite samples are ignored (clock misuse). */
   sample(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) return;
     this.last = ms;
-    this.smoothed = this.smoothed === undefined ? ms : this.smoothed + (ms - this.smoothed) / 8;
+    this.smoothed = this.count === 0 ? ms : this.smoothed + (ms - this.smoothed) / 8;
     this.count++;
   }
 
   /** Most recent sample, ms; undefined before the first. */
   get lastMs(): number | undefined {
-    return this.last;
+    return this.count === 0 ? undefined : this.last;
   }
 
   /** Smoothed RTT (SRTT), ms; undefined before the first sample. */
   get smoothedMs(): number | undefined {
-    return this.smoothed;
+    return this.count === 0 ? undefined : this.smoothed;
   }
 
   /** Number of samples taken. */

@@ -12,7 +12,8 @@
  *   into a buffer that grows with the bytes actually received (a 4-byte header claiming 1 MiB does
  *   not make us allocate 1 MiB).
  * - PING/PONG never touch the reassembly path; a PONG split after its type byte keeps one byte of
- *   state. No closures or per-byte allocations on any path.
+ *   state. No closures or per-byte allocations on any path; pushed into a FrameSink, a PING
+ *   allocates nothing at all (ping(id), no frame object). One BodyReader serves every decoder.
  * - After any error the decoder is dead: every later push() / end() throws again.
  *
  * Contract: chunks must not be mutated after push() (DATA payloads may alias them — Node socket
@@ -63,6 +64,31 @@ export const MIN_MAX_FRAME_SIZE = 64;
 
 export type OnFrame = (frame: Frame) => void;
 
+/**
+ * What push() can feed instead of an OnFrame callback: an object whose methods take the frames.
+ * A PING goes to ping(id) without a frame object (a server decodes one per heartbeat per
+ * connection); every other frame goes to frame().
+ */
+export interface FrameSink {
+  frame(frame: Frame): void;
+  ping(id: number): void;
+}
+
+/** Adapts an OnFrame callback to FrameSink (one per decoder, made on first use). */
+class CallbackSink implements FrameSink {
+  onFrame: OnFrame = noop;
+
+  frame(frame: Frame): void {
+    this.onFrame(frame);
+  }
+
+  ping(id: number): void {
+    this.onFrame({ type: 'ping', id });
+  }
+}
+
+function noop(): void {}
+
 // Numeric states, as in ws: a switch on small integers stays monomorphic and cheap.
 const ST_TYPE = 0;
 const ST_PONG_LOAD = 1;
@@ -85,13 +111,12 @@ export class FrameDecoder {
   private state = ST_TYPE;
   private pongTypeByte = 0;
   private longType = 0;
+  /** The body length varint read so far; once complete, the body length. */
   private lengthValue = 0;
-  private lengthMultiplier = 1;
   private lengthBytes = 0;
-  private bodyLength = 0;
   private assembly: Uint8Array = EMPTY;
   private assembled = 0;
-  private readonly reader = new BodyReader();
+  private callbackSink: CallbackSink | undefined = undefined;
   private failure: unknown = undefined;
 
   constructor(options: FrameDecoderOptions = {}) {
@@ -119,14 +144,24 @@ export class FrameDecoder {
     }
   }
 
-  /** Feed bytes; calls onFrame for every frame completed by them, in order. */
-  push(chunk: Uint8Array, onFrame: OnFrame): void {
+  /** Feed bytes; calls onFrame (or the sink's methods) for every frame completed by them, in order. */
+  push(chunk: Uint8Array, onFrame: OnFrame | FrameSink): void {
     if (this.state === ST_DEAD) throw this.deadError();
+    let sink: FrameSink;
+    if (typeof onFrame === 'function') {
+      const adapter = (this.callbackSink ??= new CallbackSink());
+      adapter.onFrame = onFrame;
+      sink = adapter;
+    } else {
+      sink = onFrame;
+    }
     try {
-      this.consume(chunk, onFrame);
+      this.consume(chunk, sink);
     } catch (err) {
       this.kill(err);
       throw err;
+    } finally {
+      if (this.callbackSink !== undefined) this.callbackSink.onFrame = noop;
     }
   }
 
@@ -142,7 +177,7 @@ export class FrameDecoder {
     throw err;
   }
 
-  private consume(chunk: Uint8Array, onFrame: OnFrame): void {
+  private consume(chunk: Uint8Array, sink: FrameSink): void {
     const length = chunk.length;
     let pos = 0;
     while (pos < length) {
@@ -153,7 +188,7 @@ export class FrameDecoder {
             checkPongStatus(byte);
             if (pos + 1 < length) {
               pos += 2;
-              onFrame(pong(byte, chunk[pos - 1]!));
+              sink.frame(pong(byte, chunk[pos - 1]!));
             } else {
               this.pongTypeByte = byte;
               this.state = ST_PONG_LOAD;
@@ -167,14 +202,13 @@ export class FrameDecoder {
               );
             }
             pos += 1;
-            onFrame({ type: 'ping', id: byte & 0x1f });
+            sink.ping(byte & 0x1f);
           } else {
             if (byte === 0 || byte > LONG_FRAME_TYPES.ack) {
               throw new ProtocolError('LL_ERR_UNKNOWN_FRAME_TYPE', `unknown long frame type ${byte} (type byte ${hex(byte)})`);
             }
             this.longType = byte;
             this.lengthValue = 0;
-            this.lengthMultiplier = 1;
             this.lengthBytes = 0;
             this.state = ST_LENGTH;
             pos += 1;
@@ -183,13 +217,14 @@ export class FrameDecoder {
         }
         case ST_PONG_LOAD: {
           this.state = ST_TYPE;
-          onFrame(pong(this.pongTypeByte, chunk[pos++]!));
+          sink.frame(pong(this.pongTypeByte, chunk[pos++]!));
           break;
         }
         case ST_LENGTH: {
           const byte = chunk[pos++]!;
           this.lengthBytes += 1;
-          this.lengthValue += (byte & 0x7f) * this.lengthMultiplier;
+          // Little-endian base-128: the n-th byte (from 0) weighs 128^n.
+          this.lengthValue += (byte & 0x7f) * 128 ** (this.lengthBytes - 1);
           if (byte >= 0x80) {
             if (this.lengthBytes === MAX_LENGTH_VARINT_BYTES) {
               throw new ProtocolError(
@@ -197,7 +232,6 @@ export class FrameDecoder {
                 `${longTypeName(this.longType)} body length varint is longer than ${MAX_LENGTH_VARINT_BYTES} bytes`,
               );
             }
-            this.lengthMultiplier *= 128;
             break;
           }
           if (byte === 0 && this.lengthBytes > 1) {
@@ -213,11 +247,10 @@ export class FrameDecoder {
               `${longTypeName(this.longType)} frame of ${frameSize} bytes exceeds maxFrameSize ${this.maxFrameSize}`,
             );
           }
-          this.bodyLength = this.lengthValue;
-          if (this.bodyLength === 0) {
+          if (this.lengthValue === 0) {
             // No body bytes will come, so decode now rather than wait for a next chunk.
             this.state = ST_TYPE;
-            onFrame(this.decodeBody(EMPTY, 0, 0));
+            sink.frame(this.decodeBody(EMPTY, 0, 0));
           } else {
             this.state = ST_BODY;
           }
@@ -225,22 +258,22 @@ export class FrameDecoder {
         }
         case ST_BODY: {
           const available = length - pos;
-          if (this.assembled === 0 && available >= this.bodyLength) {
+          if (this.assembled === 0 && available >= this.lengthValue) {
             // Whole body in this chunk: decode in place, zero copy.
             const start = pos;
-            pos += this.bodyLength;
+            pos += this.lengthValue;
             this.state = ST_TYPE;
-            onFrame(this.decodeBody(chunk, start, pos));
+            sink.frame(this.decodeBody(chunk, start, pos));
           } else {
-            const take = Math.min(available, this.bodyLength - this.assembled);
+            const take = Math.min(available, this.lengthValue - this.assembled);
             this.append(chunk, pos, take);
             pos += take;
-            if (this.assembled === this.bodyLength) {
-              const body = this.assembly; // exactly bodyLength long, see append()
+            if (this.assembled === this.lengthValue) {
+              const body = this.assembly; // exactly lengthValue long, see append()
               this.assembly = EMPTY;
               this.assembled = 0;
               this.state = ST_TYPE;
-              onFrame(this.decodeBody(body, 0, body.length));
+              sink.frame(this.decodeBody(body, 0, body.length));
             }
           }
           break;
@@ -249,11 +282,11 @@ export class FrameDecoder {
     }
   }
 
-  /** Copy `count` bytes into the reassembly buffer, growing it (never past bodyLength). */
+  /** Copy `count` bytes into the reassembly buffer, growing it (never past the body length). */
   private append(src: Uint8Array, start: number, count: number): void {
     const needed = this.assembled + count;
     if (needed > this.assembly.length) {
-      const capacity = Math.min(this.bodyLength, Math.max(needed, this.assembly.length * 2, PREALLOC_BODY_BYTES));
+      const capacity = Math.min(this.lengthValue, Math.max(needed, this.assembly.length * 2, PREALLOC_BODY_BYTES));
       const grown = new Uint8Array(capacity);
       if (this.assembled > 0) grown.set(this.assembly.subarray(0, this.assembled));
       this.assembly = grown;
@@ -263,7 +296,8 @@ export class FrameDecoder {
   }
 
   private decodeBody(body: Uint8Array, start: number, end: number): Frame {
-    const r = this.reader;
+    // One reader for every decoder: a body is decoded synchronously and the reader let go after.
+    const r = sharedReader;
     r.reset(body, start, end);
     try {
       switch (this.longType) {
@@ -358,6 +392,8 @@ class BodyReader implements ReadCursor {
     }
   }
 }
+
+const sharedReader = new BodyReader();
 
 function decodeAck(r: BodyReader): AckFrame {
   const seq = r.varint('ACK seq');

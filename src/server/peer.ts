@@ -5,7 +5,14 @@
  * detection is liveness/enforcement.ts, the reaction (GOAWAY + CLOSE too-many-pings) is here.
  */
 import { randomBytes } from 'node:crypto';
-import { Connection, defaultStallThresholdMs, type ConnectionOwner, type HealthReport, type PongInfo } from '../connection/connection.js';
+import {
+  Connection,
+  defaultStallThresholdMs,
+  type ConnectionOwner,
+  type HealthReport,
+  type PongInfo,
+  type StallGuardOptions,
+} from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { asBuffer } from '../connection/payload.js';
 import { PROTOCOL_VERSION, type Frame, type GoawayFrame } from '../protocol/frames.js';
@@ -28,8 +35,11 @@ export interface PeerHost {
   readonly bounds: HeartbeatBounds;
   /** Status and load for our PONGs (the server forces `draining` while it drains). */
   readonly health: () => HealthReport;
-  /** A heartbeat check ran this late: our own process stalled (stall guard). */
-  stalled(lateByMs: number): void;
+  /**
+   * The stall guard for connections with this threshold: its onStall tells the server our own
+   * process stalled. One shared object per threshold, not one per connection.
+   */
+  stallGuard(thresholdMs: number): StallGuardOptions;
   /** A session the client may resume (attached or detached), by hex id. */
   resumableSession(id: string): Session | undefined;
   /** Move a session onto `peer` (the old peer, if any, is retired without touching the session). */
@@ -117,12 +127,7 @@ export class ServerPeer implements ConnectionOwner {
       ...(options.detector ? { detector: options.detector } : {}),
       ...(resume ? { resume } : {}),
       ...(options.stallGuard
-        ? {
-            stallGuard: {
-              thresholdMs: defaultStallThresholdMs(negotiated.timeoutMs, options.timerResolution),
-              onStall: (lateByMs: number) => this.host.stalled(lateByMs),
-            },
-          }
+        ? { stallGuard: this.host.stallGuard(defaultStallThresholdMs(negotiated.timeoutMs, options.timerResolution)) }
         : {}),
     });
     this.intervalMs = negotiated.intervalMs;
@@ -144,7 +149,7 @@ export class ServerPeer implements ConnectionOwner {
       heartbeatTimeoutMs: negotiated.timeoutMs,
       socketOptions: this.socketOptions,
       resume,
-      closeDetached: (session, message) => this.host.closeDetached(session, message),
+      owner: this.host,
     });
     this.host.sessionOpened(this, this.session);
   }
@@ -153,10 +158,12 @@ export class ServerPeer implements ConnectionOwner {
     this.session?.emit('message', asBuffer(payload));
   }
 
-  ping(id: number): void {
-    this.session?.emit('ping', id);
+  ping(id: number, nowMs: number): void {
+    const session = this.session;
+    if (session !== undefined && session.listenerCount('ping') > 0) session.emit('ping', id);
     const guard = this.pingGuard;
-    const verdict = guard?.onPing(this.host.clock.now());
+    // nowMs: when the PING's bytes arrived (the connection read the clock once for the chunk).
+    const verdict = guard?.onPing(nowMs);
     if (verdict === 'strike' || verdict === 'too-many') publish(channels.serverPingStrike, () => ({ session: this.session, verdict }));
     if (guard && verdict === 'too-many') this.tooManyPings(guard);
   }

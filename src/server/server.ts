@@ -18,14 +18,14 @@ import type { AddressInfo } from 'node:net';
 import { encodeFrame } from '../protocol/encode.js';
 import type { GoawayFrame } from '../protocol/frames.js';
 import type { Cancel } from '../time/clock.js';
-import type { HealthReport } from '../connection/connection.js';
+import type { HealthReport, StallGuardOptions } from '../connection/connection.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/wheel.js';
 import { createEventLoopHealth, type HealthSampler } from './health.js';
 import { TokenBucket } from '../liveness/token-bucket.js';
 import type { HeartbeatBounds } from '../liveness/negotiate.js';
 import { TcpTransport } from '../transport/tcp.js';
-import { applySocketTuning, loadNetKeepalive, type NetKeepaliveApi } from '../transport/socket-tuning.js';
+import { applySocketTuning, loadNetKeepalive, type AppliedSocketOptions, type NetKeepaliveApi } from '../transport/socket-tuning.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { LifelineError } from '../errors.js';
 import { channels, publish } from '../diagnostics.js';
@@ -75,6 +75,10 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   private shedInWindow = 0;
   private shedWindowStartMs = 0;
   private readonly detachedSessions = new Map<string, { session: Session; cancelExpiry: () => void }>();
+  /** Shared stall guards, by threshold (one per negotiated timeout, not one per connection). */
+  private readonly stallGuards = new Map<number, StallGuardOptions>();
+  /** Distinct socket-tuning results, shared (frozen) by every session they describe. */
+  private readonly socketOptionsSeen = new Map<string, AppliedSocketOptions>();
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -213,6 +217,16 @@ export class LifelineServer extends EventEmitter implements PeerHost {
 
   // --- PeerHost ---------------------------------------------------------------------------------
 
+  stallGuard(thresholdMs: number): StallGuardOptions {
+    let guard = this.stallGuards.get(thresholdMs);
+    if (guard === undefined) {
+      guard = Object.freeze({ thresholdMs, onStall: (lateByMs: number) => this.stalled(lateByMs) });
+      // Thresholds follow the negotiated timeouts: a handful in practice; bounded all the same.
+      if (this.stallGuards.size < MAX_SHARED_STALL_GUARDS) this.stallGuards.set(thresholdMs, guard);
+    }
+    return guard;
+  }
+
   /** A connection's heartbeat check ran late: every stalled connection reports; we tell once a second. */
   stalled(lateByMs: number): void {
     const now = this.clock.now();
@@ -319,8 +333,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
    * The n-th connection shed within a second is sent to the time the bucket will have n tokens,
    * so a storm is spread over the following seconds rather than bounced back all at once.
    */
-  private shed(socket: net.Socket): void {
-    const now = this.clock.now();
+  private shed(socket: net.Socket, now: number): void {
     if (now - this.shedWindowStartMs > 1000) {
       this.shedWindowStartMs = now;
       this.shedInWindow = 0;
@@ -336,8 +349,11 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   }
 
   private accept(socket: net.Socket): void {
-    if (this.acceptLimiter && !this.closing && !this.drainState && !this.acceptLimiter.take(this.clock.now())) {
-      this.shed(socket);
+    // One clock reading for the refused take() and the retry-after: read twice, the bucket could
+    // refill in between and tell the client to come back after 0 ms.
+    const now = this.clock.now();
+    if (this.acceptLimiter && !this.closing && !this.drainState && !this.acceptLimiter.take(now)) {
+      this.shed(socket, now);
       return;
     }
     const goingAway = this.closing || this.drainState !== undefined;
@@ -355,15 +371,33 @@ export class LifelineServer extends EventEmitter implements PeerHost {
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
-    const applied = applySocketTuning(socket, this.options.socketTuning, this.netKeepalive);
+    const applied = this.shareSocketOptions(applySocketTuning(socket, this.options.socketTuning, this.netKeepalive));
     for (const warning of applied.warnings) {
       if (this.warned.has(warning)) continue;
       this.warned.add(warning);
       this.emit('warning', warning);
     }
-    this.peers.add(new ServerPeer(new TcpTransport(socket), this, applied));
+    this.peers.add(new ServerPeer(new TcpTransport(socket, { sharedReadBuffer: true }), this, applied));
+  }
+
+  /**
+   * Every socket gets the same tuning, so the report is almost always one of a few values: share
+   * one frozen copy instead of keeping ~200 bytes of identical objects per session.
+   */
+  private shareSocketOptions(applied: AppliedSocketOptions): AppliedSocketOptions {
+    const key = JSON.stringify(applied);
+    const seen = this.socketOptionsSeen.get(key);
+    if (seen !== undefined) return seen;
+    Object.freeze(applied.keepalive);
+    Object.freeze(applied.warnings);
+    Object.freeze(applied);
+    if (this.socketOptionsSeen.size < MAX_SHARED_SOCKET_OPTIONS) this.socketOptionsSeen.set(key, applied);
+    return applied;
   }
 }
+
+const MAX_SHARED_STALL_GUARDS = 64;
+const MAX_SHARED_SOCKET_OPTIONS = 64;
 
 interface DrainState {
   readonly done: Promise<void>;

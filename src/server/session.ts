@@ -23,8 +23,14 @@ export interface SessionInfo {
   socketOptions: AppliedSocketOptions | undefined;
   /** Present for resumable sessions: sequence numbers and the replay buffer. */
   resume: ResumeState | undefined;
-  /** Ends a detached session for good (the server owns detached sessions). */
-  closeDetached: (session: Session, message: string) => void;
+  /** The server, which owns detached sessions (narrow port). */
+  owner: SessionOwner;
+}
+
+/** What a Session needs from its server. */
+export interface SessionOwner {
+  /** Ends a detached session for good. */
+  closeDetached(session: Session, message: string): void;
 }
 
 export type SessionState = 'open' | 'detached' | 'closed';
@@ -55,18 +61,22 @@ export class Session extends EventEmitter {
   /** @internal */
   readonly resume: ResumeState | undefined;
   private connection: Connection;
-  private readonly closeDetached: SessionInfo['closeDetached'];
+  private readonly owner: SessionOwner;
 
   /** @internal created by the server after the handshake */
   constructor(connection: Connection, info: SessionInfo) {
     super();
+    // EventEmitter's constructor gives every emitter a dictionary-mode listener table (~200 bytes);
+    // most sessions never get a listener. Node's EventEmitter creates the table on the first
+    // on() when `_events` is undefined, and emit() / off() / listenerCount() accept that state.
+    (this as unknown as { _events: unknown })._events = undefined;
     this.connection = connection;
     this.id = info.id;
     this.heartbeatInterval = info.heartbeatIntervalMs;
     this.heartbeatTimeout = info.heartbeatTimeoutMs;
     this.socketOptions = info.socketOptions;
     this.resume = info.resume;
-    this.closeDetached = info.closeDetached;
+    this.owner = info.owner;
   }
 
   /** Whether the client asked for a session that survives transport loss. */
@@ -156,7 +166,7 @@ export class Session extends EventEmitter {
 
   /** Close gracefully (CLOSE frame, then the transport). 'close' follows with code local-close. */
   close(message = ''): void {
-    if (this.state === 'detached') this.closeDetached(this, message || 'closed locally while detached');
+    if (this.state === 'detached') this.owner.closeDetached(this, message || 'closed locally while detached');
     else this.connection.close('normal', message);
   }
 }

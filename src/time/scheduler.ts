@@ -16,6 +16,54 @@ const MAX_TIMER_DELAY_MS = 2_147_483_647;
 /** "Call fn at (or soon after) monotonic time atMs." */
 export interface Scheduler {
   schedule(atMs: number, fn: () => void): Cancel;
+  /**
+   * Optional: one re-armable timer for `fn` (TimerWheel: the wheel entry itself, so re-arming
+   * allocates nothing). Use createTimer(), which falls back to schedule() when absent.
+   */
+  timer?<T>(fn: (this: T) => void, receiver?: T): SchedulerTimer;
+}
+
+/**
+ * A callback that is re-armed again and again (a connection's heartbeat check): one object for
+ * its whole life instead of an entry and a Cancel closure per schedule().
+ */
+export interface SchedulerTimer {
+  /** Run fn at (or soon after) atMs; replaces the pending time, if any. */
+  arm(atMs: number): void;
+  /** Forget the pending time (no-op when none). */
+  cancel(): void;
+}
+
+/**
+ * scheduler.timer(fn, receiver) when it has one, else a SchedulerTimer built on schedule(). fn is
+ * called with `receiver` as this, so an owner can pass a prototype method, not a closure.
+ */
+export function createTimer<T>(scheduler: Scheduler, fn: (this: T) => void, receiver?: T): SchedulerTimer {
+  return scheduler.timer ? scheduler.timer(fn, receiver) : new ScheduledTimer(scheduler, () => fn.call(receiver as T));
+}
+
+class ScheduledTimer implements SchedulerTimer {
+  private cancelPending: Cancel | undefined = undefined;
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly fn: () => void,
+  ) {}
+
+  arm(atMs: number): void {
+    this.cancel();
+    this.cancelPending = this.scheduler.schedule(atMs, this.fire);
+  }
+
+  cancel(): void {
+    const cancel = this.cancelPending;
+    this.cancelPending = undefined;
+    cancel?.();
+  }
+
+  private readonly fire = (): void => {
+    this.cancelPending = undefined;
+    this.fn();
+  };
 }
 
 /** One clock timer per scheduled call: precise; what a single client connection uses. */

@@ -12,7 +12,9 @@
  * slots * tickMs, overdue entries of different rounds may run out of order (each still no
  * earlier than its atMs).
  *
- * Cost: schedule and cancel are O(1) (an intrusive doubly linked list per slot); each wake-up
+ * Cost: schedule and cancel are O(1) (an intrusive doubly linked list per slot), and timer(fn)
+ * gives a callback that is re-armed often (a heartbeat check) one entry for life, so re-arming
+ * allocates nothing (no garbage for the GC to promote and sweep); each wake-up
  * walks one slot per elapsed tick. Exactly one clock timer is armed while entries are pending
  * and none when the wheel is empty, so an idle server has no wake-ups; between deadlines the
  * wheel sleeps until the next non-empty slot rather than ticking every tickMs.
@@ -23,7 +25,7 @@
  * transient timer is the only other clock timer the wheel ever creates.
  */
 import type { Cancel, Clock } from './clock.js';
-import type { Scheduler } from './scheduler.js';
+import type { Scheduler, SchedulerTimer } from './scheduler.js';
 import { InvalidOptionError } from '../errors.js';
 
 export interface TimerWheelOptions {
@@ -53,14 +55,29 @@ const MAX_TIMER_DELAY_MS = 2_147_483_647;
 /** armedTick value while the armed timer is a 0 ms continuation of an oversized tick. */
 const CONTINUATION = -1;
 
-class Entry {
+/**
+ * One pending callback, linked into a slot (or `due`). A schedule() call makes a fresh one; a
+ * timer() is one Entry re-armed for its whole life (no allocation per arm).
+ */
+class Entry implements SchedulerTimer {
   prev: Entry | undefined = undefined;
   next: Entry | undefined = undefined;
   list: EntryList | undefined = undefined;
+  tick = 0;
   constructor(
-    readonly tick: number,
-    readonly fn: () => void,
+    readonly wheel: TimerWheel,
+    readonly fn: (this: unknown) => void,
+    /** `this` for fn (timer(fn, receiver): a prototype method instead of a closure per owner). */
+    readonly receiver: unknown,
   ) {}
+
+  arm(atMs: number): void {
+    this.wheel.insert(this, atMs);
+  }
+
+  cancel(): void {
+    this.wheel.remove(this);
+  }
 }
 
 class EntryList {
@@ -140,7 +157,28 @@ export class TimerWheel implements Scheduler {
 
   /** O(1). Throws RangeError for a non-finite atMs or when maxPending entries are already pending. */
   schedule(atMs: number, fn: () => void): Cancel {
+    const entry = new Entry(this, fn, undefined);
+    this.insert(entry, atMs);
+    return () => this.remove(entry);
+  }
+
+  /**
+   * A re-armable timer for fn, called with `receiver` as this (Scheduler.timer): arm(atMs) has
+   * schedule()'s precision, bounds and
+   * errors, and moves the pending time when there is one; cancel() forgets it. The same object
+   * serves every arm, so a connection re-arming its heartbeat check allocates nothing.
+   */
+  timer<T>(fn: (this: T) => void, receiver?: T): SchedulerTimer {
+    return new Entry(this, fn as (this: unknown) => void, receiver);
+  }
+
+  /** @internal (Entry.arm) O(1): (re)link entry for atMs. */
+  insert(entry: Entry, atMs: number): void {
     if (!Number.isFinite(atMs)) throw new RangeError(`TimerWheel.schedule(atMs): atMs must be finite, got ${atMs}`);
+    if (entry.list !== undefined) {
+      entry.list.remove(entry);
+      this.pending--;
+    }
     if (this.pending >= this.maxPending) {
       throw new RangeError(`TimerWheel is full: ${this.pending} entries pending (maxPending ${this.maxPending})`);
     }
@@ -150,7 +188,7 @@ export class TimerWheel implements Scheduler {
       this.cursorTick = Math.max(this.cursorTick, this.ceilTick(this.clock.now()) - 1);
     }
     const tick = Math.max(this.cursorTick + 1, this.ceilTick(atMs));
-    const entry = new Entry(tick, fn);
+    entry.tick = tick;
     this.slots[tick % this.slotCount]!.append(entry);
     this.pending++;
     if (!this.running) {
@@ -160,7 +198,6 @@ export class TimerWheel implements Scheduler {
         this.arm(tick);
       }
     }
-    return () => this.cancel(entry);
   }
 
   /** Pending entries (scheduled, not yet run or cancelled). */
@@ -176,7 +213,8 @@ export class TimerWheel implements Scheduler {
     this.disarm();
   }
 
-  private cancel(entry: Entry): void {
+  /** @internal (Entry.cancel, schedule()'s Cancel) */
+  remove(entry: Entry): void {
     if (entry.list === undefined) return; // already ran, cancelled, or cleared
     entry.list.remove(entry);
     this.pending--;
@@ -200,7 +238,7 @@ export class TimerWheel implements Scheduler {
         if (entry === undefined) break;
         this.due.remove(entry);
         this.pending--;
-        this.guard(entry.fn);
+        this.guard(entry.fn, entry.receiver);
       }
     } finally {
       this.running = false;
@@ -259,9 +297,9 @@ export class TimerWheel implements Scheduler {
     cancel?.();
   }
 
-  private guard(fn: () => void): void {
+  private guard(fn: (this: unknown) => void, receiver?: unknown): void {
     try {
-      fn();
+      fn.call(receiver);
     } catch (error) {
       this.clock.setTimer(() => {
         throw error;

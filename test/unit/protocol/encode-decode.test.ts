@@ -458,3 +458,17 @@ test('encodeFrame - rejects bad input with TypeError or RangeError naming the fi
     assert.throws(fn, (err: unknown) => err instanceof kind && field.test((err as Error).message), name);
   }
 });
+
+test('FrameDecoder - a FrameSink gets PINGs as ping(id), every other frame as frame()', () => {
+  const seen: unknown[] = [];
+  const sink = { frame: (f: unknown) => seen.push(f), ping: (id: number) => seen.push(`ping ${id}`) };
+  const decoder = new FrameDecoder();
+  const stream = concat([encodePing(3), encodePong(4, 'busy', 9), encodeFrame({ type: 'ack', seq: 7 }), encodePing(31)]);
+  decoder.push(stream.subarray(0, 2), sink);
+  decoder.push(stream.subarray(2), sink);
+  assert.deepEqual(seen, ['ping 3', { type: 'pong', id: 4, status: 'busy', load: 9 }, { type: 'ack', seq: 7 }, 'ping 31']);
+  // The callback form still gets PING frame objects, also from a decoder that served a sink.
+  const frames: unknown[] = [];
+  decoder.push(encodePing(5), (f) => frames.push(f));
+  assert.deepEqual(frames, [{ type: 'ping', id: 5 }]);
+});

@@ -426,3 +426,79 @@ test('TimerWheel - property: any mix of schedule, cancel and advance keeps every
     { numRuns: 300 },
   );
 });
+
+test('TimerWheel - timer(): one entry re-armed, moved and cancelled, never doubled', () => {
+  const clock = new FakeClock();
+  const wheel = new TimerWheel(clock, { tickMs: 50 });
+  const fired: number[] = [];
+  const timer = wheel.timer(() => fired.push(clock.now()));
+  assert.equal(wheel.size, 0, 'a timer is not pending until armed');
+  timer.arm(120);
+  timer.arm(330); // moves it: still one pending entry
+  assert.equal(wheel.size, 1);
+  clock.advance(200);
+  assert.deepEqual(fired, []);
+  timer.arm(260); // earlier than before, later than now
+  clock.advance(100);
+  assert.deepEqual(fired, [300]);
+  assert.equal(wheel.size, 0);
+  timer.arm(400);
+  timer.cancel();
+  timer.cancel(); // no-op
+  assert.equal(wheel.size, 0);
+  clock.advance(1000);
+  assert.deepEqual(fired, [300], 'a cancelled timer does not fire');
+  assert.equal(clock.pendingTimers, 0, 'an empty wheel keeps no clock timer');
+});
+
+test('TimerWheel - timer(): re-armed from its own callback, like a heartbeat check', () => {
+  const clock = new FakeClock();
+  const wheel = new TimerWheel(clock, { tickMs: 10 });
+  const fired: number[] = [];
+  const timer = wheel.timer(() => {
+    fired.push(clock.now());
+    if (fired.length < 5) timer.arm(clock.now() + 100);
+  });
+  timer.arm(100);
+  clock.advance(2000);
+  assert.deepEqual(fired, [100, 200, 300, 400, 500]);
+  assert.equal(wheel.size, 0);
+});
+
+test('TimerWheel - timer(): arm counts against maxPending and rejects a non-finite time', () => {
+  const clock = new FakeClock();
+  const wheel = new TimerWheel(clock, { tickMs: 10, maxPending: 1 });
+  const a = wheel.timer(() => {});
+  const b = wheel.timer(() => {});
+  a.arm(50);
+  a.arm(60); // re-arming the pending entry does not count twice
+  assert.throws(() => b.arm(50), RangeError);
+  assert.throws(() => a.arm(Infinity), RangeError);
+  a.cancel();
+  b.arm(50);
+  assert.equal(wheel.size, 1);
+});
+
+test('TimerWheel - timer(): an entry already due (waiting its turn) can be moved or cancelled', () => {
+  const clock = new FakeClock();
+  const wheel = new TimerWheel(clock, { tickMs: 10, maxPerTurn: 2 });
+  const order: string[] = [];
+  const timers = new Map<string, ReturnType<TimerWheel['timer']>>();
+  for (const name of ['a', 'b', 'c', 'd']) {
+    timers.set(
+      name,
+      wheel.timer(() => {
+        order.push(`${name}@${clock.now()}`);
+        if (name === 'a') {
+          // c and d were collected into the due list with a: move one, cancel the other.
+          timers.get('c')!.cancel();
+          timers.get('d')!.arm(100);
+        }
+      }),
+    );
+  }
+  for (const t of timers.values()) t.arm(10);
+  clock.advance(200);
+  assert.deepEqual(order, ['a@10', 'b@10', 'd@100']);
+  assert.equal(wheel.size, 0);
+});
