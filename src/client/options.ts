@@ -163,7 +163,10 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     throw new InvalidOptionError('options', 'connect() needs an options object with at least { port }');
   }
   const socketTuning: SocketTuningOptions = {
-    tcpKeepalive: options.tcpKeepalive ?? RECOMMENDED_SOCKET_TUNING.tcpKeepalive,
+    // Adaptive heartbeat: kernel keepalive probes (idle 15 s) would refresh the NAT themselves,
+    // so the learner would see every idle survive and climb while the probes did the work at a
+    // higher packet cost (docs/keepalive.md §Long heartbeat intervals). Off unless asked for.
+    tcpKeepalive: options.tcpKeepalive ?? (options.heartbeat === 'adaptive' ? false : RECOMMENDED_SOCKET_TUNING.tcpKeepalive),
     tcpUserTimeout: options.tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning);
