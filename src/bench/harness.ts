@@ -8,10 +8,19 @@
  * Loopback only: the server listens on 127.0.0.1; connection k comes from source address
  * sourceAddress(floor(k / PER_SOURCE)) so no source address needs more than PER_SOURCE
  * ephemeral ports (bind-before-connect allocates them per address, not per destination).
+ * Who holds what: plan.ts. `native`: C load generators (native-generator.ts) against
+ * independent server processes, one port each, for up to 1,000,000 connections.
+ *
+ * Every run is watched by a memory guard (memory-guard.ts): below MEMORY_FLOOR_BYTES of
+ * MemAvailable it stops, reports the connections reached and kills all it started. Every child
+ * is tracked (lab/processes.ts): killed on exit, Ctrl-C and failure.
  */
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnBenchChild, type JsonChild } from './child.js';
+import { readMemInfo, readNetCounters, waitForMemorySettled, watchMemory, type NetCounters } from './memory-guard.js';
+import { nativeGeneratorBinary, spawnNativeGenerator } from './native-generator.js';
+import { planGenerators, planNativeSegments, serverProcesses, sourcesFor } from './plan.js';
 import { startExternalServer, type ExternalServer } from './external-servers.js';
 import { isNodeSystem } from './node-servers.js';
 import { SYSTEMS, systemUnavailable } from './systems.js';
@@ -28,16 +37,14 @@ import {
   type SystemResult,
 } from './types.js';
 
+export { planGenerators, planNativeSegments, sourceAddress, PER_SOURCE } from './plan.js';
+
 const HOST = '127.0.0.1';
-/** Connections per loopback source address (the issue's bound: ≤ ~4,000). */
-export const PER_SOURCE = 4000;
-/** Connections per generator process (a process may hold at most `ulimit -n` = 20,000 files). */
-const PER_GENERATOR = 5000;
-const PER_GENERATOR_SCALE = 10_000;
-/** Connections per cluster worker in scale mode. */
-const PER_WORKER_SCALE = 15_000;
-/** Share of the connections the frozen generator holds. */
-const FROZEN_SHARE = 0.1;
+/**
+ * The run stops (everything it started is killed) when MemAvailable falls below this: 2.5 GiB,
+ * or LIFELINE_BENCH_MEMORY_FLOOR_GIB (e.g. to see the guard trip in a small run).
+ */
+export const MEMORY_FLOOR_BYTES = Number(process.env.LIFELINE_BENCH_MEMORY_FLOOR_GIB ?? 2.5) * 2 ** 30;
 
 export interface BenchProgress {
   system: SystemId;
@@ -53,51 +60,30 @@ export interface BenchHooks {
   notice?(line: string): void;
 }
 
-/** 127.0.x.y for source index i (x from 0, y in 2..251; 127.0.0.1 is the server). */
-export function sourceAddress(i: number): string {
-  return `127.0.${Math.floor(i / 250)}.${2 + (i % 250)}`;
-}
-
-/** How many connections each generator opens. With `freeze`, the first holds ~10 % (it is the one frozen). */
-export function planGenerators(connections: number, scale: boolean, freeze: boolean): number[] {
-  const per = scale ? PER_GENERATOR_SCALE : PER_GENERATOR;
-  const split = (n: number) => {
-    if (n <= 0) return [];
-    const k = Math.ceil(n / per);
-    return Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
-  };
-  if (!freeze || connections < 10) return split(connections);
-  const frozen = Math.max(1, Math.round(connections * FROZEN_SHARE));
-  return [frozen, ...split(connections - frozen)];
-}
-
-/** `address:count,…` for the generator holding global connections [first, first + count). */
-function sourcesFor(first: number, count: number): string {
-  const parts: string[] = [];
-  let k = first;
-  const end = first + count;
-  while (k < end) {
-    const index = Math.floor(k / PER_SOURCE);
-    const upto = Math.min(end, (index + 1) * PER_SOURCE);
-    parts.push(`${sourceAddress(index)}:${upto - k}`);
-    k = upto;
-  }
-  return parts.join(',');
-}
-
 export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Promise<BenchResult> {
   const cpus = os.cpus();
   const results: SystemResult[] = [];
+  const native = config.native ? await nativeGeneratorBinary() : undefined;
   for (const [index, system] of config.systems.entries()) {
     const progress = (phase: string) => hooks.progress?.({ system, index, total: config.systems.length, phase });
-    const unavailable = await systemUnavailable(system, { intervalMs: config.intervalMs, scale: config.scale });
+    const unavailable =
+      native && 'unavailable' in native
+        ? native.unavailable
+        : config.native && system !== 'raw' && system !== 'lifeline'
+          ? 'native mode (C load generator) runs raw and lifeline only'
+          : await systemUnavailable(system, { intervalMs: config.intervalMs, scale: config.scale });
     if (unavailable) {
       hooks.notice?.(`skipped ${system}: ${unavailable}`);
       results.push({ system, label: SYSTEMS[system].label, skipped: unavailable, connectionsRequested: config.connections, connectionsOpen: 0 });
       continue;
     }
+    // The previous system's sockets are freed by the kernel asynchronously.
+    if (config.native && results.some((r) => !r.skipped)) {
+      progress('waiting for the kernel to free the previous run');
+      await waitForMemorySettled();
+    }
     progress('starting');
-    const result = await runSystem(system, config, progress);
+    const result = await runSystem(system, config, progress, native && 'path' in native ? native.path : undefined);
     if (result.error) hooks.notice?.(`${system} failed: ${result.error}`);
     results.push(result);
   }
@@ -118,6 +104,8 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
 /** What the harness needs from a server, Node or not (narrow port). */
 interface ServerHandle {
   readonly port: number;
+  /** Every listening port (independent server processes); [port] otherwise. */
+  readonly ports: number[];
   readonly baseline: MemorySample;
   mark(): Promise<void>;
   report(): Promise<Omit<ServerWindow, 'connectionsAtStart' | 'connectionsAtEnd' | 'closedInWindow'> & Partial<ServerWindow>>;
@@ -136,14 +124,22 @@ function serverNodeFlags(): string[] {
 }
 
 async function nodeServer(system: SystemId, config: BenchConfig): Promise<ServerHandle> {
-  const workers = config.scale ? Math.max(2, Math.ceil(config.connections / PER_WORKER_SCALE)) : 1;
+  const workers = serverProcesses(config);
   const child = spawnBenchChild(
     `${system} server`,
     'server-main',
-    ['--system', system, '--host', HOST, '--interval', String(config.intervalMs), '--workers', String(workers)],
+    [
+      '--system', system,
+      '--host', HOST,
+      '--interval', String(config.intervalMs),
+      '--workers', String(workers),
+      ...(config.native ? ['--independent'] : []),
+      ...(config.lifelineSocketTuning === 'off' ? ['--socket-tuning', 'off'] : []),
+    ],
     ['--expose-gc', '--max-old-space-size=8192', ...serverNodeFlags()],
   );
-  const ready = await child.waitFor('ready', 30_000);
+  // Dozens of workers start on 2 cores: allow ~1 s each.
+  const ready = await child.waitFor('ready', 30_000 + 1000 * workers);
   const ask = async (cmd: string, ev: string, timeoutMs = 30_000) => {
     const from = child.events.length;
     child.send({ cmd });
@@ -151,9 +147,10 @@ async function nodeServer(system: SystemId, config: BenchConfig): Promise<Server
   };
   return {
     port: Number(ready.port),
+    ports: (ready.ports as number[] | undefined) ?? [Number(ready.port)],
     baseline: ready.baseline as MemorySample,
     mark: async () => void (await ask('mark', 'marked')),
-    report: async () => (await ask('report', 'report', 60_000)).window as ServerWindow,
+    report: async () => (await ask('report', 'report', 60_000 + 2000 * workers)).window as ServerWindow,
     watch: async () => (await ask('watch', 'watching'), true),
     closes: async () => (await ask('closes', 'closes')).times as number[],
     stop: async () => {
@@ -173,6 +170,7 @@ async function externalServer(system: 'mosquitto' | 'nats', config: BenchConfig)
   let mark = { cpu: 0, at: 0 };
   return {
     port: server.port,
+    ports: [server.port],
     baseline,
     mark: async () => void (mark = { cpu: server.cpuMicros(), at: performance.now() }),
     report: async () => ({
@@ -192,15 +190,36 @@ async function externalServer(system: 'mosquitto' | 'nats', config: BenchConfig)
   };
 }
 
-async function runSystem(system: SystemId, config: BenchConfig, progress: (phase: string) => void): Promise<SystemResult> {
+async function runSystem(system: SystemId, config: BenchConfig, progress: (phase: string) => void, nativeBinary?: string): Promise<SystemResult> {
   const result: SystemResult = { system, label: SYSTEMS[system].label, connectionsRequested: config.connections, connectionsOpen: 0 };
   const generators: JsonChild[] = [];
   let server: ServerHandle | undefined;
+  const readyCounts: number[] = [];
+  const reached = () => readyCounts.reduce((a, b) => a + b, 0);
+  const hostBefore = readMemInfo();
+  const netBefore = readNetCounters();
+  const netDelta = (now: NetCounters | undefined) =>
+    netBefore && now ? { backlogDrops: now.backlogDrops - netBefore.backlogDrops, abortsOnTimeout: now.abortsOnTimeout - netBefore.abortsOnTimeout } : {};
+  const guard = watchMemory(MEMORY_FLOOR_BYTES, () => `${reached()} connections open`);
+  /** Every wait of the run loses against the memory guard. */
+  const guarded = <T>(p: Promise<T>) => Promise.race([p, guard.tripped]);
   try {
-    server = isNodeSystem(system) ? await nodeServer(system, config) : await externalServer(system as 'mosquitto' | 'nats', config);
-    const freeze = config.freeze && SYSTEMS[system].detectsDeadClients && isNodeSystem(system);
-    const plan = planGenerators(config.connections, config.scale, freeze);
-    const connectDeadlineMs = 30_000 + config.connections * 2;
+    server = await guarded(isNodeSystem(system) ? nodeServer(system, config) : externalServer(system as 'mosquitto' | 'nats', config));
+    const freeze = config.freeze && !config.native && SYSTEMS[system].detectsDeadClients && isNodeSystem(system);
+    const plan = config.native ? [] : planGenerators(config.connections, config.scale, freeze);
+    const connectDeadlineMs = config.native ? 120_000 + config.connections : 30_000 + config.connections * 2;
+    if (config.native) {
+      for (const [i, segments] of planNativeSegments(config.connections, server.ports).entries()) {
+        generators.push(
+          spawnNativeGenerator(`${system} native generator ${i + 1}`, nativeBinary!, system as 'raw' | 'lifeline', {
+            host: HOST,
+            intervalMs: config.intervalMs,
+            segments,
+            connectDeadlineMs,
+          }),
+        );
+      }
+    }
     let first = 0;
     for (const [i, count] of plan.entries()) {
       generators.push(
@@ -215,15 +234,15 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
       );
       first += count;
     }
-    const readyCounts = generators.map(() => 0);
-    generators.forEach((g, i) =>
+    generators.forEach((g, i) => {
+      readyCounts[i] = 0;
       g.onEvent((e) => {
         if (e.ev !== 'progress' && e.ev !== 'ready') return;
         readyCounts[i] = Number(e.ready);
-        progress(`connecting ${readyCounts.reduce((a, b) => a + b, 0)}/${config.connections}`);
-      }),
-    );
-    const ready = await Promise.all(generators.map((g) => g.waitFor('ready', connectDeadlineMs + 15_000)));
+        progress(`connecting ${reached()}/${config.connections}`);
+      });
+    });
+    const ready = await guarded(Promise.all(generators.map((g) => g.waitFor('ready', connectDeadlineMs + 15_000))));
     result.connectionsOpen = ready.reduce((a, e) => a + Number(e.ready), 0);
     const failed = ready.find((e) => e.firstError !== undefined);
     if (result.connectionsOpen < config.connections) {
@@ -233,7 +252,7 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
     // Warm-up: every connection's beat has started (first beats are spread over one interval).
     const warmupMs = Math.max(500, 2 * config.intervalMs);
     progress(`warm-up ${Math.round(warmupMs / 100) / 10} s`);
-    await sleep(warmupMs);
+    await guarded(sleep(warmupMs));
 
     const askAll = (cmd: string, ev: string) =>
       Promise.all(
@@ -243,13 +262,17 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
           return g.waitFor(ev, 30_000, from);
         }),
       );
-    await Promise.all([server.mark(), askAll('mark', 'marked')]);
+    await guarded(Promise.all([server.mark(), askAll('mark', 'marked')]));
     const startedAt = Date.now();
     while (Date.now() - startedAt < config.durationMs) {
       progress(`measuring ${Math.round((Date.now() - startedAt) / 1000)}/${Math.round(config.durationMs / 1000)} s`);
-      await sleep(Math.min(500, config.durationMs - (Date.now() - startedAt)));
+      await guarded(sleep(Math.min(500, config.durationMs - (Date.now() - startedAt))));
     }
-    const [serverWindow, genReports] = await Promise.all([server.report(), askAll('report', 'report')]);
+    const hostLoaded = readMemInfo();
+    const [serverWindow, genReports] = await guarded(Promise.all([server.report(), askAll('report', 'report')]));
+    if (hostBefore && hostLoaded) {
+      result.host = { slabBefore: hostBefore.slab, slabLoaded: hostLoaded.slab, minAvailable: guard.minAvailable, ...netDelta(readNetCounters()) };
+    }
     const gens = mergeGenerators(genReports.map((e) => e.window as GeneratorWindow));
     result.generators = gens;
     result.server = {
@@ -267,7 +290,13 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
     }
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
+    result.connectionsOpen = Math.max(result.connectionsOpen, reached());
+    const hostNow = readMemInfo();
+    if (hostBefore && hostNow && !result.host) {
+      result.host = { slabBefore: hostBefore.slab, slabLoaded: hostNow.slab, minAvailable: guard.minAvailable, ...netDelta(readNetCounters()) };
+    }
   } finally {
+    guard.stop();
     progress('stopping');
     for (const g of generators) g.kill('SIGKILL');
     await Promise.all(generators.map((g) => g.exited));
@@ -290,6 +319,7 @@ function mergeGenerators(windows: GeneratorWindow[]): GeneratorWindow {
     open: sum((w) => w.open),
     rttP50Ms: p50s.length ? p50s.reduce((a, b) => a + b, 0) / p50s.length : undefined,
     rttP99Ms: p99s.length ? Math.max(...p99s) : undefined,
+    ...(windows.every((w) => w.cpuMicros !== undefined) ? { cpuMicros: sum((w) => w.cpuMicros!) } : {}),
   };
 }
 

@@ -23,6 +23,13 @@ export interface NodeServerOptions {
   /** 0 = any free port (cluster workers all get the same one). */
   port: number;
   intervalMs: number;
+  /**
+   * A cluster worker listens on its own port instead of sharing the primary's (W independent
+   * servers, like SO_REUSEPORT without the shared port; `--native` scale runs).
+   */
+  exclusive?: boolean;
+  /** lifeline: 'off' turns the kernel socket tuning (keepalive, TCP_USER_TIMEOUT) off. */
+  socketTuning?: 'default' | 'off';
 }
 
 export interface StartedNodeServer {
@@ -81,7 +88,7 @@ function listen(server: net.Server, o: NodeServerOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     // A deep backlog: generators open thousands of connections at once.
-    server.listen({ host: o.host, port: o.port, backlog: 4096 }, () => {
+    server.listen({ host: o.host, port: o.port, backlog: 4096, exclusive: o.exclusive ?? false }, () => {
       server.off('error', reject);
       resolve();
     });
@@ -106,11 +113,19 @@ async function startLifeline(o: NodeServerOptions): Promise<StartedNodeServer> {
     // The smoke test runs at 200 ms; the defaults would clamp it to 250 ms.
     minHeartbeatInterval: Math.min(250, o.intervalMs),
     minHeartbeatTimeout: Math.min(500, 3 * o.intervalMs),
+    ...(o.socketTuning === 'off' ? { tcpKeepalive: false, tcpUserTimeout: 0 } : {}),
   });
   // LifelineServer does not expose its listener; the benchmark needs the accepted sockets to
   // count bytes on the wire and closes. (Suggested to the lead: a public 'connection' event.)
   const netServer = (server as unknown as { netServer: net.Server }).netServer;
   if (!(netServer instanceof net.Server)) throw new Error('lifeline server internals changed: no netServer to observe');
+  if (o.exclusive) {
+    // LifelineServer.listen(port, host) calls netServer.listen(port, host, cb); a cluster worker
+    // needs the options form to own its port. Only this instance's listen is wrapped.
+    const listenOnce = netServer.listen.bind(netServer);
+    netServer.listen = ((port: number, host: string, cb: () => void) =>
+      listenOnce({ port, host, backlog: 4096, exclusive: true }, cb)) as typeof netServer.listen;
+  }
   await server.listen(o.port, o.host);
   return { netServer, watchDisconnects: (record) => void server.on('sessionClose', record), close: () => server.close() };
 }

@@ -62,7 +62,11 @@ export function renderBenchReport(result: BenchResult): string {
   out.push('');
   out.push(
     `${config.connections} connections per system, heartbeat interval ${config.intervalMs} ms, measured ${config.durationMs / 1000} s after a warm-up` +
-      (config.scale ? `; scale mode (${rows[0]?.server?.processes ?? '?'} server processes)` : '; one server process') +
+      (config.native
+        ? `; native mode (C load generators, ${rows[0]?.server?.processes ?? '?'} independent server processes, one port each)`
+        : config.scale
+          ? `; scale mode (${rows[0]?.server?.processes ?? '?'} server processes)`
+          : '; one server process') +
       `. Machine: ${result.machine.cpus} × ${result.machine.cpuModel}, ${result.machine.totalMemGiB} GiB, Node ${result.machine.node}.`,
   );
   out.push(
@@ -70,6 +74,36 @@ export function renderBenchReport(result: BenchResult): string {
     'loop = event-loop delay in the server (10 ms sampling, corrected); bytes = TCP payload both ways / round trips, on the server ((c): counted on the clients);',
     "beats on time = round trips / (connections × window / interval); dropped = live connections lost after all were open, warm-up included (false 'dead').",
   );
+  const hostRows = result.results.filter((r) => r.host && (r.derived || r.error));
+  if (config.scale && hostRows.length > 0) {
+    out.push('');
+    out.push(
+      renderTable(
+        ['system', 'conns', 'kernel slab Δ/conn', 'lowest MemAvailable', 'server RSS total', 'generator CPU/heartbeat', 'backlog drops', 'kernel timeout aborts'],
+        hostRows.map((r) => {
+          const h = r.host!;
+          const n = r.server?.connectionsAtStart ?? r.connectionsOpen;
+          const genCpu = r.generators?.cpuMicros;
+          return [
+            r.label,
+            String(n),
+            n > 0 ? kb((h.slabLoaded - h.slabBefore) / n) : dash,
+            h.minAvailable === undefined ? dash : `${(h.minAvailable / 2 ** 30).toFixed(2)} GiB`,
+            r.server ? `${(r.server.loaded.rss / 2 ** 30).toFixed(2)} GiB` : dash,
+            genCpu !== undefined && r.derived?.roundTrips ? fixed(genCpu / r.derived.roundTrips, 1, ' µs') : dash,
+            h.backlogDrops === undefined ? dash : String(h.backlogDrops),
+            h.abortsOnTimeout === undefined ? dash : String(h.abortsOnTimeout),
+          ];
+        }),
+      ),
+    );
+    out.push(
+      'kernel slab Δ = /proc/meminfo Slab with every connection open minus before the server started, ÷ connections: both ends of a loopback pair;',
+      'backlog drops = packets dropped on a full CPU input backlog (/proc/net/softnet_stat; loopback goes through it); kernel timeout aborts = TcpExt TCPAbortOnTimeout',
+      '(keepalive / TCP_USER_TIMEOUT gave up), both over the whole run of that system, whatever else ran on the box.',
+    );
+    if (config.lifelineSocketTuning === 'off') out.push("lifeline ran with --lifeline-socket-tuning off (no keepalive, no TCP_USER_TIMEOUT).");
+  }
   const targets = renderTargets(result);
   if (targets) out.push('', targets);
   for (const r of result.results) {

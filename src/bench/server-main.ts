@@ -12,7 +12,9 @@
  * With --workers W > 1 this process is a node:cluster primary: W workers each run the server
  * behind the same port (the primary hands out accepted connections round-robin), the primary
  * forwards commands and sums what the workers report. Node 20 has no `reusePort` listen option
- * (Node 22.12+), hence cluster.
+ * (Node 22.12+), hence cluster. With --independent each worker listens on its own port
+ * (`exclusive`) and `ready` lists them: W independent servers, no handle passing through the
+ * primary (what a million connections need; the harness spreads connections over the ports).
  *
  * Loop delay: monitorEventLoopDelay samples every LOOP_RESOLUTION_MS and records how late each
  * sample ran *including* that period; we subtract it (clamped at 0).
@@ -34,6 +36,10 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     interval: { type: 'string', default: '1000' },
     workers: { type: 'string', default: '1' },
+    /** Cluster workers each listen on their own port (ready reports `ports`), no shared accept. */
+    independent: { type: 'boolean', default: false },
+    /** lifeline only: 'off' = no keepalive / TCP_USER_TIMEOUT on accepted sockets. */
+    'socket-tuning': { type: 'string', default: 'default' },
   },
 });
 const system = String(values.system);
@@ -42,6 +48,8 @@ const workers = Math.max(1, Number(values.workers));
 const host = String(values.host);
 const port = Number(values.port);
 const intervalMs = Number(values.interval);
+const independent = values.independent === true;
+const socketTuning = values['socket-tuning'] === 'off' ? 'off' : 'default';
 
 type Emit = (event: ChildEvent) => void;
 const stdoutEmit: Emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -68,7 +76,7 @@ async function settledMemory(): Promise<MemorySample> {
 
 /** One server (a worker, or the whole process when not clustered) measuring itself. */
 async function runServer(emit: Emit, onCommand: (h: (cmd: { cmd: string }) => void) => void): Promise<void> {
-  const started = await startNodeServer(system as NodeSystemId, { host, port, intervalMs });
+  const started = await startNodeServer(system as NodeSystemId, { host, port, intervalMs, exclusive: independent && cluster.isWorker, socketTuning });
   const sockets = new Set<net.Socket>();
   let closedBytes = 0;
   let closes = 0;
@@ -178,6 +186,7 @@ async function runPrimary(): Promise<void> {
   stdoutEmit({
     ev: 'ready',
     port: ready[0]!.port,
+    ports: ready.map((r) => r.port),
     pid: process.pid,
     workerPids: ready.map((r) => r.pid),
     baseline: sumMem([primaryBaseline, ...ready.map((r) => r.baseline as MemorySample)]),

@@ -21,6 +21,16 @@ export interface BenchConfig {
   scale: boolean;
   /** Freeze (SIGSTOP) one generator holding ~10 % of the connections and time the server's detection. */
   freeze: boolean;
+  /**
+   * Scale mode with the C load generator (src/bench/native/loadgen.c) and W independent server
+   * processes, one port each: for runs up to 1,000,000 connections. raw and lifeline only.
+   */
+  native?: boolean;
+  /**
+   * lifeline's kernel socket tuning: 'default' (keepalive idle 15 s / 5 s × 3, TCP_USER_TIMEOUT
+   * 30 s, as createServer() does) or 'off' (tcpKeepalive: false, tcpUserTimeout: 0). Default 'default'.
+   */
+  lifelineSocketTuning?: 'default' | 'off';
 }
 
 /** Server-side memory at one instant (after a forced GC for Node servers). */
@@ -69,6 +79,25 @@ export interface GeneratorWindow {
   /** Client-measured ping→pong round-trip time (client-initiated heartbeats only), ms. */
   rttP50Ms: number | undefined;
   rttP99Ms: number | undefined;
+  /** The generators' own CPU over the window, µs (native generators only). */
+  cpuMicros?: number;
+}
+
+/** Host memory around one system's run (/proc/meminfo; Linux only). */
+export interface HostMemory {
+  /** Kernel Slab before the server started / with every connection open (at the report), bytes. */
+  slabBefore: number;
+  slabLoaded: number;
+  /** Lowest MemAvailable seen during the run, bytes. */
+  minAvailable: number | undefined;
+  /**
+   * Kernel counters over the run (start of the server → the report): packets dropped because a
+   * CPU's input backlog was full (/proc/net/softnet_stat, net.core.netdev_max_backlog; loopback
+   * goes through it), and connections the kernel aborted on a timeout (TcpExt
+   * TCPAbortOnTimeout: keepalive probes or TCP_USER_TIMEOUT). Undefined where not readable.
+   */
+  backlogDrops?: number;
+  abortsOnTimeout?: number;
 }
 
 export interface DetectionResult {
@@ -96,6 +125,7 @@ export interface SystemResult {
   server?: ServerWindow;
   generators?: GeneratorWindow;
   detection?: DetectionResult;
+  host?: HostMemory;
   /** Where the bytes figure came from. */
   bytesSource?: 'server' | 'client';
   /** The per-connection / per-heartbeat figures the table shows, computed from the raw ones above. */

@@ -23,34 +23,52 @@ export interface BenchCommandOptions {
   scale?: boolean;
   /** Freeze a generator holding 10 % of the connections and time the server's detection. */
   freeze?: boolean;
+  /** Scale mode with the C load generator and independent server processes (implies --scale). */
+  native?: boolean;
+  /** lifeline's kernel socket tuning: 'default' or 'off'. */
+  lifelineSocketTuning?: string;
 }
 
 /** Bounds: keep a typo from opening a million sockets or sleeping for a day. */
 const MAX_CONNECTIONS = 200_000;
+/** With --native (C generators, ~60 B each per connection): the issue's million, plus headroom. */
+const MAX_CONNECTIONS_NATIVE = 1_200_000;
 const MAX_DURATION_MS = 600_000;
+
+function parseTuning(value: string | undefined): 'default' | 'off' {
+  if (value === undefined || value === 'default' || value === 'off') return value ?? 'default';
+  throw new RangeError(`--lifeline-socket-tuning must be 'default' or 'off', got ${value}`);
+}
 
 export async function runBenchCommand(opts: BenchCommandOptions): Promise<number> {
   const out = (s: string) => process.stdout.write(`${s}\n`);
   const { connections, interval, duration } = opts;
-  if (!Number.isInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS) {
-    throw new RangeError(`--connections must be an integer in [1, ${MAX_CONNECTIONS}], got ${connections}`);
+  const native = opts.native ?? false;
+  const max = native ? MAX_CONNECTIONS_NATIVE : MAX_CONNECTIONS;
+  if (!Number.isInteger(connections) || connections < 1 || connections > max) {
+    throw new RangeError(`--connections must be an integer in [1, ${max}]${native ? '' : ' (--native: up to 1,200,000)'}, got ${connections}`);
   }
+  if (native && opts.freeze) throw new RangeError('--freeze is not supported with --native');
   if (!(interval >= 50 && interval <= 60_000)) throw new RangeError(`--interval must be in [50, 60000] ms, got ${interval}`);
   if (!(duration >= 500 && duration <= MAX_DURATION_MS)) throw new RangeError(`--duration must be in [500, ${MAX_DURATION_MS}] ms, got ${duration}`);
-  if (!opts.scale && connections > 19_000) {
+  if (!opts.scale && !native && connections > 19_000) {
     throw new RangeError(`--connections ${connections}: one server process holds at most ~19,000 (ulimit -n 20,000); use --scale`);
   }
   const config: BenchConfig = {
     connections,
     intervalMs: interval,
     durationMs: duration,
-    systems: parseSystems(opts.systems ?? (opts.scale ? 'raw,lifeline,ws' : undefined)),
-    scale: opts.scale ?? false,
+    systems: parseSystems(opts.systems ?? (native ? 'raw,lifeline' : opts.scale ? 'raw,lifeline,ws' : undefined)),
+    scale: (opts.scale ?? false) || native,
     freeze: opts.freeze ?? false,
+    native,
+    lifelineSocketTuning: parseTuning(opts.lifelineSocketTuning),
   };
   out(
     `lifeline bench: ${connections} connections per system, heartbeat every ${interval} ms, ${duration / 1000} s measured; ` +
-      `systems: ${config.systems.join(', ')}${config.scale ? ' (scale mode: cluster servers)' : ''}.`,
+      `systems: ${config.systems.join(', ')}` +
+      (native ? ' (native mode: C load generators, independent server processes)' : config.scale ? ' (scale mode: cluster servers)' : '') +
+      '.',
   );
   out('Each system gets its own server process and separate load-generator processes, one system at a time.\n');
 

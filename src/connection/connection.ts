@@ -11,13 +11,14 @@ import { FrameDecoder, type FrameSink } from '../protocol/decoder.js';
 import { encodeAck, encodeDataHeader, encodeFrame, encodePing } from '../protocol/encode.js';
 import { NOT_RETAINED, ResumeState } from './resume.js';
 import type { CloseCode, Frame, GoawayFrame, HelloFrame, PeerStatus, WelcomeFrame } from '../protocol/frames.js';
-import { Heartbeat } from '../liveness/heartbeat.js';
+import { Heartbeat, sharedHeartbeatOptions } from '../liveness/heartbeat.js';
 import { createDetector } from '../liveness/detectors/index.js';
 import type { DetectorSpec } from '../liveness/detectors/types.js';
 import type { Clock, Cancel } from '../time/clock.js';
 import { createTimer, type Scheduler, type SchedulerTimer } from '../time/scheduler.js';
 import type { Transport, TransportCloseCause, TransportHandlers } from '../transport/types.js';
 import { pongBytes } from './pong-bytes.js';
+import { RareState } from './rare-state.js';
 import { BufferOverflowError, LifelineError, ProtocolError } from '../errors.js';
 import type { CloseReason, CloseReasonCode, DetectedBy } from './close-reason.js';
 
@@ -56,9 +57,12 @@ export interface ConnectionOwner {
   closed(reason: CloseReason): void;
 }
 
-export interface ConnectionOptions {
-  transport: Transport;
-  owner: ConnectionOwner;
+/**
+ * What a connection needs from its surroundings apart from its transport and owner. A server
+ * passes one object for all its connections (SharedEnvConnectionOptions): a connection then
+ * keeps one reference instead of a copy of each setting (a server holds ~100k of them).
+ */
+export interface ConnectionEnv {
   clock: Clock;
   /** Where heartbeat checks are scheduled: the server's shared TimerWheel or a TimerScheduler. */
   scheduler: Scheduler;
@@ -76,6 +80,18 @@ export interface ConnectionOptions {
    * in both directions. Only the adaptive-heartbeat client needs it; servers leave it off.
    */
   trackWriteTimes?: boolean;
+}
+
+export interface ConnectionOptions extends ConnectionEnv {
+  transport: Transport;
+  owner: ConnectionOwner;
+}
+
+/** The same, with the settings in one object shared by many connections (the server's). */
+export interface SharedEnvConnectionOptions {
+  transport: Transport;
+  owner: ConnectionOwner;
+  env: ConnectionEnv;
 }
 
 /** Stall guard (docs/spec/0004-availability.md §Stall guard). */
@@ -118,14 +134,20 @@ const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const ACK_DELAY_MS = 50;
 /** …or at once after this many unacknowledged messages. */
 const ACK_EVERY = 64;
+const F_AWAITING_PEER_CLOSE = 1;
+const F_DEFERRED_FOR_STALL = 2;
 
-export class Connection {
+/**
+ * The connection is its transport's handler (TransportHandlers: onData, onDrain,
+ * onTransportClose) and its decoder's sink (FrameSink: onFrame, onPing) itself: prototype
+ * methods, no adapter object or closure per connection (a server holds ~100k of them).
+ */
+export class Connection implements TransportHandlers, FrameSink {
   state: ConnectionState = 'handshake';
   readonly transport: Transport;
   private readonly owner: ConnectionOwner;
-  private readonly clock: Clock;
-  private readonly scheduler: Scheduler;
-  private readonly health: () => HealthReport;
+  /** Clock, scheduler, health, limits: often shared by every connection of a server. */
+  private readonly env: ConnectionEnv;
   private readonly decoder: FrameDecoder;
   private heartbeat: Heartbeat | undefined;
   /** The heartbeat check: one re-armable timer for the connection's life (created by open()). */
@@ -133,50 +155,81 @@ export class Connection {
   /** When the pending heartbeat check was planned to run (stall detection). */
   private plannedCheckAtMs = 0;
   private stallGuard: StallGuardOptions | undefined;
-  /** The check that follows a detected stall judges normally (at most one deferral in a row). */
-  private deferredForStall = false;
+  /** F_* booleans in one field (there is one Connection per client on a server). */
+  private flags = 0;
   private cancelHandshake: Cancel | undefined;
-  private readonly maxBufferedBytes: number;
-  /** Monotonic time (clock ms) the transport was accepted / dialled. */
-  readonly startedAtMs: number;
   private lastSeenAtMs: number;
-  private peerMaxFrameSize = Infinity;
-  private pendingReason: CloseReason | undefined;
-  private goawayReceived: GoawayFrame | undefined;
+  /**
+   * Set by open(). Before it, a bound no frame reaches: a small integer, not Infinity, so V8 keeps
+   * the field in place instead of as a separate heap number per connection.
+   */
+  private peerMaxFrameSize = 1_073_741_824; // 2^30
+  /** Id of the last PING in the chunk being decoded (-1: none). */
+  private pingToAnswer = -1;
+  /** Sequence numbers and (for resumable sessions) the replay buffer: outlives this connection. */
+  private resumeState: ResumeState | undefined = undefined;
+  /** Close reason, GOAWAY, ACK timer, write time, peer status: made on first use (rare-state.ts). */
+  private rareState: RareState | undefined = undefined;
+
+  constructor(options: ConnectionOptions | SharedEnvConnectionOptions) {
+    this.transport = options.transport;
+    this.owner = options.owner;
+    this.env = 'env' in options ? options.env : options;
+    this.decoder = new FrameDecoder({ maxFrameSize: this.env.maxFrameSize });
+    this.lastSeenAtMs = this.clock.now();
+    this.transport.setHandlers(this);
+  }
+
   /**
    * We sent CLOSE on an open connection and wait for the transport to end: DATA the peer wrote
    * before it saw our CLOSE is still delivered (like WebSocket's closing handshake), so a
    * graceful close loses no message that was already on the wire.
    */
-  private awaitingPeerClose = false;
-  /** Id of the last PING in the chunk being decoded (-1: none). */
-  private pingToAnswer = -1;
-  /** Transport handlers and decoder sink in one object (prototype methods, no closures). */
-  private readonly inbound: Inbound;
-  /** Sequence numbers and (for resumable sessions) the replay buffer: outlives this connection. */
-  private resumeState: ResumeState | undefined = undefined;
-  private cancelAck: Cancel | undefined;
-  bytesIn = 0;
-  bytesOut = 0;
-  private readonly trackWriteTimes: boolean;
-  /** Clock time of the last write (only with trackWriteTimes; else 0). */
-  private lastWriteAtMs = 0;
-  /** Last status the peer reported in a PONG. */
-  peerStatus: PeerStatus = 'ok';
-  peerLoad = 0;
+  private get awaitingPeerClose(): boolean {
+    return (this.flags & F_AWAITING_PEER_CLOSE) !== 0;
+  }
 
-  constructor(options: ConnectionOptions) {
-    this.transport = options.transport;
-    this.owner = options.owner;
-    this.clock = options.clock;
-    this.scheduler = options.scheduler;
-    this.health = options.health;
-    this.decoder = new FrameDecoder({ maxFrameSize: options.maxFrameSize });
-    this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
-    this.trackWriteTimes = options.trackWriteTimes === true;
-    this.startedAtMs = this.lastSeenAtMs = this.clock.now();
-    this.inbound = new Inbound(this);
-    this.transport.setHandlers(this.inbound);
+  private set awaitingPeerClose(on: boolean) {
+    this.flags = on ? this.flags | F_AWAITING_PEER_CLOSE : this.flags & ~F_AWAITING_PEER_CLOSE;
+  }
+
+  /** The check that follows a detected stall judges normally (at most one deferral in a row). */
+  private get deferredForStall(): boolean {
+    return (this.flags & F_DEFERRED_FOR_STALL) !== 0;
+  }
+
+  private set deferredForStall(on: boolean) {
+    this.flags = on ? this.flags | F_DEFERRED_FOR_STALL : this.flags & ~F_DEFERRED_FOR_STALL;
+  }
+
+  private get rare(): RareState {
+    return (this.rareState ??= new RareState());
+  }
+
+  /** Last status the peer reported in a PONG ('ok' before any). */
+  get peerStatus(): PeerStatus {
+    return this.rareState?.peerStatus ?? 'ok';
+  }
+
+  /** Last load (0..255) the peer reported in a PONG (0 before any). */
+  get peerLoad(): number {
+    return this.rareState?.peerLoad ?? 0;
+  }
+
+  private get clock(): Clock {
+    return this.env.clock;
+  }
+
+  private get scheduler(): Scheduler {
+    return this.env.scheduler;
+  }
+
+  private get health(): () => HealthReport {
+    return this.env.health;
+  }
+
+  private get maxBufferedBytes(): number {
+    return this.env.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   }
 
   /** ms since the last frame was received (or since the connection started). */
@@ -238,15 +291,19 @@ export class Connection {
     this.stallGuard = params.stallGuard;
     if (params.resume) this.resumeState = params.resume;
     const now = this.clock.now();
-    this.heartbeat = new Heartbeat(
-      {
-        intervalMs: params.pingAfterMs,
-        timeoutMs: params.timeoutMs,
-        jitterMs: params.jitterMs,
-        detector: createDetector(params.detector, { timeoutMs: params.timeoutMs, pingAfterMs: params.pingAfterMs, nowMs: now }),
-      },
-      now,
-    );
+    const spec = params.detector;
+    // The fixed timeout (the default) is judged by the Heartbeat itself, from settings shared by
+    // every connection that negotiated the same: nothing per connection but its own state.
+    const options =
+      spec === undefined || spec.kind === 'fixed'
+        ? sharedHeartbeatOptions(params.pingAfterMs, params.timeoutMs, params.jitterMs)
+        : {
+            intervalMs: params.pingAfterMs,
+            timeoutMs: params.timeoutMs,
+            jitterMs: params.jitterMs,
+            detector: createDetector(spec, { timeoutMs: params.timeoutMs, pingAfterMs: params.pingAfterMs, nowMs: now }),
+          };
+    this.heartbeat = new Heartbeat(options, now);
     this.armCheck();
   }
 
@@ -351,7 +408,7 @@ export class Connection {
     reason: Omit<CloseReason, 'sinceLastSeenMs'>,
   ): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    this.pendingReason = { ...reason, sinceLastSeenMs: this.sinceLastSeenMs };
+    this.rare.pendingReason = { ...reason, sinceLastSeenMs: this.sinceLastSeenMs };
     this.stopTimers();
     this.awaitingPeerClose = this.state === 'open' && reason.code !== 'protocol-error';
     this.state = 'closing';
@@ -371,7 +428,7 @@ export class Connection {
   /** Drop the transport now, without a CLOSE frame. */
   destroy(reason: Omit<CloseReason, 'sinceLastSeenMs'>): void {
     if (this.state === 'closed') return;
-    this.pendingReason ??= { ...reason, sinceLastSeenMs: this.sinceLastSeenMs };
+    this.rare.pendingReason ??= { ...reason, sinceLastSeenMs: this.sinceLastSeenMs };
     this.stopTimers();
     this.state = 'closing';
     this.transport.destroy();
@@ -379,10 +436,9 @@ export class Connection {
 
   // --- inbound -------------------------------------------------------------------------------
 
-  /** @internal (Inbound) */
+  /** @internal (TransportHandlers) */
   onData(chunk: Uint8Array): void {
     if (this.state === 'closed' || (this.state === 'closing' && !this.awaitingPeerClose)) return;
-    this.bytesIn += chunk.byteLength;
     // One clock read per chunk, not per frame: frames in one chunk arrived together.
     const now = this.clock.now();
     this.lastSeenAtMs = now;
@@ -390,7 +446,7 @@ export class Connection {
     this.pingToAnswer = -1;
     try {
       // While decoding, lastSeenAtMs is when this chunk arrived (frames in one chunk arrived together).
-      this.decoder.push(chunk, this.inbound);
+      this.decoder.push(chunk, this);
       if (this.pingToAnswer >= 0 && this.state === 'open') this.answerPing(this.pingToAnswer);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
@@ -404,12 +460,12 @@ export class Connection {
     }
   }
 
-  /** @internal (Inbound) A frame decoded from the chunk being read. */
-  onDecodedFrame(frame: Frame): void {
-    this.onFrame(frame, this.lastSeenAtMs);
+  /** @internal (FrameSink) A frame decoded from the chunk being read. */
+  onFrame(frame: Frame): void {
+    this.handleFrame(frame, this.lastSeenAtMs);
   }
 
-  private onFrame(frame: Frame, now: number): void {
+  private handleFrame(frame: Frame, now: number): void {
     if (this.state === 'closed') return;
     if (this.state === 'closing') {
       if (!this.awaitingPeerClose) return;
@@ -422,7 +478,7 @@ export class Connection {
       if (frame.type === 'goaway') {
         // A server shedding load answers with GOAWAY (retry-after, redirect) then CLOSE instead
         // of WELCOME (PROTOCOL.md §8.4): the close reason will carry it.
-        this.goawayReceived = frame;
+        this.rare.goawayReceived = frame;
         this.owner.goaway(frame);
         return;
       }
@@ -439,13 +495,14 @@ export class Connection {
         return;
       case 'pong': {
         const rttMs = this.heartbeat?.pong(frame.id, now);
-        this.peerStatus = frame.status;
-        this.peerLoad = frame.load;
+        const rare = this.rare;
+        rare.peerStatus = frame.status;
+        rare.peerLoad = frame.load;
         this.owner.pong({ id: frame.id, status: frame.status, load: frame.load, rttMs });
         return;
       }
       case 'goaway':
-        this.goawayReceived = frame;
+        this.rare.goawayReceived = frame;
         this.owner.goaway(frame);
         return;
       case 'ack': {
@@ -484,15 +541,15 @@ export class Connection {
     this.owner.ping(id, this.lastSeenAtMs);
   }
 
-  /** @internal (Inbound) A PING decoded without a frame object. */
+  /** @internal (FrameSink) A PING decoded without a frame object. */
   onPing(id: number): void {
     // Answered once the whole chunk is decoded (see onData); in any other state the frame takes
     // the general path (handshake: the owner refuses it; closing: ignored).
     if (this.state === 'open') this.pingToAnswer = id;
-    else this.onFrame({ type: 'ping', id }, this.lastSeenAtMs);
+    else this.handleFrame({ type: 'ping', id }, this.lastSeenAtMs);
   }
 
-  /** @internal (Inbound) */
+  /** @internal (TransportHandlers) */
   onDrain(): void {
     this.owner.drain();
   }
@@ -526,16 +583,16 @@ export class Connection {
     const resume = this.resume;
     if (!resume.limits.retain || this.state !== 'open') return;
     if (resume.receivedSeq - resume.ackSentSeq >= ACK_EVERY) return this.sendAck();
-    if (this.cancelAck) return;
-    this.cancelAck = this.scheduler.schedule(this.clock.now() + ACK_DELAY_MS, () => {
-      this.cancelAck = undefined;
+    const rare = this.rare;
+    if (rare.cancelAck) return;
+    rare.cancelAck = this.scheduler.schedule(this.clock.now() + ACK_DELAY_MS, () => {
+      rare.cancelAck = undefined;
       this.sendAck();
     });
   }
 
   private sendAck(): void {
-    this.cancelAck?.();
-    this.cancelAck = undefined;
+    this.cancelPendingAck();
     const resume = this.resume;
     if (this.state !== 'open' || resume.receivedSeq <= resume.ackSentSeq) return;
     resume.ackSentSeq = resume.receivedSeq;
@@ -543,7 +600,7 @@ export class Connection {
   }
 
   private onRemoteClose(code: CloseCode, message: string): void {
-    const goaway = this.goawayReceived;
+    const goaway = this.rareState?.goawayReceived;
     const reasonCode: CloseReasonCode = goaway
       ? 'goaway'
       : code === 'unsupported-version' || code === 'server-full' || code === 'protocol-error' || code === 'handshake-timeout'
@@ -551,7 +608,7 @@ export class Connection {
         : code === 'going-away'
           ? 'server-shutdown'
           : 'remote-close';
-    this.pendingReason = {
+    this.rare.pendingReason = {
       code: reasonCode,
       message: message || (goaway ? `peer sent GOAWAY (${goaway.code})` : `peer closed (${code})`),
       initiator: 'peer',
@@ -567,12 +624,12 @@ export class Connection {
     this.transport.end();
   }
 
-  /** @internal (Inbound) */
+  /** @internal (TransportHandlers) */
   onTransportClose(cause: TransportCloseCause): void {
     if (this.state === 'closed') return;
     this.stopTimers();
     this.state = 'closed';
-    const reason = this.pendingReason ?? this.reasonFromTransport(cause);
+    const reason = this.rareState?.pendingReason ?? this.reasonFromTransport(cause);
     this.owner.closed(reason);
   }
 
@@ -644,13 +701,13 @@ export class Connection {
       case 'alive':
         break;
       case 'ping': {
-        const silentForMs = now - Math.max(hb.lastSeenAtMs, this.lastWriteAtMs);
+        const silentForMs = now - Math.max(hb.lastSeenAtMs, this.rareState?.lastWriteAtMs ?? 0);
         this.write(encodePing(verdict.id));
         this.owner.pingSent(verdict.id, now, silentForMs);
         break;
       }
       case 'dead':
-        this.pendingReason = {
+        this.rare.pendingReason = {
           code: 'heartbeat-timeout',
           message: `nothing received for ${Math.round(verdict.sinceLastSeenMs)} ms (timeout ${hb.timeoutMs} ms, ${verdict.unansweredPings} unanswered pings)`,
           initiator: 'local',
@@ -690,45 +747,21 @@ export class Connection {
   }
 
   private write(bytes: Uint8Array): boolean {
-    this.bytesOut += bytes.byteLength;
-    if (this.trackWriteTimes) this.lastWriteAtMs = this.clock.now();
+    if (this.env.trackWriteTimes === true) this.rare.lastWriteAtMs = this.clock.now();
     return this.transport.write(bytes);
+  }
+
+  private cancelPendingAck(): void {
+    const rare = this.rareState;
+    if (rare === undefined) return;
+    rare.cancelAck?.();
+    rare.cancelAck = undefined;
   }
 
   private stopTimers(): void {
     this.cancelCheck();
-    this.cancelAck?.();
-    this.cancelAck = undefined;
+    this.cancelPendingAck();
     this.cancelHandshake?.();
     this.cancelHandshake = undefined;
-  }
-}
-
-/**
- * A connection's listener for its transport (TransportHandlers) and its decoder (FrameSink):
- * one small object with prototype methods instead of a closure per event (a server holds ~100k
- * connections). PINGs arrive through ping(id), without a frame object.
- */
-class Inbound implements TransportHandlers, FrameSink {
-  constructor(private readonly connection: Connection) {}
-
-  data(chunk: Uint8Array): void {
-    this.connection.onData(chunk);
-  }
-
-  drain(): void {
-    this.connection.onDrain();
-  }
-
-  close(cause: TransportCloseCause): void {
-    this.connection.onTransportClose(cause);
-  }
-
-  frame(frame: Frame): void {
-    this.connection.onDecodedFrame(frame);
-  }
-
-  ping(id: number): void {
-    this.connection.onPing(id);
   }
 }

@@ -29,6 +29,10 @@
  *
  * Precision: exact in the caller's clock (the server reads it once per PING). Pure: no timers,
  * no I/O; time is an argument.
+ *
+ * Memory: the rule (PingRatePolicy) is shared by every peer with the same limits; a peer keeps
+ * only its two numbers (PingRateState, fields of the server peer itself). PingRateGuard bundles
+ * one policy with its own state, for a single peer.
  */
 import { InvalidOptionError } from '../errors.js';
 
@@ -42,17 +46,25 @@ export interface PingRateGuardOptions {
 /** 'strike': early, tolerated (for now). 'too-many': the peer must be sent away. */
 export type PingRateVerdict = 'ok' | 'strike' | 'too-many';
 
-export class PingRateGuard {
+/** What the rule remembers per peer: two small numbers, kept wherever the peer likes. */
+export interface PingRateState {
+  /** When the previous PING arrived, ms; meaningless while pingStrikes is NO_PING_YET. */
+  lastPingAtMs: number;
+  /** Consecutive early PINGs; NO_PING_YET before the first PING; past maxStrikes: sticky 'too-many'. */
+  pingStrikes: number;
+}
+
+/**
+ * pingStrikes before the first PING (which is therefore always well spaced). A small integer
+ * rather than lastPingAtMs = -Infinity: V8 keeps both fields as small integers then, not a
+ * boxed double per peer.
+ */
+export const NO_PING_YET = -1;
+
+/** The rule with its limits; shared by every peer that has them. */
+export class PingRatePolicy {
   readonly minPingIntervalMs: number;
   readonly maxStrikes: number;
-  /**
-   * -Infinity until the first PING (which is therefore always well spaced). A number from the
-   * start, never undefined: V8 then keeps the field as an unboxed double updated in place, so
-   * recording a PING's time stores no fresh heap number that the GC would have to copy.
-   */
-  private lastPingAtMs = -Infinity;
-  /** Past maxStrikes means 'too-many', for good (sticky: nothing resets it then). */
-  private strikeCount = 0;
 
   constructor(options: PingRateGuardOptions) {
     const { minPingIntervalMs, maxStrikes } = options;
@@ -66,22 +78,49 @@ export class PingRateGuard {
     this.maxStrikes = maxStrikes;
   }
 
+  /** Record in `state` a PING received at nowMs and judge it. */
+  onPing(state: PingRateState, nowMs: number): PingRateVerdict {
+    const strikes = state.pingStrikes;
+    if (strikes > this.maxStrikes) return 'too-many';
+    const previous = state.lastPingAtMs;
+    state.lastPingAtMs = nowMs;
+    if (strikes === NO_PING_YET || nowMs - previous >= this.minPingIntervalMs) {
+      state.pingStrikes = 0;
+      return 'ok';
+    }
+    state.pingStrikes = strikes + 1;
+    if (strikes + 1 > this.maxStrikes) return 'too-many';
+    return 'strike';
+  }
+}
+
+/** One peer's guard: a policy of its own plus the state (for callers that track a single peer). */
+export class PingRateGuard implements PingRateState {
+  private readonly policy: PingRatePolicy;
+  /** @internal PingRateState */
+  lastPingAtMs = 0;
+  /** @internal PingRateState */
+  pingStrikes = NO_PING_YET;
+
+  constructor(options: PingRateGuardOptions) {
+    this.policy = new PingRatePolicy(options);
+  }
+
+  get minPingIntervalMs(): number {
+    return this.policy.minPingIntervalMs;
+  }
+
+  get maxStrikes(): number {
+    return this.policy.maxStrikes;
+  }
+
   /** Consecutive early PINGs so far (0 after a well-spaced one). */
   get strikes(): number {
-    return this.strikeCount;
+    return Math.max(0, this.pingStrikes);
   }
 
   /** Record a PING received at nowMs and judge it. */
   onPing(nowMs: number): PingRateVerdict {
-    if (this.strikeCount > this.maxStrikes) return 'too-many';
-    const previous = this.lastPingAtMs;
-    this.lastPingAtMs = nowMs;
-    if (nowMs - previous >= this.minPingIntervalMs) {
-      this.strikeCount = 0;
-      return 'ok';
-    }
-    this.strikeCount++;
-    if (this.strikeCount > this.maxStrikes) return 'too-many';
-    return 'strike';
+    return this.policy.onPing(this, nowMs);
   }
 }

@@ -8,9 +8,15 @@
  * - A PING is due once nothing has been received for intervalMs + this cycle's jitter, and then
  *   again every intervalMs while still nothing arrives (repeats survive lossy transports).
  * - Whether the peer is dead is the FailureDetector's judgement (detectors/, spec 0002): by
- *   default FixedTimeoutDetector, dead exactly at lastSeenAtMs + timeoutMs, never before; or
+ *   default the fixed timeout, dead exactly at lastSeenAtMs + timeoutMs, never before; or
  *   phi-accrual. Every inbound frame is an arrival for the detector. forgive(ms) (stall guard)
  *   shifts only the detector's reference: pings stay on the real last-seen time.
+ *
+ * Memory (a server holds ~100k of these): the fixed timeout, the default, is judged here from
+ * one field (the same rule as FixedTimeoutDetector, which a test holds them to) rather than by a
+ * detector object per connection; what only our own PINGs need lives in a PingLog made on the
+ * first one; and the settings are read in place from the options object, which connections
+ * with the same settings share (sharedHeartbeatOptions).
  *
  * Lazy, like Netty's IdleStateHandler (§1.4): received() only stores a timestamp and feeds the
  * detector (O(1)); the caller runs check() at nextCheckAtMs, which computes what is left of the
@@ -21,11 +27,12 @@
  * (TimerWheel: up to one tick late). Pure: time and randomness are arguments.
  */
 import { InvalidOptionError } from '../errors.js';
-import { PING_ID_MODULO } from '../protocol/frames.js';
 import { RttEstimator } from './rtt.js';
-import { FixedTimeoutDetector } from './detectors/fixed.js';
+import { checkForgiveMs } from './detectors/fixed.js';
 import type { FailureDetector } from './detectors/types.js';
+import { PingLog } from './ping-log.js';
 
+/** Read in place for the heartbeat's life (never copied), so do not mutate them after construction; one object may serve many heartbeats. */
 export interface HeartbeatOptions {
   /** Silence, ms, after which a PING is due (and the repeat period while silence lasts). > 0. */
   intervalMs: number;
@@ -35,7 +42,7 @@ export interface HeartbeatOptions {
   jitterMs?: number;
   /** Uniform [0, 1) source for the jitter. Default Math.random; injected for tests. */
   rng?: () => number;
-  /** Judges death from arrival times (detectors/createDetector). Default: FixedTimeoutDetector(timeoutMs, nowMs). Must be fresh (its reference time = the constructor's nowMs). */
+  /** Judges death from arrival times (detectors/createDetector). Default: the fixed timeout (FixedTimeoutDetector's rule, judged inline). Must be fresh (its reference time = the constructor's nowMs). */
   detector?: FailureDetector;
 }
 
@@ -47,32 +54,25 @@ export type HeartbeatVerdict =
 
 type DeadVerdict = Extract<HeartbeatVerdict, { kind: 'dead' }>;
 
-/** Marks a ping slot with no outstanding ping. */
-const NONE = -1;
+/** What a reader of the RTT gets: the estimator's figures, not its sample(). */
+export type RttReadings = Pick<RttEstimator, 'lastMs' | 'smoothedMs' | 'samples'>;
+
+/** Before our first PING: no samples (shared, frozen). */
+const NO_RTT: RttReadings = Object.freeze(new RttEstimator());
 
 export class Heartbeat {
-  /** Made on first use: a server whose clients lead the heartbeat rarely times a round trip. */
-  private rttEstimator: RttEstimator | undefined = undefined;
-  readonly timeoutMs: number;
-  /** The death judgement; read it for suspicion() in reports. */
-  readonly detector: FailureDetector;
-  private pingIntervalMs: number;
-  private jitterMs: number;
-  private readonly rng: () => number;
+  /** Our PINGs and their RTTs: made on the first one (a server whose clients lead rarely pings). */
+  private pings: PingLog | undefined = undefined;
+  /** The options as given (validated; never mutated: setPingInterval replaces them). */
+  private settings: Readonly<HeartbeatOptions>;
+  /** Fixed timeout: the last arrival, shifted forward by forgive() (dead at it + timeoutMs). */
+  private fixedReferenceMs: number;
 
   private seenAtMs: number;
   /** Pings sent since the last inbound frame. */
   private unanswered = 0;
-  private lastPingAtMs = 0;
   /** Extra wait before the first ping of the current idle cycle. */
   private cycleJitterMs: number;
-  private nextPingId = 0;
-  /** Send time of each outstanding ping, indexed by id; NONE when not outstanding. */
-  /**
-   * Send time of each outstanding ping, by id; allocated on the first ping we send (a server
-   * whose clients lead rarely pings: ~440 bytes saved per connection).
-   */
-  private pingSentAtMs: Float64Array | undefined;
   private dead: DeadVerdict | undefined = undefined;
 
   /** nowMs counts as "last seen": the handshake just completed. */
@@ -99,18 +99,33 @@ export class Heartbeat {
     if (detector !== undefined && (typeof detector !== 'object' || typeof detector.isDead !== 'function')) {
       throw new InvalidOptionError('detector', 'must be a FailureDetector (see createDetector)');
     }
-    this.pingIntervalMs = intervalMs;
-    this.timeoutMs = timeoutMs;
-    this.jitterMs = jitterMs;
-    this.rng = rng;
-    this.detector = detector ?? new FixedTimeoutDetector(timeoutMs, nowMs);
+    this.settings = options;
+    this.fixedReferenceMs = nowMs;
     this.seenAtMs = nowMs;
     this.cycleJitterMs = this.drawJitterMs();
   }
 
-  /** Round-trip times of our PINGs. */
-  get rtt(): RttEstimator {
-    return (this.rttEstimator ??= new RttEstimator());
+  /** Silence, ms, after which the peer is dead. */
+  get timeoutMs(): number {
+    return this.settings.timeoutMs;
+  }
+
+  /** The detector given in the options; undefined: the fixed timeout, judged from fixedReferenceMs. */
+  get detector(): FailureDetector | undefined {
+    return this.settings.detector;
+  }
+
+  private get pingIntervalMs(): number {
+    return this.settings.intervalMs;
+  }
+
+  private get jitterMs(): number {
+    return this.settings.jitterMs ?? 0;
+  }
+
+  /** Round-trip times of our PINGs (reading them allocates nothing). */
+  get rtt(): RttReadings {
+    return this.pings?.rtt ?? NO_RTT;
   }
 
   /** Silence before a PING is due, ms (see setPingInterval). */
@@ -130,8 +145,7 @@ export class Heartbeat {
     if (intervalMs + jitterMs >= this.timeoutMs) {
       throw new InvalidOptionError('intervalMs', `intervalMs + jitterMs (${intervalMs} + ${jitterMs}) must be < timeoutMs (${this.timeoutMs})`);
     }
-    this.pingIntervalMs = intervalMs;
-    this.jitterMs = jitterMs;
+    this.settings = { ...this.settings, intervalMs, jitterMs };
     if (this.cycleJitterMs > jitterMs) this.cycleJitterMs = this.drawJitterMs();
   }
 
@@ -139,7 +153,13 @@ export class Heartbeat {
   received(nowMs: number): void {
     if (nowMs > this.seenAtMs) this.seenAtMs = nowMs;
     this.unanswered = 0;
-    this.detector.arrival(nowMs);
+    const detector = this.detector;
+    if (detector === undefined) {
+      // A stale timestamp (or one inside forgiven time) never moves the reference backwards.
+      if (nowMs > this.fixedReferenceMs) this.fixedReferenceMs = nowMs;
+    } else {
+      detector.arrival(nowMs);
+    }
   }
 
   /**
@@ -148,7 +168,23 @@ export class Heartbeat {
    * time, so a ping goes out at once after a stall. No-op once dead.
    */
   forgive(ms: number): void {
-    if (this.dead === undefined) this.detector.forgive(ms);
+    if (this.dead !== undefined) return;
+    if (this.detector === undefined) this.fixedReferenceMs += checkForgiveMs(ms);
+    else this.detector.forgive(ms);
+  }
+
+  /**
+   * When the peer is judged dead if nothing arrives (the detector's deadlineMs()); Infinity if
+   * never. Unlike nextCheckAtMs it ignores the ping schedule, and stays put once dead.
+   */
+  deathDeadlineMs(): number {
+    return this.detector === undefined ? this.fixedReferenceMs + this.timeoutMs : this.detector.deadlineMs();
+  }
+
+  /** Suspicion for reports: phi for 'phi'; for the fixed timeout, silence / timeout (dead at >= 1). */
+  suspicion(nowMs: number): number {
+    if (this.detector !== undefined) return this.detector.suspicion(nowMs);
+    return Math.max(0, nowMs - this.fixedReferenceMs) / this.timeoutMs;
   }
 
   /**
@@ -158,17 +194,7 @@ export class Heartbeat {
    */
   pong(id: number, nowMs: number): number | undefined {
     this.received(nowMs);
-    if (!Number.isInteger(id) || id < 0 || id >= PING_ID_MODULO) return undefined;
-    const slots = this.pingSentAtMs;
-    if (slots === undefined) return undefined;
-    const sentAtMs = slots[id]!;
-    if (sentAtMs === NONE) return undefined;
-    // A PONG answers its PING and every PING sent before it (PROTOCOL.md §8.3: bunched PINGs
-    // may get a single PONG), so older slots must not linger as "unanswered".
-    for (let i = 0; i < slots.length; i++) if (slots[i]! <= sentAtMs) slots[i] = NONE;
-    const rttMs = Math.max(0, nowMs - sentAtMs);
-    this.rtt.sample(rttMs);
-    return rttMs;
+    return this.pings?.answered(id, nowMs);
   }
 
   /** Evaluate at (or after) nextCheckAtMs; idempotent when nothing is due. Once dead, stays dead. */
@@ -176,7 +202,7 @@ export class Heartbeat {
     if (this.dead !== undefined) return this.dead;
     // Detectors define isDead(t) as t >= deadlineMs(), the value nextCheckAtMs uses, so a check
     // run exactly at the deadline always sees it.
-    if (this.detector.isDead(nowMs)) {
+    if (this.detector === undefined ? nowMs >= this.fixedReferenceMs + this.timeoutMs : this.detector.isDead(nowMs)) {
       this.dead = Object.freeze({
         kind: 'dead',
         lastSeenAtMs: this.seenAtMs,
@@ -186,10 +212,7 @@ export class Heartbeat {
       return this.dead;
     }
     if (nowMs < this.nextPingAtMs()) return { kind: 'alive', nextCheckAtMs: this.nextCheckAtMs };
-    const id = this.nextPingId;
-    this.nextPingId = (id + 1) % PING_ID_MODULO;
-    (this.pingSentAtMs ??= new Float64Array(PING_ID_MODULO).fill(NONE))[id] = nowMs;
-    this.lastPingAtMs = nowMs;
+    const id = (this.pings ??= new PingLog()).sent(nowMs);
     // The first ping of an idle cycle consumes this cycle's jitter; draw the next cycle's now so
     // received() never has to touch the rng.
     if (this.unanswered === 0) this.cycleJitterMs = this.drawJitterMs();
@@ -200,7 +223,7 @@ export class Heartbeat {
   /** When check() next needs to run (min of next ping due and the detector's deadline); Infinity once dead. */
   get nextCheckAtMs(): number {
     if (this.dead !== undefined) return Infinity;
-    return Math.min(this.nextPingAtMs(), this.detector.deadlineMs());
+    return Math.min(this.nextPingAtMs(), this.deathDeadlineMs());
   }
 
   /** Time of the last inbound frame (or of construction), ms. */
@@ -211,13 +234,30 @@ export class Heartbeat {
   private nextPingAtMs(): number {
     return this.unanswered === 0
       ? this.seenAtMs + this.pingIntervalMs + this.cycleJitterMs
-      : this.lastPingAtMs + this.pingIntervalMs;
+      : this.pings!.lastPingAtMs + this.pingIntervalMs;
   }
 
   private drawJitterMs(): number {
     if (this.jitterMs === 0) return 0;
-    const r = this.rng();
+    const r = (this.settings.rng ?? Math.random)();
     // Guard against an rng that returns 1 or garbage: jitter must stay in [0, jitterMs).
     return r >= 0 && r < 1 ? r * this.jitterMs : 0;
   }
+}
+
+const sharedOptions = new Map<string, Readonly<HeartbeatOptions>>();
+const MAX_SHARED_OPTIONS = 64;
+
+/**
+ * Frozen options for a heartbeat with the fixed timeout, one object per distinct setting: a
+ * server's connections all negotiate the same few, and a Heartbeat reads its settings in place.
+ */
+export function sharedHeartbeatOptions(intervalMs: number, timeoutMs: number, jitterMs: number): Readonly<HeartbeatOptions> {
+  const key = `${intervalMs}/${timeoutMs}/${jitterMs}`;
+  let options = sharedOptions.get(key);
+  if (options === undefined) {
+    options = Object.freeze({ intervalMs, timeoutMs, jitterMs });
+    if (sharedOptions.size < MAX_SHARED_OPTIONS) sharedOptions.set(key, options);
+  }
+  return options;
 }

@@ -13,7 +13,7 @@
  *   not make us allocate 1 MiB).
  * - PING/PONG never touch the reassembly path; a PONG split after its type byte keeps one byte of
  *   state. No closures or per-byte allocations on any path; pushed into a FrameSink, a PING
- *   allocates nothing at all (ping(id), no frame object). One BodyReader serves every decoder.
+ *   allocates nothing at all (onPing(id), no frame object). One BodyReader serves every decoder.
  * - After any error the decoder is dead: every later push() / end() throws again.
  *
  * Contract: chunks must not be mutated after push() (DATA payloads may alias them — Node socket
@@ -66,28 +66,40 @@ export type OnFrame = (frame: Frame) => void;
 
 /**
  * What push() can feed instead of an OnFrame callback: an object whose methods take the frames.
- * A PING goes to ping(id) without a frame object (a server decodes one per heartbeat per
- * connection); every other frame goes to frame().
+ * A PING goes to onPing(id) without a frame object (a server decodes one per heartbeat per
+ * connection); every other frame goes to onFrame().
  */
 export interface FrameSink {
-  frame(frame: Frame): void;
-  ping(id: number): void;
+  onFrame(frame: Frame): void;
+  onPing(id: number): void;
 }
 
-/** Adapts an OnFrame callback to FrameSink (one per decoder, made on first use). */
+/**
+ * Adapts an OnFrame callback to FrameSink. One for all decoders (push() saves and restores its
+ * callback, so a callback that pushes into another decoder is fine): nothing per decoder.
+ */
 class CallbackSink implements FrameSink {
-  onFrame: OnFrame = noop;
+  callback: OnFrame = noop;
 
-  frame(frame: Frame): void {
-    this.onFrame(frame);
+  onFrame(frame: Frame): void {
+    this.callback(frame);
   }
 
-  ping(id: number): void {
-    this.onFrame({ type: 'ping', id });
+  onPing(id: number): void {
+    this.callback({ type: 'ping', id });
   }
 }
 
 function noop(): void {}
+
+const sharedCallbackSink = new CallbackSink();
+
+/**
+ * Weight of the n-th byte (from 0) of the little-endian base-128 length varint, as small
+ * integers: `128 ** n` is a double, and storing it would make `lengthValue` a boxed heap number
+ * in every decoder.
+ */
+const LENGTH_BYTE_WEIGHTS = [1, 128, 16384, 2097152] as const;
 
 // Numeric states, as in ws: a switch on small integers stays monomorphic and cheap.
 const ST_TYPE = 0;
@@ -109,14 +121,13 @@ const GOAWAY_CODE_NAMES = reverseTable<GoawayCode>(GOAWAY_CODES);
 export class FrameDecoder {
   private readonly maxFrameSize: number;
   private state = ST_TYPE;
-  private pongTypeByte = 0;
-  private longType = 0;
+  /** Type byte of the frame in progress: a PONG's (ST_PONG_LOAD) or a long frame's type (after). */
+  private typeByte = 0;
   /** The body length varint read so far; once complete, the body length. */
   private lengthValue = 0;
   private lengthBytes = 0;
   private assembly: Uint8Array = EMPTY;
   private assembled = 0;
-  private callbackSink: CallbackSink | undefined = undefined;
   private failure: unknown = undefined;
 
   constructor(options: FrameDecoderOptions = {}) {
@@ -147,21 +158,25 @@ export class FrameDecoder {
   /** Feed bytes; calls onFrame (or the sink's methods) for every frame completed by them, in order. */
   push(chunk: Uint8Array, onFrame: OnFrame | FrameSink): void {
     if (this.state === ST_DEAD) throw this.deadError();
-    let sink: FrameSink;
-    if (typeof onFrame === 'function') {
-      const adapter = (this.callbackSink ??= new CallbackSink());
-      adapter.onFrame = onFrame;
-      sink = adapter;
-    } else {
-      sink = onFrame;
+    if (typeof onFrame !== 'function') {
+      try {
+        this.consume(chunk, onFrame);
+      } catch (err) {
+        this.kill(err);
+        throw err;
+      }
+      return;
     }
+    const adapter = sharedCallbackSink;
+    const outer = adapter.callback; // a push() from inside another decoder's callback
+    adapter.callback = onFrame;
     try {
-      this.consume(chunk, sink);
+      this.consume(chunk, adapter);
     } catch (err) {
       this.kill(err);
       throw err;
     } finally {
-      if (this.callbackSink !== undefined) this.callbackSink.onFrame = noop;
+      adapter.callback = outer;
     }
   }
 
@@ -188,9 +203,9 @@ export class FrameDecoder {
             checkPongStatus(byte);
             if (pos + 1 < length) {
               pos += 2;
-              sink.frame(pong(byte, chunk[pos - 1]!));
+              sink.onFrame(pong(byte, chunk[pos - 1]!));
             } else {
-              this.pongTypeByte = byte;
+              this.typeByte = byte;
               this.state = ST_PONG_LOAD;
               pos += 1;
             }
@@ -202,12 +217,12 @@ export class FrameDecoder {
               );
             }
             pos += 1;
-            sink.ping(byte & 0x1f);
+            sink.onPing(byte & 0x1f);
           } else {
             if (byte === 0 || byte > LONG_FRAME_TYPES.ack) {
               throw new ProtocolError('LL_ERR_UNKNOWN_FRAME_TYPE', `unknown long frame type ${byte} (type byte ${hex(byte)})`);
             }
-            this.longType = byte;
+            this.typeByte = byte;
             this.lengthValue = 0;
             this.lengthBytes = 0;
             this.state = ST_LENGTH;
@@ -217,19 +232,19 @@ export class FrameDecoder {
         }
         case ST_PONG_LOAD: {
           this.state = ST_TYPE;
-          sink.frame(pong(this.pongTypeByte, chunk[pos++]!));
+          sink.onFrame(pong(this.typeByte, chunk[pos++]!));
           break;
         }
         case ST_LENGTH: {
           const byte = chunk[pos++]!;
           this.lengthBytes += 1;
           // Little-endian base-128: the n-th byte (from 0) weighs 128^n.
-          this.lengthValue += (byte & 0x7f) * 128 ** (this.lengthBytes - 1);
+          this.lengthValue += (byte & 0x7f) * LENGTH_BYTE_WEIGHTS[this.lengthBytes - 1]!;
           if (byte >= 0x80) {
             if (this.lengthBytes === MAX_LENGTH_VARINT_BYTES) {
               throw new ProtocolError(
                 'LL_ERR_MALFORMED_FRAME',
-                `${longTypeName(this.longType)} body length varint is longer than ${MAX_LENGTH_VARINT_BYTES} bytes`,
+                `${longTypeName(this.typeByte)} body length varint is longer than ${MAX_LENGTH_VARINT_BYTES} bytes`,
               );
             }
             break;
@@ -237,20 +252,20 @@ export class FrameDecoder {
           if (byte === 0 && this.lengthBytes > 1) {
             throw new ProtocolError(
               'LL_ERR_MALFORMED_FRAME',
-              `${longTypeName(this.longType)} body length is a non-minimal varint`,
+              `${longTypeName(this.typeByte)} body length is a non-minimal varint`,
             );
           }
           const frameSize = 1 + this.lengthBytes + this.lengthValue;
           if (frameSize > this.maxFrameSize) {
             throw new ProtocolError(
               'LL_ERR_FRAME_TOO_LARGE',
-              `${longTypeName(this.longType)} frame of ${frameSize} bytes exceeds maxFrameSize ${this.maxFrameSize}`,
+              `${longTypeName(this.typeByte)} frame of ${frameSize} bytes exceeds maxFrameSize ${this.maxFrameSize}`,
             );
           }
           if (this.lengthValue === 0) {
             // No body bytes will come, so decode now rather than wait for a next chunk.
             this.state = ST_TYPE;
-            sink.frame(this.decodeBody(EMPTY, 0, 0));
+            sink.onFrame(this.decodeBody(EMPTY, 0, 0));
           } else {
             this.state = ST_BODY;
           }
@@ -263,7 +278,7 @@ export class FrameDecoder {
             const start = pos;
             pos += this.lengthValue;
             this.state = ST_TYPE;
-            sink.frame(this.decodeBody(chunk, start, pos));
+            sink.onFrame(this.decodeBody(chunk, start, pos));
           } else {
             const take = Math.min(available, this.lengthValue - this.assembled);
             this.append(chunk, pos, take);
@@ -273,7 +288,7 @@ export class FrameDecoder {
               this.assembly = EMPTY;
               this.assembled = 0;
               this.state = ST_TYPE;
-              sink.frame(this.decodeBody(body, 0, body.length));
+              sink.onFrame(this.decodeBody(body, 0, body.length));
             }
           }
           break;
@@ -300,7 +315,7 @@ export class FrameDecoder {
     const r = sharedReader;
     r.reset(body, start, end);
     try {
-      switch (this.longType) {
+      switch (this.typeByte) {
         case LONG_FRAME_TYPES.hello:
           return decodeHello(r);
         case LONG_FRAME_TYPES.welcome:
@@ -339,7 +354,7 @@ export class FrameDecoder {
   }
 
   private partialFrameName(): string {
-    return this.state === ST_PONG_LOAD ? 'PONG' : longTypeName(this.longType);
+    return this.state === ST_PONG_LOAD ? 'PONG' : longTypeName(this.typeByte);
   }
 }
 

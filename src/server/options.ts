@@ -81,7 +81,7 @@ export interface ServerOptions extends SocketTuningOptions {
    * (A8's MAX_PING_STRIKES).
    */
   maxPingStrikes?: number;
-  /** Clock (tests inject a FakeClock). Default: the monotonic system clock. */
+  /** Clock (tests inject a FakeClock). Default: the monotonic system clock in whole milliseconds (time/clock.ts wholeMsClock). */
   clock?: Clock;
   // tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on every accepted
   // socket. Default RECOMMENDED_SOCKET_TUNING: keepalive idle 15 s, interval 5 s, count 3 and

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import {
   Connection,
   defaultStallThresholdMs,
+  type ConnectionEnv,
   type ConnectionOwner,
   type HealthReport,
   type PongInfo,
@@ -17,13 +18,13 @@ import type { CloseReason } from '../connection/close-reason.js';
 import { asBuffer } from '../connection/payload.js';
 import { PROTOCOL_VERSION, type Frame, type GoawayFrame } from '../protocol/frames.js';
 import { negotiateHeartbeat, pingSchedule, type HeartbeatBounds } from '../liveness/negotiate.js';
-import { PingRateGuard } from '../liveness/enforcement.js';
+import { NO_PING_YET, type PingRatePolicy, type PingRateState } from '../liveness/enforcement.js';
 import type { Clock } from '../time/clock.js';
 import type { Scheduler } from '../time/scheduler.js';
 import type { Transport } from '../transport/types.js';
 import type { AppliedSocketOptions } from '../transport/socket-tuning.js';
 import type { ResolvedServerOptions } from './options.js';
-import { Session } from './session.js';
+import { Session, type SessionPeer } from './session.js';
 import { channels, publish } from '../diagnostics.js';
 import { ResumeState } from '../connection/resume.js';
 
@@ -35,11 +36,18 @@ export interface PeerHost {
   readonly bounds: HeartbeatBounds;
   /** Status and load for our PONGs (the server forces `draining` while it drains). */
   readonly health: () => HealthReport;
+  /** Clock, wheel, health and limits for every connection: one object shared by all of them. */
+  readonly connectionEnv: ConnectionEnv;
   /**
    * The stall guard for connections with this threshold: its onStall tells the server our own
    * process stalled. One shared object per threshold, not one per connection.
    */
   stallGuard(thresholdMs: number): StallGuardOptions;
+  /**
+   * The ping-rate rule for connections with this negotiated interval (spec 0003), shared like
+   * the stall guard; undefined while enforcement is off (minPingIntervalRatio 0).
+   */
+  pingRule(intervalMs: number): PingRule | undefined;
   /** A session the client may resume (attached or detached), by hex id. */
   resumableSession(id: string): Session | undefined;
   /** Move a session onto `peer` (the old peer, if any, is retired without touching the session). */
@@ -50,31 +58,34 @@ export interface PeerHost {
   peerClosed(peer: ServerPeer, reason: CloseReason): void;
 }
 
+/** A ping-rate policy and the heartbeat interval it was made for (shared by many peers). */
+export interface PingRule {
+  readonly intervalMs: number;
+  readonly policy: PingRatePolicy;
+}
+
 const SESSION_ID_BYTES = 16;
 /** GOAWAY too-many-pings asks the client to stay away this many heartbeat intervals (spec 0003). */
 const TOO_MANY_PINGS_RETRY_INTERVALS = 2;
 
-export class ServerPeer implements ConnectionOwner {
+export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
   readonly connection: Connection;
   session: Session | undefined;
-  private readonly host: PeerHost;
-  private readonly socketOptions: AppliedSocketOptions | undefined;
+  /** @internal (SessionPeer) */
+  readonly host: PeerHost;
+  /** @internal (SessionPeer) */
+  readonly socketOptions: AppliedSocketOptions | undefined;
   /** Set when the handshake completes; undefined while enforcement is off (ratio 0). */
-  private pingGuard: PingRateGuard | undefined;
-  private intervalMs = 0;
+  private pingRule: PingRule | undefined = undefined;
+  /** @internal PingRateState: the client's ping rate, judged by pingRule.policy. */
+  lastPingAtMs = 0;
+  /** @internal PingRateState */
+  pingStrikes = NO_PING_YET;
 
   constructor(transport: Transport, host: PeerHost, socketOptions?: AppliedSocketOptions) {
     this.host = host;
     this.socketOptions = socketOptions;
-    this.connection = new Connection({
-      transport,
-      owner: this,
-      clock: host.clock,
-      scheduler: host.scheduler,
-      maxFrameSize: host.options.maxFrameSize,
-      maxBufferedBytes: host.options.maxBufferedBytes,
-      health: host.health,
-    });
+    this.connection = new Connection({ transport, owner: this, env: host.connectionEnv });
     this.connection.startHandshakeTimer(host.options.handshakeTimeout);
   }
 
@@ -130,26 +141,20 @@ export class ServerPeer implements ConnectionOwner {
         ? { stallGuard: this.host.stallGuard(defaultStallThresholdMs(negotiated.timeoutMs, options.timerResolution)) }
         : {}),
     });
-    this.intervalMs = negotiated.intervalMs;
-    const minPingIntervalMs = negotiated.intervalMs * options.minPingIntervalRatio;
-    if (minPingIntervalMs > 0) {
-      this.pingGuard = new PingRateGuard({ minPingIntervalMs, maxStrikes: options.maxPingStrikes });
-    }
+    this.pingRule = this.host.pingRule(negotiated.intervalMs);
     if (resuming) {
       this.session = existing!;
       this.host.sessionResumed(this, existing!);
-      existing!.attach(conn);
+      existing!.attach(this);
       // The client has everything up to peerLastSeq: send the rest again, with their seqs.
       conn.replayAfter(peerLastSeq);
       return;
     }
-    this.session = new Session(conn, {
+    this.session = new Session(this, {
       id: sessionId.toString('hex'),
       heartbeatIntervalMs: negotiated.intervalMs,
       heartbeatTimeoutMs: negotiated.timeoutMs,
-      socketOptions: this.socketOptions,
       resume,
-      owner: this.host,
     });
     this.host.sessionOpened(this, this.session);
   }
@@ -161,11 +166,13 @@ export class ServerPeer implements ConnectionOwner {
   ping(id: number, nowMs: number): void {
     const session = this.session;
     if (session !== undefined && session.listenerCount('ping') > 0) session.emit('ping', id);
-    const guard = this.pingGuard;
+    const rule = this.pingRule;
+    if (rule === undefined) return;
     // nowMs: when the PING's bytes arrived (the connection read the clock once for the chunk).
-    const verdict = guard?.onPing(nowMs);
-    if (verdict === 'strike' || verdict === 'too-many') publish(channels.serverPingStrike, () => ({ session: this.session, verdict }));
-    if (guard && verdict === 'too-many') this.tooManyPings(guard);
+    const verdict = rule.policy.onPing(this, nowMs);
+    if (verdict === 'ok') return;
+    publish(channels.serverPingStrike, () => ({ session: this.session, verdict }));
+    if (verdict === 'too-many') this.tooManyPings(rule);
   }
 
   pingSent(): void {
@@ -190,12 +197,13 @@ export class ServerPeer implements ConnectionOwner {
    * broken client cannot turn into a new flood); the CLOSE is graceful, so DATA already queued in
    * either direction is still delivered.
    */
-  private tooManyPings(guard: PingRateGuard): void {
+  private tooManyPings(rule: PingRule): void {
     const conn = this.connection;
+    const { policy, intervalMs } = rule;
     const message =
-      `too many pings: ${guard.maxStrikes + 1} in a row came less than ${Math.round(guard.minPingIntervalMs)} ms ` +
-      `after the previous one (heartbeat interval ${this.intervalMs} ms)`;
-    conn.goaway({ code: 'too-many-pings', message, retryAfterMs: this.intervalMs * TOO_MANY_PINGS_RETRY_INTERVALS });
+      `too many pings: ${policy.maxStrikes + 1} in a row came less than ${Math.round(policy.minPingIntervalMs)} ms ` +
+      `after the previous one (heartbeat interval ${intervalMs} ms)`;
+    conn.goaway({ code: 'too-many-pings', message, retryAfterMs: intervalMs * TOO_MANY_PINGS_RETRY_INTERVALS });
     conn.closeWith('too-many-pings', message, {
       code: 'too-many-pings',
       message,

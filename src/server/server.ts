@@ -18,8 +18,8 @@ import type { AddressInfo } from 'node:net';
 import { encodeFrame } from '../protocol/encode.js';
 import type { GoawayFrame } from '../protocol/frames.js';
 import type { Cancel } from '../time/clock.js';
-import type { HealthReport, StallGuardOptions } from '../connection/connection.js';
-import { systemClock, type Clock } from '../time/clock.js';
+import type { ConnectionEnv, HealthReport, StallGuardOptions } from '../connection/connection.js';
+import { wholeMsClock, type Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/wheel.js';
 import { createEventLoopHealth, type HealthSampler } from './health.js';
 import { TokenBucket } from '../liveness/token-bucket.js';
@@ -36,7 +36,8 @@ import {
   type ResolvedServerOptions,
   type ServerOptions,
 } from './options.js';
-import { ServerPeer, type PeerHost } from './peer.js';
+import { ServerPeer, type PeerHost, type PingRule } from './peer.js';
+import { PingRatePolicy } from '../liveness/enforcement.js';
 import type { Session } from './session.js';
 
 export interface LifelineServer {
@@ -61,7 +62,11 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   readonly bounds: HeartbeatBounds;
   private readonly netServer: net.Server;
   private readonly peers = new Set<ServerPeer>();
-  private readonly liveSessions = new Set<Session>();
+  /**
+   * Sessions open or detached. No registry of its own: an open session is its peer's, a detached
+   * one is in detachedSessions (one Set entry per connection fewer, at ~100k connections).
+   */
+  private liveSessionCount = 0;
   private closing = false;
   /** Set by the first drain() call; never cleared (a drained server stays draining). */
   private drainState: DrainState | undefined;
@@ -77,13 +82,16 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   private readonly detachedSessions = new Map<string, { session: Session; cancelExpiry: () => void }>();
   /** Shared stall guards, by threshold (one per negotiated timeout, not one per connection). */
   private readonly stallGuards = new Map<number, StallGuardOptions>();
+  /** Shared ping-rate rules, by negotiated interval (undefined: enforcement off). */
+  private readonly pingRules = new Map<number, PingRule | undefined>();
   /** Distinct socket-tuning results, shared (frozen) by every session they describe. */
   private readonly socketOptionsSeen = new Map<string, AppliedSocketOptions>();
 
   constructor(options: ServerOptions = {}) {
     super();
     this.options = resolveServerOptions(options);
-    this.clock = this.options.clock ?? systemClock;
+    // Whole milliseconds by default: see wholeMsClock (memory per connection).
+    this.clock = this.options.clock ?? wholeMsClock;
     this.scheduler = new TimerWheel(this.clock, { tickMs: this.options.timerResolution });
     const rate = this.options.maxAcceptRate;
     this.acceptLimiter = rate === undefined ? undefined : new TokenBucket(rate, this.options.acceptBurst ?? rate);
@@ -97,11 +105,21 @@ export class LifelineServer extends EventEmitter implements PeerHost {
       minTimeoutMs: this.options.minHeartbeatTimeout,
       maxTimeoutMs: this.options.maxHeartbeatTimeout,
     };
+    this.connectionEnv = Object.freeze({
+      clock: this.clock,
+      scheduler: this.scheduler,
+      maxFrameSize: this.options.maxFrameSize,
+      maxBufferedBytes: this.options.maxBufferedBytes,
+      health: this.health,
+    });
     this.netServer = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.netServer.on('error', (err) => {
       if (this.listenerCount('error') > 0) this.emit('error', err);
     });
   }
+
+  /** Shared by every connection (PeerHost). */
+  readonly connectionEnv: ConnectionEnv;
 
   /**
    * What every PONG reports: the `health` option's answer, with the status forced to `draining`
@@ -119,7 +137,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
 
   /** Sessions that completed the handshake and have not closed. */
   get sessionCount(): number {
-    return this.liveSessions.size;
+    return this.liveSessionCount;
   }
 
   /** Every accepted connection not yet closed, handshaking ones included. */
@@ -127,8 +145,13 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     return this.peers.size;
   }
 
-  sessions(): IterableIterator<Session> {
-    return this.liveSessions.values();
+  /** Open sessions (by accept order), then detached ones. */
+  *sessions(): IterableIterator<Session> {
+    for (const peer of this.peers) {
+      const session = peer.session;
+      if (session !== undefined && session.state !== 'closed') yield session;
+    }
+    for (const { session } of this.detachedSessions.values()) yield session;
   }
 
   async listen(port = 0, host?: string): Promise<AddressInfo> {
@@ -227,6 +250,18 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     return guard;
   }
 
+  pingRule(intervalMs: number): PingRule | undefined {
+    if (this.pingRules.has(intervalMs)) return this.pingRules.get(intervalMs);
+    const minPingIntervalMs = intervalMs * this.options.minPingIntervalRatio;
+    const rule =
+      minPingIntervalMs > 0
+        ? Object.freeze({ intervalMs, policy: new PingRatePolicy({ minPingIntervalMs, maxStrikes: this.options.maxPingStrikes }) })
+        : undefined;
+    // Intervals follow the clients' proposals (clamped to the bounds): bounded all the same.
+    if (this.pingRules.size < MAX_SHARED_PING_RULES) this.pingRules.set(intervalMs, rule);
+    return rule;
+  }
+
   /** A connection's heartbeat check ran late: every stalled connection reports; we tell once a second. */
   stalled(lateByMs: number): void {
     const now = this.clock.now();
@@ -237,7 +272,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   }
 
   sessionOpened(peer: ServerPeer, session: Session): void {
-    this.liveSessions.add(session);
+    this.liveSessionCount++;
     // A handshake that was in flight when the drain began completes and is sent away at once:
     // unlike a refusing CLOSE, GOAWAY carries the redirect and retryAfterMs (spec 0003).
     const drain = this.drainState;
@@ -267,7 +302,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     if (this.closing || this.drainState) return undefined;
     const detached = this.detachedSessions.get(id);
     if (detached) return detached.session;
-    for (const session of this.liveSessions) if (session.id === id && session.resumable) return session;
+    for (const { session } of this.peers) if (session !== undefined && session.id === id && session.resumable && session.state !== 'closed') return session;
     return undefined;
   }
 
@@ -320,7 +355,8 @@ export class LifelineServer extends EventEmitter implements PeerHost {
       detached.cancelExpiry();
       this.detachedSessions.delete(session.id);
     }
-    if (!this.liveSessions.delete(session)) return;
+    if (session.state === 'closed') return;
+    this.liveSessionCount--;
     session.finish(reason);
     this.emit('sessionClose', session, reason);
     publish(channels.sessionClose, () => ({ session, reason }));
@@ -397,6 +433,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
 }
 
 const MAX_SHARED_STALL_GUARDS = 64;
+const MAX_SHARED_PING_RULES = 64;
 const MAX_SHARED_SOCKET_OPTIONS = 64;
 
 interface DrainState {

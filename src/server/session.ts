@@ -20,11 +20,21 @@ export interface SessionInfo {
   id: string;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
-  socketOptions: AppliedSocketOptions | undefined;
   /** Present for resumable sessions: sequence numbers and the replay buffer. */
   resume: ResumeState | undefined;
-  /** The server, which owns detached sessions (narrow port). */
-  owner: SessionOwner;
+}
+
+/**
+ * The server-side owner of the session's current connection (ServerPeer), as a narrow port. The
+ * session reaches its connection, socket report and server through it instead of keeping its
+ * own copies (one reference instead of three, per client).
+ */
+export interface SessionPeer {
+  readonly connection: Connection;
+  /** Kernel socket options applied to this connection's socket. */
+  readonly socketOptions: AppliedSocketOptions | undefined;
+  /** The server, which owns detached sessions. */
+  readonly host: SessionOwner;
 }
 
 /** What a Session needs from its server. */
@@ -52,31 +62,36 @@ export class Session extends EventEmitter {
   readonly id: string;
   readonly heartbeatInterval: number;
   readonly heartbeatTimeout: number;
-  /** Kernel socket options really in force (keepalive, TCP_USER_TIMEOUT) and what could not be applied. */
-  readonly socketOptions: AppliedSocketOptions | undefined;
   /** Set once the session has closed. */
   closeReason: CloseReason | undefined;
   /** 'detached': the transport was lost and the client may resume within the window. */
   state: SessionState = 'open';
   /** @internal */
   readonly resume: ResumeState | undefined;
-  private connection: Connection;
-  private readonly owner: SessionOwner;
+  /** The owner of the current connection (changes when a resumable session resumes). */
+  private peer: SessionPeer;
 
   /** @internal created by the server after the handshake */
-  constructor(connection: Connection, info: SessionInfo) {
+  constructor(peer: SessionPeer, info: SessionInfo) {
     super();
     // EventEmitter's constructor gives every emitter a dictionary-mode listener table (~200 bytes);
     // most sessions never get a listener. Node's EventEmitter creates the table on the first
     // on() when `_events` is undefined, and emit() / off() / listenerCount() accept that state.
     (this as unknown as { _events: unknown })._events = undefined;
-    this.connection = connection;
+    this.peer = peer;
     this.id = info.id;
     this.heartbeatInterval = info.heartbeatIntervalMs;
     this.heartbeatTimeout = info.heartbeatTimeoutMs;
-    this.socketOptions = info.socketOptions;
     this.resume = info.resume;
-    this.owner = info.owner;
+  }
+
+  /** Kernel socket options really in force (keepalive, TCP_USER_TIMEOUT) and what could not be applied. */
+  get socketOptions(): AppliedSocketOptions | undefined {
+    return this.peer.socketOptions;
+  }
+
+  private get connection(): Connection {
+    return this.peer.connection;
   }
 
   /** Whether the client asked for a session that survives transport loss. */
@@ -90,9 +105,9 @@ export class Session extends EventEmitter {
     this.emit('disconnect', reason);
   }
 
-  /** @internal the client resumed on a new transport. */
-  attach(connection: Connection): void {
-    this.connection = connection;
+  /** @internal the client resumed on a new transport, owned by `peer`. */
+  attach(peer: SessionPeer): void {
+    this.peer = peer;
     this.state = 'open';
     this.emit('resume');
   }
@@ -166,7 +181,7 @@ export class Session extends EventEmitter {
 
   /** Close gracefully (CLOSE frame, then the transport). 'close' follows with code local-close. */
   close(message = ''): void {
-    if (this.state === 'detached') this.owner.closeDetached(this, message || 'closed locally while detached');
+    if (this.state === 'detached') this.peer.host.closeDetached(this, message || 'closed locally while detached');
     else this.connection.close('normal', message);
   }
 }

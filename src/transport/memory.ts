@@ -29,7 +29,7 @@ export class MemoryTransport implements Transport {
     this.handlers = handlers;
     const queued = this.pending;
     this.pending = [];
-    for (const chunk of queued) handlers.data(chunk);
+    for (const chunk of queued) handlers.onData(chunk);
     if (this.closeCause) this.finish(this.closeCause);
   }
 
@@ -78,7 +78,7 @@ export class MemoryTransport implements Transport {
 
   private deliver(chunk: Uint8Array): void {
     if (this.closed) return;
-    if (this.handlers) this.handlers.data(chunk);
+    if (this.handlers) this.handlers.onData(chunk);
     else this.pending.push(chunk);
   }
 
@@ -91,7 +91,7 @@ export class MemoryTransport implements Transport {
     this.closed = true;
     const handlers = this.handlers;
     this.handlers = undefined;
-    handlers.close(cause);
+    handlers.onTransportClose(cause);
   }
 }
 

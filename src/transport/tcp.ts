@@ -78,7 +78,7 @@ function onSocketClose(this: OwnedSocket): void {
 }
 
 function onSocketData(this: OwnedSocket, chunk: Buffer): void {
-  this[kTransport]?.handlers?.data(chunk);
+  this[kTransport]?.handlers?.onData(chunk);
 }
 
 /** onread callback (`this` = the socket): hand on a copy of the nread bytes read into buffer. */
@@ -90,11 +90,11 @@ function onSharedRead(this: OwnedSocket, nread: number, buffer: Buffer): void {
   // allocates a view of the source first.
   if (nread <= SMALL_COPY_BYTES) for (let i = 0; i < nread; i++) chunk[i] = buffer[i]!;
   else buffer.copy(chunk, 0, 0, nread);
-  handlers.data(chunk);
+  handlers.onData(chunk);
 }
 
 function onSocketDrain(this: OwnedSocket): void {
-  this[kTransport]?.handlers?.drain();
+  this[kTransport]?.handlers?.onDrain();
 }
 
 const F_CLOSED = 1;
@@ -200,6 +200,6 @@ export class TcpTransport implements Transport {
           { kind: this.socket.readableEnded ? 'end' : 'error' };
     const handlers = this.handlers;
     this.handlers = undefined;
-    handlers?.close(cause);
+    handlers?.onTransportClose(cause);
   }
 }

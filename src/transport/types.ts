@@ -17,13 +17,18 @@ export interface TransportCloseCause {
   error?: Error;
 }
 
+/**
+ * Who a transport reports to. The method names are distinct from everything else a Connection
+ * has (its own close(), its owner's drain()), so a Connection is its transport's handler itself:
+ * no adapter object per connection.
+ */
 export interface TransportHandlers {
   /** Inbound bytes. The array may be a view into a larger buffer; it is not reused by the adapter. */
-  data(chunk: Uint8Array): void;
+  onData(chunk: Uint8Array): void;
   /** The write buffer emptied below the adapter's high-water mark. */
-  drain(): void;
+  onDrain(): void;
   /** Called exactly once, after which no other handler runs. */
-  close(cause: TransportCloseCause): void;
+  onTransportClose(cause: TransportCloseCause): void;
 }
 
 export interface Transport {

@@ -4,10 +4,13 @@
  * heartbeat rate, no live connection dropped, and the bytes per heartbeat each protocol puts on
  * the wire, counted on the server's sockets (raw 2, lifeline 3, ws 8). No performance ratio is
  * asserted: the machine is shared and noisy; the real runs are `lifeline bench`.
+ * The same for `--native` (the C load generator, independent server processes), skipped when
+ * gcc is missing, and the connection plan of a million-connection native run.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runBench } from '../../src/bench/harness.js';
+import { planNativeSegments, runBench } from '../../src/bench/harness.js';
+import { nativeGeneratorBinary } from '../../src/bench/native-generator.js';
 import { renderBenchReport } from '../../src/bench/report.js';
 import { killAllChildren } from '../../src/lab/processes.js';
 import type { SystemId } from '../../src/bench/types.js';
@@ -61,4 +64,62 @@ test('bench smoke - raw, lifeline and ws hold 200 heartbeating connections with 
   }
   assert.ok(result.results.find((r) => r.system === 'lifeline')?.derived, 'lifeline ran');
   assert.ok(result.results.find((r) => r.system === 'raw')?.derived, 'raw ran');
+});
+
+test('bench smoke - native C generator (--native) holds raw and lifeline connections on independent servers', { timeout: 30_000 }, async (t) => {
+  t.after(() => killAllChildren());
+  const binary = await nativeGeneratorBinary();
+  if ('unavailable' in binary) {
+    t.skip(binary.unavailable);
+    return;
+  }
+  const result = await runBench({
+    connections: CONNECTIONS,
+    intervalMs: INTERVAL_MS,
+    durationMs: DURATION_MS,
+    systems: ['raw', 'lifeline'],
+    scale: true,
+    freeze: false,
+    native: true,
+  });
+  for (const line of renderBenchReport(result).split('\n')) t.diagnostic(line);
+  for (const system of ['raw', 'lifeline'] as const) {
+    const r = result.results.find((x) => x.system === system)!;
+    const where = `${system} (native): `;
+    assert.equal(r.error, undefined, where + String(r.error));
+    assert.equal(r.connectionsOpen, CONNECTIONS, `${where}connections opened`);
+    const d = r.derived!;
+    assert.equal(d.dropped, 0, `${where}live connections dropped`);
+    const expected = CONNECTIONS * (r.server!.windowMs / INTERVAL_MS);
+    assert.ok(d.roundTrips > 0.7 * expected && d.roundTrips < 1.3 * expected, `${where}${d.roundTrips} round trips, expected ~${Math.round(expected)}`);
+    assert.ok(d.missed <= 0.1 * d.roundTrips, `${where}${d.missed} missed beats of ${d.roundTrips}`);
+    // Same bytes on the wire as the Node lean clients: the C generator sends the encoder's bytes.
+    assert.ok(Math.abs(d.bytesPerRoundTrip! - EXPECTED_BYTES[system]!) < 0.2, `${where}${d.bytesPerRoundTrip} bytes per heartbeat`);
+    assert.ok(r.generators!.rttP99Ms! > 0, `${where}client RTT measured`);
+  }
+});
+
+test('bench planNativeSegments - every connection gets a source (≤ 4,000 each) and a server port, ≤ 18,000 per generator', () => {
+  const ports = Array.from({ length: 63 }, (_, i) => 40_000 + i);
+  const plans = planNativeSegments(1_000_000, ports);
+  const perSource = new Map<string, number>();
+  const perPort = new Map<number, number>();
+  let total = 0;
+  for (const plan of plans) {
+    let inGenerator = 0;
+    for (const part of plan.split(',')) {
+      const [source, port, count] = part.split(':');
+      const n = Number(count);
+      assert.match(source!, /^127\./);
+      perSource.set(source!, (perSource.get(source!) ?? 0) + n);
+      perPort.set(Number(port), (perPort.get(Number(port)) ?? 0) + n);
+      inGenerator += n;
+    }
+    assert.ok(inGenerator <= 18_000, `generator holds ${inGenerator}`);
+    total += inGenerator;
+  }
+  assert.equal(total, 1_000_000);
+  assert.ok(Math.max(...perSource.values()) <= 4000);
+  assert.equal(perPort.size, 63);
+  assert.ok(Math.max(...perPort.values()) <= Math.ceil(1_000_000 / 63));
 });

@@ -64,7 +64,7 @@ test('connection - pre-open frames go to the owner, and a CLOSE there ends the c
   const [ta, tb] = createMemoryPair();
   const owner = new RecordingOwner();
   new Connection({ transport: ta, owner, clock, scheduler: new TimerScheduler(clock), maxFrameSize: 4096, health: () => ({ status: 'ok', load: 0 }) });
-  tb.setHandlers({ data() {}, drain() {}, close() {} });
+  tb.setHandlers({ onData() {}, onDrain() {}, onTransportClose() {} });
   tb.write(encodeFrame({ type: 'hello', version: 1, heartbeatIntervalMs: 100, heartbeatTimeoutMs: 300 }));
   await flush();
   assert.equal(owner.handshakes.length, 1);
@@ -81,7 +81,7 @@ test('connection - handshake timer closes with handshake-timeout and sends CLOSE
   const [ta, tb] = createMemoryPair();
   const owner = new RecordingOwner();
   const conn = new Connection({ transport: ta, owner, clock, scheduler: new TimerScheduler(clock), maxFrameSize: 4096, health: () => ({ status: 'ok', load: 0 }) });
-  tb.setHandlers({ data() {}, drain() {}, close() {} });
+  tb.setHandlers({ onData() {}, onDrain() {}, onTransportClose() {} });
   conn.startHandshakeTimer(500);
   clock.advance(499);
   await flush();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PingRateGuard, type PingRateVerdict } from '../../../src/liveness/enforcement.js';
+import { NO_PING_YET, PingRateGuard, PingRatePolicy, type PingRateState, type PingRateVerdict } from '../../../src/liveness/enforcement.js';
 import { InvalidOptionError } from '../../../src/errors.js';
 
 /** Feed PING arrival times, collect verdicts. */
@@ -88,4 +88,16 @@ test('PingRateGuard - rejects unusable options, naming them', () => {
       return true;
     });
   }
+});
+
+test('PingRatePolicy - one shared policy judges each peer by its own two numbers, like a guard each', () => {
+  const policy = new PingRatePolicy({ minPingIntervalMs: 500, maxStrikes: 1 });
+  const a: PingRateState = { lastPingAtMs: 0, pingStrikes: NO_PING_YET };
+  const b: PingRateState = { lastPingAtMs: 0, pingStrikes: NO_PING_YET };
+  const guard = new PingRateGuard({ minPingIntervalMs: 500, maxStrikes: 1 });
+  const arrivalsA = [0, 100, 200, 300];
+  const verdictsA = arrivalsA.map((t, i) => [policy.onPing(a, t), policy.onPing(b, t * 10 + i)]);
+  assert.deepEqual(verdictsA.map(([va]) => va), arrivalsA.map((t) => guard.onPing(t)));
+  assert.deepEqual(verdictsA.map(([, vb]) => vb), ['ok', 'ok', 'ok', 'ok']);
+  assert.deepEqual(verdictsA.map(([va]) => va), ['ok', 'strike', 'too-many', 'too-many']);
 });

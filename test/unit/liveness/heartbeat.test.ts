@@ -229,10 +229,21 @@ test('Heartbeat - invalid options throw InvalidOptionError naming the option', (
   assert.doesNotThrow(() => new Heartbeat({ intervalMs: 1000, timeoutMs: 3000, jitterMs: 1999 }, 0));
 });
 
-test('Heartbeat - the default detector is the fixed timeout', () => {
+test('Heartbeat - the default detector is the fixed timeout, judged inline by FixedTimeoutDetector\'s rule', () => {
   const hb = new Heartbeat(base, 0);
-  assert.ok(hb.detector instanceof FixedTimeoutDetector);
-  assert.equal(hb.detector.deadlineMs(), 3000);
+  const fixed = new FixedTimeoutDetector(base.timeoutMs, 0);
+  assert.equal(hb.detector, undefined);
+  for (const [arrivalMs, forgiveMs, atMs] of [[400, 0, 3399], [300, 0, 3399], [900, 250, 4149], [5000, 0, 7999], [5000, 0, 8000]] as const) {
+    hb.received(arrivalMs);
+    fixed.arrival(arrivalMs);
+    if (forgiveMs > 0) {
+      hb.forgive(forgiveMs);
+      fixed.forgive(forgiveMs);
+    }
+    assert.equal(hb.deathDeadlineMs(), fixed.deadlineMs());
+    assert.equal(hb.suspicion(atMs), fixed.suspicion(atMs));
+    assert.equal(hb.check(atMs).kind === 'dead', fixed.isDead(atMs), `at ${atMs}`);
+  }
 });
 
 test('Heartbeat - with a phi detector: pings unchanged, dead exactly at the detector deadline', () => {
@@ -266,7 +277,7 @@ test('Heartbeat - with a phi detector: pings unchanged, dead exactly at the dete
 test('Heartbeat - forgive(ms) postpones death by ms but not the next ping; no-op once dead', () => {
   const hb = new Heartbeat(base, 0);
   hb.forgive(1500);
-  assert.equal(hb.detector.deadlineMs(), 4500);
+  assert.equal(hb.deathDeadlineMs(), 4500);
   assert.deepEqual(hb.check(1000), { kind: 'ping', id: 0, nextCheckAtMs: 2000 });
   assert.deepEqual(hb.check(2000), { kind: 'ping', id: 1, nextCheckAtMs: 3000 });
   assert.deepEqual(hb.check(3000), { kind: 'ping', id: 2, nextCheckAtMs: 4000 });

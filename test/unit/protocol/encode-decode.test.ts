@@ -459,9 +459,9 @@ test('encodeFrame - rejects bad input with TypeError or RangeError naming the fi
   }
 });
 
-test('FrameDecoder - a FrameSink gets PINGs as ping(id), every other frame as frame()', () => {
+test('FrameDecoder - a FrameSink gets PINGs as onPing(id), every other frame as onFrame()', () => {
   const seen: unknown[] = [];
-  const sink = { frame: (f: unknown) => seen.push(f), ping: (id: number) => seen.push(`ping ${id}`) };
+  const sink = { onFrame: (f: unknown) => seen.push(f), onPing: (id: number) => seen.push(`ping ${id}`) };
   const decoder = new FrameDecoder();
   const stream = concat([encodePing(3), encodePong(4, 'busy', 9), encodeFrame({ type: 'ack', seq: 7 }), encodePing(31)]);
   decoder.push(stream.subarray(0, 2), sink);

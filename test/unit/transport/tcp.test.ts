@@ -25,12 +25,12 @@ for (const shared of [true, false]) {
       const closed: TransportCloseCause[] = [];
       let wake: (() => void) | undefined;
       transport.setHandlers({
-        data: (chunk) => {
+        onData: (chunk) => {
           chunks.push(chunk);
           wake?.();
         },
-        drain: () => {},
-        close: (cause) => {
+        onDrain: () => {},
+        onTransportClose: (cause) => {
           closed.push(cause);
           wake?.();
         },
@@ -62,7 +62,7 @@ test('TcpTransport - a destroyed transport reports a local close once', async ()
   const { server, client, transport } = await pair(true);
   try {
     const closed: TransportCloseCause[] = [];
-    transport.setHandlers({ data: () => {}, drain: () => {}, close: (cause) => closed.push(cause) });
+    transport.setHandlers({ onData: () => {}, onDrain: () => {}, onTransportClose: (cause) => closed.push(cause) });
     transport.destroy();
     await once(client, 'close');
     while (closed.length === 0) await new Promise((r) => setImmediate(r));

@@ -1,0 +1,23 @@
+/**
+ * The part of a Connection's state that an idle, heartbeating connection never touches: why it
+ * is closing, a GOAWAY received, the pending ACK timer (resumable sessions), the last write time
+ * (adaptive-heartbeat clients only) and the peer's last PONG status (a server's clients lead the
+ * heartbeat, so a server rarely gets PONGs). Made on first use: a server holds ~100k connections,
+ * and five fields fewer each is ~40 bytes per connection.
+ */
+import type { Cancel } from '../time/clock.js';
+import type { GoawayFrame, PeerStatus } from '../protocol/frames.js';
+import type { CloseReason } from './close-reason.js';
+
+export class RareState {
+  /** The close reason decided before the transport went away (reported when it does). */
+  pendingReason: CloseReason | undefined = undefined;
+  goawayReceived: GoawayFrame | undefined = undefined;
+  /** Pending delayed ACK (resumable sessions). */
+  cancelAck: Cancel | undefined = undefined;
+  /** Clock time of the last write (only with trackWriteTimes). */
+  lastWriteAtMs = 0;
+  /** Last status and load the peer reported in a PONG. */
+  peerStatus: PeerStatus = 'ok';
+  peerLoad = 0;
+}
