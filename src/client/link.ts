@@ -340,8 +340,7 @@ export class Link implements ConnectionOwner {
   closed(reason: CloseReason): void {
     const adaptive = this.deps.adaptive;
     if (adaptive && this.networkKey !== undefined) {
-      const cycle = this.cycle;
-      if (cycle && (this.connection?.lastSeenAt ?? 0) > cycle.pingAtMs) this.cycleAnswered();
+      this.cycleAnsweredByAnyFrame();
       adaptive.linkClosed(this.networkKey, this.cycle?.idleMs, reason.code);
       this.cycle = undefined;
     }
@@ -351,11 +350,15 @@ export class Link implements ConnectionOwner {
   // --- adaptive heartbeat (docs/spec/0007 §Wiring) ----------------------------------------------
 
   private adaptivePingSent(nowMs: number, silentForMs: number): void {
-    const cycle = this.cycle;
-    // Something arrived since the cycle's PING (not through pong/message: e.g. an ACK): it survived.
-    if (cycle && (this.connection?.lastSeenAt ?? 0) > cycle.pingAtMs) this.cycleAnswered();
+    this.cycleAnsweredByAnyFrame();
     // Repeated PINGs of one silent stretch belong to the cycle the first one opened.
     if (!this.cycle) this.cycle = { pingAtMs: nowMs, idleMs: silentForMs };
+  }
+
+  /** Something arrived since the cycle's PING (not through pong/message: e.g. an ACK): it survived. */
+  private cycleAnsweredByAnyFrame(): void {
+    const cycle = this.cycle;
+    if (cycle && (this.connection?.lastSeenAt ?? 0) > cycle.pingAtMs) this.cycleAnswered();
   }
 
   /** The open idle cycle got an answer: the path kept the flow through that silence. */

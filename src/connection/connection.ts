@@ -315,8 +315,7 @@ export class Connection implements TransportHandlers, FrameSink {
     const hb = this.heartbeat;
     if (!hb || this.state !== 'open') return;
     hb.setPingInterval(pingAfterMs, jitterMs);
-    // The pending check may be planned for the old, later ping time.
-    this.cancelCheck?.();
+    // The pending check may be planned for the old, later ping time: re-arming replaces it.
     this.armCheck();
   }
 
