@@ -139,3 +139,10 @@ test("adaptive heartbeat - options: 'adaptive' excludes heartbeatInterval; learn
   assert.notEqual(fixed.options.socketTuning.tcpKeepalive, false);
   for (const c of [adaptive, explicit, fixed]) c.close();
 });
+
+test('FaultProxy - bad targets and idle timeouts are refused with a clear error', () => {
+  assert.throws(() => new FaultProxy({ host: '', port: 1 }), /target\.host/);
+  assert.throws(() => new FaultProxy({ host: '127.0.0.1', port: 0 }), /target\.port/);
+  assert.throws(() => new FaultProxy({ host: '127.0.0.1', port: 1 }, { idleTimeoutMs: 0 }), /idleTimeoutMs/);
+  assert.throws(() => new FaultProxy({ host: '127.0.0.1', port: 1 }, { idleTimeoutMs: 'soon' as never }), /idleTimeoutMs/);
+});
