@@ -305,6 +305,13 @@ export class Client extends EventEmitter implements LinkOwner {
     for (const warning of socketOptions.warnings) this.emit('warning', warning);
   }
 
+  linkSocketOptions(link: Link, socketOptions: AppliedSocketOptions): void {
+    if (link !== this.link) return;
+    const before = new Set(this.socketOptions?.warnings);
+    this.socketOptions = socketOptions;
+    for (const warning of socketOptions.warnings) if (!before.has(warning)) this.emit('warning', warning);
+  }
+
   linkOpened(link: Link, info: LinkOpenInfo): void {
     if (link !== this.link) return;
     this.state = 'open';

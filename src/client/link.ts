@@ -17,7 +17,13 @@ import { AvailabilityMonitor, type AvailabilityChange } from '../liveness/availa
 import type { Cancel, Clock } from '../time/clock.js';
 import type { Scheduler } from '../time/scheduler.js';
 import { TcpTransport } from '../transport/tcp.js';
-import { applySocketTuning, type AppliedSocketOptions, type NetKeepaliveApi } from '../transport/socket-tuning.js';
+import {
+  applySocketTuning,
+  keepaliveIdleForHeartbeat,
+  raiseKeepaliveIdle,
+  type AppliedSocketOptions,
+  type NetKeepaliveApi,
+} from '../transport/socket-tuning.js';
 import type { ResolvedClientOptions } from './options.js';
 import { formatServer, type ServerAddress } from './servers.js';
 import { networkKey } from '../liveness/nat-store.js';
@@ -35,6 +41,8 @@ export interface LinkOpenInfo {
 export interface LinkOwner {
   /** TCP is up; the handshake starts. */
   linkConnected(link: Link, socketOptions: AppliedSocketOptions): void;
+  /** After WELCOME: the keepalive idle was raised to follow the negotiated heartbeat (docs/spec/0008). */
+  linkSocketOptions(link: Link, socketOptions: AppliedSocketOptions): void;
   linkOpened(link: Link, info: LinkOpenInfo): void;
   linkMessage(link: Link, payload: Uint8Array): void;
   linkPing(link: Link, id: number): void;
@@ -96,6 +104,8 @@ export class Link implements ConnectionOwner {
   /** Adaptive heartbeat: the interval HELLO proposed, what WELCOME settled, the open idle cycle. */
   private proposedIntervalMs = 0;
   private negotiated: NegotiatedHeartbeat | undefined;
+  /** What socket-tuning put in force on this link's socket (set on connect, raised after WELCOME). */
+  private socketOptions: AppliedSocketOptions | undefined;
   private cycle: IdleCycle | undefined;
   private renegotiating = false;
 
@@ -159,6 +169,7 @@ export class Link implements ConnectionOwner {
       if (this.state !== 'connecting') return void socket.destroy();
       this.state = 'handshake';
       const socketOptions = applySocketTuning(socket, options.socketTuning, this.deps.netKeepalive);
+      this.socketOptions = socketOptions;
       const connection = new Connection({
         transport: new TcpTransport(socket),
         owner: this,
@@ -275,6 +286,7 @@ export class Link implements ConnectionOwner {
         : {}),
     });
     this.state = 'open';
+    this.keepaliveFollowsHeartbeat(connection, negotiated);
     // Resend what the server has not received (original seqs; it drops any duplicate).
     if (resume.replayAfter !== undefined) connection.replayAfter(resume.replayAfter);
     // The budget must leave room to report before the heartbeat declares the server dead.
@@ -285,6 +297,22 @@ export class Link implements ConnectionOwner {
       heartbeatInterval: negotiated.intervalMs,
       heartbeatTimeout: negotiated.timeoutMs,
     });
+  }
+
+  /**
+   * Spec 0008: with keepalive from the defaults, move its idle past interval + timeout so a
+   * heartbeating connection never sends a probe (probes would also refresh a NAT the heartbeat
+   * is meant to keep alive, and cost more packets than the heartbeat at long intervals).
+   */
+  private keepaliveFollowsHeartbeat(connection: Connection, heartbeat: NegotiatedHeartbeat): void {
+    const { options, netKeepalive } = this.deps;
+    const applied = this.socketOptions;
+    const transport = connection.transport;
+    if (!options.keepaliveFollowsHeartbeat || applied === undefined || !(transport instanceof TcpTransport)) return;
+    const idleMs = keepaliveIdleForHeartbeat(options.socketTuning, heartbeat);
+    if (idleMs === undefined) return;
+    this.socketOptions = raiseKeepaliveIdle(transport.socket, applied, idleMs, netKeepalive);
+    this.deps.owner.linkSocketOptions(this, this.socketOptions);
   }
 
   message(payload: Uint8Array): void {

@@ -53,7 +53,10 @@ export const RECONNECT_DEFAULTS: ResolvedReconnectOptions = {
 
 /**
  * tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on the socket.
- * Default RECOMMENDED_SOCKET_TUNING (keepalive 15 s + 5 s × 3, TCP_USER_TIMEOUT 30 s).
+ * Default RECOMMENDED_SOCKET_TUNING (keepalive 15 s + 5 s × 3, TCP_USER_TIMEOUT 30 s); after
+ * WELCOME a default keepalive idle is raised to the negotiated interval + timeout, so a
+ * heartbeating connection never sends a probe (docs/spec/0008). With `heartbeat: 'adaptive'`
+ * keepalive defaults to off.
  */
 export interface ClientOptions extends SocketTuningOptions {
   /** Server host. Default '127.0.0.1'. Not with `servers`. */
@@ -153,6 +156,8 @@ export type ResolvedClientOptions = Omit<ClientOptions, 'servers' | 'reconnect'>
   busyPongs: number;
   stallGuard: boolean;
   socketTuning: SocketTuningOptions;
+  /** tcpKeepalive came from the defaults: raised to interval + timeout after WELCOME (docs/spec/0008). */
+  keepaliveFollowsHeartbeat: boolean;
   heartbeat: 'fixed' | 'adaptive';
   /** Resolved learner settings; present with heartbeat 'adaptive'. */
   adaptiveLearner?: ResolvedNatLearnerOptions;
@@ -183,6 +188,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     servers,
     reconnect: resolveReconnect(reconnect, serverSpecs !== undefined),
     socketTuning,
+    keepaliveFollowsHeartbeat: options.tcpKeepalive === undefined,
   } as ResolvedClientOptions;
   o.resume ??= o.reconnect !== false;
   if (typeof o.resume !== 'boolean') throw new InvalidOptionError('resume', `must be a boolean, got ${typeof o.resume}`);

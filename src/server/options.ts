@@ -85,7 +85,9 @@ export interface ServerOptions extends SocketTuningOptions {
   clock?: Clock;
   // tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on every accepted
   // socket. Default RECOMMENDED_SOCKET_TUNING: keepalive idle 15 s, interval 5 s, count 3 and
-  // TCP_USER_TIMEOUT 30 s (docs/keepalive.md). `tcpKeepalive: false, tcpUserTimeout: 0` = off.
+  // TCP_USER_TIMEOUT 30 s (docs/keepalive.md); once a session's heartbeat is negotiated, a default
+  // keepalive idle is raised to interval + timeout so a heartbeating connection never probes
+  // (docs/spec/0008). `tcpKeepalive: false, tcpUserTimeout: 0` = off.
 }
 
 export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'health' | 'detector' | 'maxAcceptRate' | 'acceptBurst' | keyof SocketTuningOptions>> & {
@@ -96,6 +98,11 @@ export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'heal
   health: (() => HealthReport) | undefined;
   detector: DetectorSpec | undefined;
   socketTuning: SocketTuningOptions;
+  /**
+   * tcpKeepalive came from the defaults: once a session's heartbeat is negotiated, its socket's
+   * keepalive idle is raised to interval + timeout (docs/spec/0008). Given explicitly: applied as is.
+   */
+  keepaliveFollowsHeartbeat: boolean;
 };
 
 export const SERVER_DEFAULTS = {
@@ -127,7 +134,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning, 'server');
-  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, clock: undefined, ...stripUndefined(rest), socketTuning };
+  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, clock: undefined, ...stripUndefined(rest), socketTuning, keepaliveFollowsHeartbeat: tcpKeepalive === undefined };
   if (o.detector !== undefined) validateDetectorSpec(o.detector, 'server.detector');
   const rate = (o as { maxAcceptRate?: unknown }).maxAcceptRate;
   if (rate !== undefined) positiveNumber('server.maxAcceptRate', rate);

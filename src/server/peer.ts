@@ -17,7 +17,7 @@ import {
 import type { CloseReason } from '../connection/close-reason.js';
 import { asBuffer } from '../connection/payload.js';
 import { PROTOCOL_VERSION, type Frame, type GoawayFrame } from '../protocol/frames.js';
-import { negotiateHeartbeat, pingSchedule, type HeartbeatBounds } from '../liveness/negotiate.js';
+import { negotiateHeartbeat, pingSchedule, type HeartbeatBounds, type NegotiatedHeartbeat } from '../liveness/negotiate.js';
 import { NO_PING_YET, type PingRatePolicy, type PingRateState } from '../liveness/enforcement.js';
 import type { Clock } from '../time/clock.js';
 import type { Scheduler } from '../time/scheduler.js';
@@ -48,6 +48,8 @@ export interface PeerHost {
    * the stall guard; undefined while enforcement is off (minPingIntervalRatio 0).
    */
   pingRule(intervalMs: number): PingRule | undefined;
+  /** Spec 0008: the socket options in force once the heartbeat is negotiated (a default keepalive idle raised). */
+  keepaliveForHeartbeat(transport: Transport, applied: AppliedSocketOptions, heartbeat: NegotiatedHeartbeat): AppliedSocketOptions;
   /** A session the client may resume (attached or detached), by hex id. */
   resumableSession(id: string): Session | undefined;
   /** Move a session onto `peer` (the old peer, if any, is retired without touching the session). */
@@ -73,8 +75,8 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
   session: Session | undefined;
   /** @internal (SessionPeer) */
   readonly host: PeerHost;
-  /** @internal (SessionPeer) */
-  readonly socketOptions: AppliedSocketOptions | undefined;
+  /** @internal (SessionPeer) Shared frozen report; replaced once when the handshake raises the keepalive idle. */
+  socketOptions: AppliedSocketOptions | undefined;
   /** Set when the handshake completes; undefined while enforcement is off (ratio 0). */
   private pingRule: PingRule | undefined = undefined;
   /** @internal PingRateState: the client's ping rate, judged by pingRule.policy. */
@@ -142,6 +144,9 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
         : {}),
     });
     this.pingRule = this.host.pingRule(negotiated.intervalMs);
+    if (this.socketOptions !== undefined) {
+      this.socketOptions = this.host.keepaliveForHeartbeat(conn.transport, this.socketOptions, negotiated);
+    }
     if (resuming) {
       this.session = existing!;
       this.host.sessionResumed(this, existing!);

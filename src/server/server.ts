@@ -23,9 +23,17 @@ import { wholeMsClock, type Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/wheel.js';
 import { createEventLoopHealth, type HealthSampler } from './health.js';
 import { TokenBucket } from '../liveness/token-bucket.js';
-import type { HeartbeatBounds } from '../liveness/negotiate.js';
+import type { HeartbeatBounds, NegotiatedHeartbeat } from '../liveness/negotiate.js';
 import { TcpTransport } from '../transport/tcp.js';
-import { applySocketTuning, loadNetKeepalive, type AppliedSocketOptions, type NetKeepaliveApi } from '../transport/socket-tuning.js';
+import type { Transport } from '../transport/types.js';
+import {
+  applySocketTuning,
+  keepaliveIdleForHeartbeat,
+  loadNetKeepalive,
+  raiseKeepaliveIdle,
+  type AppliedSocketOptions,
+  type NetKeepaliveApi,
+} from '../transport/socket-tuning.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { LifelineError } from '../errors.js';
 import { channels, publish } from '../diagnostics.js';
@@ -408,12 +416,31 @@ export class LifelineServer extends EventEmitter implements PeerHost {
       return;
     }
     const applied = this.shareSocketOptions(applySocketTuning(socket, this.options.socketTuning, this.netKeepalive));
-    for (const warning of applied.warnings) {
+    this.warnOnce(applied.warnings);
+    this.peers.add(new ServerPeer(new TcpTransport(socket, { sharedReadBuffer: true }), this, applied));
+  }
+
+  /**
+   * Spec 0008: the heartbeat is negotiated, so a default keepalive idle moves past interval +
+   * timeout (a heartbeating connection then never probes; at 1M connections with T = 60 s the
+   * 15 s default meant ~67k probes/s). Returns the report now in force.
+   */
+  keepaliveForHeartbeat(transport: Transport, applied: AppliedSocketOptions, heartbeat: NegotiatedHeartbeat): AppliedSocketOptions {
+    if (!this.options.keepaliveFollowsHeartbeat || !(transport instanceof TcpTransport)) return applied;
+    const idleMs = keepaliveIdleForHeartbeat(this.options.socketTuning, heartbeat);
+    if (idleMs === undefined) return applied;
+    const raised = this.shareSocketOptions(raiseKeepaliveIdle(transport.socket, applied, idleMs, this.netKeepalive));
+    this.warnOnce(raised.warnings);
+    return raised;
+  }
+
+  /** One 'warning' per distinct line, not one per socket. */
+  private warnOnce(warnings: readonly string[]): void {
+    for (const warning of warnings) {
       if (this.warned.has(warning)) continue;
       this.warned.add(warning);
       this.emit('warning', warning);
     }
-    this.peers.add(new ServerPeer(new TcpTransport(socket, { sharedReadBuffer: true }), this, applied));
   }
 
   /**

@@ -331,6 +331,58 @@ export function applySocketTuning(
   return { keepalive, userTimeoutMs, via: viaNetKeepalive ? 'net-keepalive' : 'node', warnings };
 }
 
+/**
+ * Spec 0008: the keepalive idle (ms, whole seconds) that lets a heartbeat of this interval and
+ * timeout run without a single probe: probes start only once the peer has been silent for a whole
+ * interval + timeout, i.e. after the heartbeat has already stopped. undefined when `tuning`
+ * already waits that long, or keepalive is off or left to the kernel defaults.
+ */
+export function keepaliveIdleForHeartbeat(
+  tuning: SocketTuningOptions,
+  heartbeat: { intervalMs: number; timeoutMs: number },
+): number | undefined {
+  const ka = tuning.tcpKeepalive;
+  if (typeof ka !== 'object') return undefined;
+  const wanted = Math.min(toKernelSeconds(heartbeat.intervalMs + heartbeat.timeoutMs), MAX_KEEPALIVE_SECONDS) * 1000;
+  return wanted > toKernelSeconds(ka.idle) * 1000 ? wanted : undefined;
+}
+
+/**
+ * Raise TCP_KEEPIDLE on a socket tuned by applySocketTuning (spec 0008) and report what is then
+ * in force. Node can only set the idle through setKeepAlive(), which makes libuv reset
+ * TCP_KEEPINTVL / TCP_KEEPCNT to 1 s / 10: the interval and count in force before are set again
+ * through net-keepalive (without it, libuv's values were already what `applied` reports).
+ * TCP_USER_TIMEOUT is not touched. `applied` is not modified.
+ */
+export function raiseKeepaliveIdle(
+  socket: net.Socket,
+  applied: AppliedSocketOptions,
+  idleMs: number,
+  netKeepalive: NetKeepaliveApi | undefined,
+): AppliedSocketOptions {
+  const { keepalive } = applied;
+  if (!keepalive.enabled || socket.destroyed) return applied;
+  socket.setKeepAlive(true, idleMs);
+  const warnings = [...applied.warnings];
+  const next = { ...keepalive, idleMs };
+  const restore = (field: 'intervalMs' | 'count', label: string, libuv: number, set: (api: NetKeepaliveApi, v: number) => boolean): void => {
+    const wanted = keepalive[field];
+    if (typeof wanted !== 'number' || wanted === libuv || !netKeepalive) return;
+    let ok = false;
+    try {
+      ok = set(netKeepalive, wanted);
+    } catch {
+      // reported below like a refusal
+    }
+    if (ok) return;
+    warnings.push(`${label} ${wanted} could not be restored after raising the keepalive idle to ${idleMs} ms; libuv's ${libuv} is in force`);
+    next[field] = libuv;
+  };
+  restore('intervalMs', 'tcpKeepalive.interval', LIBUV_KEEPALIVE_INTERVAL_MS, (api, v) => api.setKeepAliveInterval(socket, v));
+  restore('count', 'tcpKeepalive.count', LIBUV_KEEPALIVE_COUNT, (api, v) => api.setKeepAliveProbes(socket, v));
+  return { ...applied, keepalive: next, warnings };
+}
+
 /** What getsockopt says (fields the platform refuses are left out). */
 export interface KernelSocketOptions {
   keepaliveIntervalMs?: number;

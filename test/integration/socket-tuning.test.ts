@@ -215,3 +215,61 @@ test('socket-tuning (integration) - a lifeline session and client expose what is
     assert.ok(left !== undefined && left <= 7000 && left > 5000, `keepalive timer on :${localPort}: ${left} ms`);
   }
 });
+
+/** A server + client pair with these options on both sides; resolves once both ends are open. */
+async function lifelinePair(
+  t: TestContext,
+  serverOptions: import('../../src/index.js').ServerOptions,
+  clientOptions: Omit<import('../../src/index.js').ClientOptions, 'port'>,
+): Promise<{ session: import('../../src/index.js').Session; client: import('../../src/index.js').Client; port: number }> {
+  const { createServer, connect } = await import('../../src/index.js');
+  const server = createServer(serverOptions);
+  t.after(() => server.close());
+  const { port } = await server.listen(0, '127.0.0.1');
+  const sessionP = new Promise<import('../../src/index.js').Session>((resolve) => server.once('session', resolve));
+  const client = connect({ port, ...clientOptions });
+  t.after(() => client.close());
+  await new Promise((resolve) => client.once('open', resolve));
+  return { session: await sessionP, client, port };
+}
+
+test('socket-tuning (integration) - default keepalive follows the negotiated heartbeat on both ends (spec 0008)', async (t) => {
+  const nk = await realNetKeepalive(t);
+  if (!nk) return;
+  // 20 s / 30 s negotiated: with the 15 s default idle every interval would end in probes.
+  const { session, client, port } = await lifelinePair(t, {}, { heartbeatInterval: 20_000, heartbeatTimeout: 30_000 });
+  assert.equal(session.heartbeatInterval, 20_000);
+  const expected = { enabled: true, idleMs: 50_000, intervalMs: 5000, count: 3 };
+  for (const applied of [session.socketOptions, client.socketOptions]) {
+    assert.deepEqual(applied?.keepalive, expected);
+    assert.equal(applied?.userTimeoutMs, 30_000);
+    assert.deepEqual(applied?.warnings, []);
+  }
+  // libuv reset interval and count when the idle was raised: they must have been set again.
+  assert.deepEqual(await session.readKernelSocketOptions(), { keepaliveIntervalMs: 5000, keepaliveCount: 3, userTimeoutMs: 30_000 });
+  if (!ssAvailable()) return t.diagnostic(SS_MISSING);
+  // The kernel's own keepalive timer: due in ≤ 50 s on both sockets (it would be ≤ 15 s without spec 0008).
+  for (const localPort of [port, session.remotePort!]) {
+    const left = keepaliveTimerMs(localPort);
+    assert.ok(left !== undefined && left <= 50_000 && left > 45_000, `keepalive timer on :${localPort}: ${left} ms`);
+  }
+});
+
+test('socket-tuning (integration) - an explicit keepalive is applied as given whatever the heartbeat', async (t) => {
+  const nk = await realNetKeepalive(t);
+  if (!nk) return;
+  const tcpKeepalive = { idle: 15_000, interval: 5000, count: 3 };
+  const { session, client, port } = await lifelinePair(
+    t,
+    { tcpKeepalive },
+    { tcpKeepalive, heartbeatInterval: 20_000, heartbeatTimeout: 30_000 },
+  );
+  for (const applied of [session.socketOptions, client.socketOptions]) {
+    assert.deepEqual(applied?.keepalive, { enabled: true, idleMs: 15_000, intervalMs: 5000, count: 3 });
+  }
+  if (!ssAvailable()) return t.diagnostic(SS_MISSING);
+  for (const localPort of [port, session.remotePort!]) {
+    const left = keepaliveTimerMs(localPort);
+    assert.ok(left !== undefined && left <= 15_000 && left > 10_000, `keepalive timer on :${localPort}: ${left} ms`);
+  }
+});

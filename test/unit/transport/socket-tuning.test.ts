@@ -5,8 +5,10 @@ import {
   RECOMMENDED_SOCKET_TUNING,
   applySocketTuning,
   keepaliveDropAfterMs,
+  keepaliveIdleForHeartbeat,
   kernelKeepaliveDefaults,
   loadNetKeepalive,
+  raiseKeepaliveIdle,
   readSocketOptions,
   validateSocketTuning,
   type NetKeepaliveApi,
@@ -260,4 +262,59 @@ test('socket-tuning - kernelKeepaliveDefaults reads the sysctls on Linux', (t) =
   }
   if (!d) return t.skip('/proc/sys/net/ipv4 not readable here');
   for (const v of Object.values(d)) assert.ok(Number.isInteger(v) && v >= 0);
+});
+
+test('socket-tuning - keepaliveIdleForHeartbeat: idle moves past interval + timeout, whole seconds, never down', () => {
+  const tuned = { tcpKeepalive: ka({ idle: 15000 }) };
+  assert.equal(keepaliveIdleForHeartbeat(tuned, { intervalMs: 20_000, timeoutMs: 30_000 }), 50_000);
+  assert.equal(keepaliveIdleForHeartbeat(tuned, { intervalMs: 60_000, timeoutMs: 90_500 }), 151_000);
+  // Already waiting at least that long: nothing to do.
+  assert.equal(keepaliveIdleForHeartbeat(tuned, { intervalMs: 5000, timeoutMs: 10_000 }), undefined);
+  assert.equal(keepaliveIdleForHeartbeat({ tcpKeepalive: ka({ idle: 14_200 }) }, { intervalMs: 5000, timeoutMs: 9900 }), undefined);
+  // Off, or left to the kernel's defaults (2 h): not ours to change.
+  assert.equal(keepaliveIdleForHeartbeat({ tcpKeepalive: false }, { intervalMs: 60_000, timeoutMs: 90_000 }), undefined);
+  assert.equal(keepaliveIdleForHeartbeat({ tcpKeepalive: true }, { intervalMs: 60_000, timeoutMs: 90_000 }), undefined);
+  assert.equal(keepaliveIdleForHeartbeat({}, { intervalMs: 60_000, timeoutMs: 90_000 }), undefined);
+  // Linux caps TCP_KEEPIDLE at 32767 s.
+  assert.equal(keepaliveIdleForHeartbeat(tuned, { intervalMs: 30_000_000, timeoutMs: 40_000_000 }), 32_767_000);
+});
+
+test('socket-tuning - raiseKeepaliveIdle sets the idle, then restores interval and count libuv reset; user timeout untouched', () => {
+  const log: string[] = [];
+  const nk = new FakeNetKeepalive(log);
+  const socket = recordingSocket(log);
+  const applied = applySocketTuning(socket, RECOMMENDED_SOCKET_TUNING, nk);
+  log.length = 0;
+  const raised = raiseKeepaliveIdle(socket, applied, 50_000, nk);
+  assert.deepEqual(log, ['setKeepAlive(true, 50000)', 'setKeepAliveInterval(5000)', 'setKeepAliveProbes(3)']);
+  assert.deepEqual(raised, { ...applied, keepalive: { enabled: true, idleMs: 50_000, intervalMs: 5000, count: 3 } });
+  assert.equal(applied.keepalive.idleMs, 15_000, 'the report it was given is not modified');
+});
+
+test('socket-tuning - raiseKeepaliveIdle: a refused restore is a warning and the report says libuv values', () => {
+  const log: string[] = [];
+  const nk = new FakeNetKeepalive(log);
+  const socket = recordingSocket(log);
+  const applied = applySocketTuning(socket, RECOMMENDED_SOCKET_TUNING, nk);
+  nk.fail.add('setKeepAliveProbes');
+  const raised = raiseKeepaliveIdle(socket, applied, 50_000, nk);
+  assert.deepEqual(raised.keepalive, { enabled: true, idleMs: 50_000, intervalMs: 5000, count: 10 });
+  assert.equal(raised.warnings.length, 1);
+  assert.match(raised.warnings[0]!, /^tcpKeepalive\.count 3 could not be restored after raising the keepalive idle to 50000 ms; libuv's 10/);
+});
+
+test('socket-tuning - raiseKeepaliveIdle without net-keepalive keeps libuv values; on a disabled keepalive it does nothing', () => {
+  const log: string[] = [];
+  const socket = recordingSocket(log);
+  const applied = applySocketTuning(socket, RECOMMENDED_SOCKET_TUNING, undefined);
+  log.length = 0;
+  const raised = raiseKeepaliveIdle(socket, applied, 50_000, undefined);
+  assert.deepEqual(log, ['setKeepAlive(true, 50000)']);
+  assert.deepEqual(raised.keepalive, { enabled: true, idleMs: 50_000, intervalMs: 1000, count: 10 });
+  assert.deepEqual(raised.warnings, applied.warnings);
+
+  const off = applySocketTuning(socket, { tcpKeepalive: false }, undefined);
+  log.length = 0;
+  assert.equal(raiseKeepaliveIdle(socket, off, 50_000, undefined), off);
+  assert.deepEqual(log, []);
 });
