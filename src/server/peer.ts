@@ -24,12 +24,12 @@ import type { Scheduler } from '../time/scheduler.js';
 import type { Transport } from '../transport/types.js';
 import type { AppliedSocketOptions } from '../transport/socket-tuning.js';
 import type { ResolvedServerOptions } from './options.js';
-import { Session, type SessionPeer } from './session.js';
+import { Session, type SessionOwner, type SessionPeer } from './session.js';
 import { channels, publish } from '../diagnostics.js';
 import { ResumeState } from '../connection/resume.js';
 
 /** What a peer needs from its server (narrow port). */
-export interface PeerHost {
+export interface PeerHost extends SessionOwner {
   readonly options: ResolvedServerOptions;
   readonly clock: Clock;
   readonly scheduler: Scheduler;
@@ -54,8 +54,6 @@ export interface PeerHost {
   resumableSession(id: string): Session | undefined;
   /** Move a session onto `peer` (the old peer, if any, is retired without touching the session). */
   sessionResumed(peer: ServerPeer, session: Session): void;
-  /** Ends a detached session for good. */
-  closeDetached(session: Session, message: string): void;
   sessionOpened(peer: ServerPeer, session: Session): void;
   peerClosed(peer: ServerPeer, reason: CloseReason): void;
 }

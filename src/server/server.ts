@@ -87,7 +87,15 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   /** Connections shed in the current second: each gets a later retry-after than the previous. */
   private shedInWindow = 0;
   private shedWindowStartMs = 0;
-  private readonly detachedSessions = new Map<string, { session: Session; cancelExpiry: () => void }>();
+  /** Detached sessions by id, oldest first, with the replay bytes each held (sum in detachedBytes). */
+  private readonly detachedSessions = new Map<string, DetachedSession>();
+  private detachedBytes = 0;
+  /**
+   * Resumable sessions not yet closed (attached or detached), by id: a resume HELLO finds its
+   * session in O(1) instead of scanning every connection — a mass reconnect of N clients would
+   * otherwise cost N² steps. Only sessions that asked for resume pay the entry.
+   */
+  private readonly resumableSessions = new Map<string, Session>();
   /** Shared stall guards, by threshold (one per negotiated timeout, not one per connection). */
   private readonly stallGuards = new Map<number, StallGuardOptions>();
   /** Shared ping-rate rules, by negotiated interval (undefined: enforcement off). */
@@ -281,6 +289,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
 
   sessionOpened(peer: ServerPeer, session: Session): void {
     this.liveSessionCount++;
+    if (session.resumable) this.resumableSessions.set(session.id, session);
     // A handshake that was in flight when the drain began completes and is sent away at once:
     // unlike a refusing CLOSE, GOAWAY carries the redirect and retryAfterMs (spec 0003).
     const drain = this.drainState;
@@ -310,23 +319,17 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     if (this.closing || this.drainState) return undefined;
     const detached = this.detachedSessions.get(id);
     if (detached) return detached.session;
-    for (const { session } of this.peers) if (session !== undefined && session.id === id && session.resumable && session.state !== 'closed') return session;
-    return undefined;
+    const session = this.resumableSessions.get(id);
+    return session !== undefined && session.state !== 'closed' ? session : undefined;
   }
 
   sessionResumed(peer: ServerPeer, session: Session): void {
-    const detached = this.detachedSessions.get(session.id);
-    if (detached) {
-      detached.cancelExpiry();
-      this.detachedSessions.delete(session.id);
-    }
+    this.forgetDetached(session);
     // The client came back before we noticed its old transport died (half-open): retire it.
-    for (const old of this.peers) {
-      if (old !== peer && old.session === session) {
-        old.retired = true;
-        this.peers.delete(old);
-        old.connection.destroy({ code: 'remote-close', message: 'replaced by a resumed connection', initiator: 'peer', detectedBy: 'peer' });
-      }
+    const old = session.state === 'open' ? session.currentPeer : undefined;
+    if (old instanceof ServerPeer && old !== peer && this.peers.delete(old)) {
+      old.retired = true;
+      old.connection.destroy({ code: 'remote-close', message: 'replaced by a resumed connection', initiator: 'peer', detectedBy: 'peer' });
     }
     this.emit('sessionResume', session);
   }
@@ -345,24 +348,45 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     const cancelExpiry = this.scheduler.schedule(this.clock.now() + windowMs, () => {
       this.finishSession(session, { ...reason, message: `${reason.message}; not resumed within ${windowMs} ms` });
     });
-    this.detachedSessions.set(session.id, { session, cancelExpiry });
+    const bytes = session.resume?.unackedBytes ?? 0;
+    this.detachedSessions.set(session.id, { session, cancelExpiry, bytes });
+    this.detachedBytes += bytes;
     session.markDetached(reason);
-    // Bound the memory all waiting sessions hold: the oldest give way first.
-    let total = 0;
-    for (const { session: s } of this.detachedSessions.values()) total += s.resume?.unackedBytes ?? 0;
-    for (const { session: oldest } of [...this.detachedSessions.values()]) {
-      if (total <= this.options.maxResumeBytes) break;
-      total -= oldest.resume?.unackedBytes ?? 0;
+    this.enforceMaxResumeBytes(reason);
+  }
+
+  /** A detached session's replay buffer grew (send() while detached). */
+  detachedSessionGrew(session: Session): void {
+    const entry = this.detachedSessions.get(session.id);
+    if (entry === undefined || entry.session !== session) return;
+    const bytes = session.resume?.unackedBytes ?? 0;
+    this.detachedBytes += bytes - entry.bytes;
+    entry.bytes = bytes;
+  }
+
+  /**
+   * Bound the memory all waiting sessions hold: the oldest give way first. A running total and
+   * the Map's insertion order keep this O(sessions evicted) per detach, not O(all detached): a
+   * mass disconnect of N resumable clients must not cost N² steps.
+   */
+  private enforceMaxResumeBytes(reason: CloseReason): void {
+    for (const { session: oldest } of this.detachedSessions.values()) {
+      if (this.detachedBytes <= this.options.maxResumeBytes) break;
       this.finishSession(oldest, { ...reason, message: `${reason.message}; resume buffers over maxResumeBytes` });
     }
   }
 
-  private finishSession(session: Session, reason: CloseReason): void {
+  private forgetDetached(session: Session): void {
     const detached = this.detachedSessions.get(session.id);
-    if (detached) {
-      detached.cancelExpiry();
-      this.detachedSessions.delete(session.id);
-    }
+    if (detached === undefined || detached.session !== session) return;
+    detached.cancelExpiry();
+    this.detachedSessions.delete(session.id);
+    this.detachedBytes -= detached.bytes;
+  }
+
+  private finishSession(session: Session, reason: CloseReason): void {
+    this.forgetDetached(session);
+    if (this.resumableSessions.get(session.id) === session) this.resumableSessions.delete(session.id);
     if (session.state === 'closed') return;
     this.liveSessionCount--;
     session.finish(reason);
@@ -462,6 +486,13 @@ export class LifelineServer extends EventEmitter implements PeerHost {
 const MAX_SHARED_STALL_GUARDS = 64;
 const MAX_SHARED_PING_RULES = 64;
 const MAX_SHARED_SOCKET_OPTIONS = 64;
+
+interface DetachedSession {
+  readonly session: Session;
+  readonly cancelExpiry: () => void;
+  /** session.resume.unackedBytes as last counted in detachedBytes. */
+  bytes: number;
+}
 
 interface DrainState {
   readonly done: Promise<void>;

@@ -41,6 +41,8 @@ export interface SessionPeer {
 export interface SessionOwner {
   /** Ends a detached session for good. */
   closeDetached(session: Session, message: string): void;
+  /** send() while detached grew the replay buffer (the server bounds the sum: maxResumeBytes). */
+  detachedSessionGrew(session: Session): void;
 }
 
 export type SessionState = 'open' | 'detached' | 'closed';
@@ -97,6 +99,11 @@ export class Session extends EventEmitter {
   /** Whether the client asked for a session that survives transport loss. */
   get resumable(): boolean {
     return this.resume !== undefined;
+  }
+
+  /** @internal the peer that owns the current (or last) connection. */
+  get currentPeer(): SessionPeer {
+    return this.peer;
   }
 
   /** @internal the transport was lost; the client may come back within the resume window. */
@@ -162,6 +169,7 @@ export class Session extends EventEmitter {
       // Kept for the replay when the client resumes (bounded: BufferOverflowError past the limit).
       this.connection.checkFrameSize(payload);
       this.resume.record(payload);
+      this.peer.host.detachedSessionGrew(this);
       return !this.resume.aboveHighWater;
     }
     if (this.state === 'closed') throw new LifelineError('LL_ERR_NOT_OPEN', 'cannot send: session is closed');

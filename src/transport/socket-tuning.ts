@@ -77,7 +77,10 @@ export interface NetKeepaliveApi {
  *   minutes. While the heartbeat runs, its PING/PONG every 5 s keeps the connection from ever
  *   being idle for 15 s, so these probes cost nothing in the normal case. 5 s between probes
  *   tolerates a lost probe on a congested path; 3 probes means one lost probe is not fatal
- *   (RFC 1122 §4.2.3.6: no single unanswered probe may be taken as death).
+ *   (RFC 1122 §4.2.3.6: no single unanswered probe may be taken as death). When these defaults
+ *   are in force, server and client raise the idle to the negotiated interval + timeout after the
+ *   handshake (keepaliveIdleForHeartbeat / raiseKeepaliveIdle, docs/spec/0008), so a longer
+ *   heartbeat does not end every interval in probes.
  * - TCP_USER_TIMEOUT 30 s ⇒ data in flight to a dead peer fails after 30 s instead of after
  *   tcp_retries2 (15) retransmissions ≈ 924.6 s; keepalive is suspended while data is
  *   unacknowledged, so nothing else bounds that case in the kernel.

@@ -157,3 +157,50 @@ test('resume (server) - the replay buffer is bounded: BufferOverflowError, and b
   session.send(kb);
   assert.throws(() => session.send(kb), { code: 'LL_ERR_BUFFER_OVERFLOW', name: 'BufferOverflowError' });
 });
+
+test('resume (server) - detached sessions share maxResumeBytes: the oldest give way, sends while detached count', async (t) => {
+  const { server, port } = await start(t, { maxResumeBytes: 2500, maxResumeBytesPerSession: 4096 });
+  const sessions: Session[] = [];
+  const peers: Peer[] = [];
+  for (let i = 0; i < 3; i++) {
+    const sessionP = nextEvent<[Session]>(server, 'session', 3000);
+    const { peer } = await Peer.open(t, port, { resumable: true });
+    const [session] = await sessionP;
+    sessions.push(session);
+    peers.push(peer);
+    session.on('close', () => {});
+  }
+  const detach = async (i: number): Promise<void> => {
+    const lost = nextEvent(sessions[i]!, 'disconnect', 3000);
+    peers[i]!.socket.destroy();
+    await lost;
+  };
+  const closes: string[] = [];
+  server.on('sessionClose', (s: Session, reason: CloseReason) => closes.push(`${sessions.indexOf(s)}: ${reason.message}`));
+
+  // A: 1000 unacknowledged bytes while detached (sent after the loss: counted as they grow).
+  await detach(0);
+  sessions[0]!.send(Buffer.alloc(1000));
+  // B: 1000 bytes sent while attached (the raw peer never ACKs), then detached: 2000 in all.
+  sessions[1]!.send(Buffer.alloc(1000));
+  await detach(1);
+  assert.equal(server.detachedCount, 2);
+  assert.deepEqual(closes, []);
+  // C detaches with 1000 more: 3000 > 2500, so the oldest (A) gives way, and only A.
+  sessions[2]!.send(Buffer.alloc(1000));
+  await detach(2);
+  assert.equal(closes.length, 1, closes.join('\n'));
+  assert.match(closes[0]!, /^0: .*resume buffers over maxResumeBytes/);
+  assert.equal(server.detachedCount, 2);
+  assert.deepEqual(sessions.map((s) => s.state), ['closed', 'detached', 'detached']);
+
+  // B resumes: it is found by id, replayed, and no longer counted.
+  const resumeP = nextEvent(sessions[1]!, 'resume', 3000);
+  const { peer: back } = await Peer.open(t, port, { resumable: true, resumeSessionId: Buffer.from(sessions[1]!.id, 'hex'), resumeLastSeq: 0 });
+  await resumeP;
+  assert.ok(await eventually(() => back.received().length === 1, 2000));
+  assert.equal(server.detachedCount, 1);
+  // A closed session cannot be resumed: its id now gets a fresh one.
+  const { welcome } = await Peer.open(t, port, { resumable: true, resumeSessionId: Buffer.from(sessions[0]!.id, 'hex'), resumeLastSeq: 0 });
+  assert.equal(welcome.resumed, false);
+});
