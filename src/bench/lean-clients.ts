@@ -5,6 +5,8 @@
  *
  * - raw:      1 byte on connect (its echo = the server has the connection), then 1 byte every
  *             T; the echo is the round trip.
+ * - rawsweep: 1 byte on connect (its echo opens the connection), then echo every byte the
+ *             server sends; each is a round trip (the server leads).
  * - lifeline: HELLO (interval T, timeout 3T), then a PING (1 byte) every T; a PONG (2 bytes) is
  *             the round trip; a server PING is answered with PONG. Same bytes on the wire as the
  *             real client when the connection is otherwise idle (the real client pings after T
@@ -43,12 +45,14 @@ export interface LeanProtocol {
   create(port: LeanPort): LeanSession;
 }
 
-export type LeanProtocolId = 'raw' | 'lifeline' | 'mqtt' | 'nats';
+export type LeanProtocolId = 'raw' | 'rawsweep' | 'lifeline' | 'mqtt' | 'nats';
 
 export function leanProtocol(id: LeanProtocolId, intervalMs: number): LeanProtocol {
   switch (id) {
     case 'raw':
       return rawProtocol();
+    case 'rawsweep':
+      return rawSweepProtocol();
     case 'lifeline':
       return lifelineProtocol(intervalMs);
     case 'mqtt':
@@ -60,6 +64,33 @@ export function leanProtocol(id: LeanProtocolId, intervalMs: number): LeanProtoc
       return never;
     }
   }
+}
+
+function rawSweepProtocol(): LeanProtocol {
+  const hello = Uint8Array.of(0x2a);
+  return {
+    clientPings: false,
+    ping: hello,
+    readyOnConnect: false,
+    create(port) {
+      let open = false;
+      return {
+        hello: () => hello,
+        onData(chunk) {
+          let n = chunk.length;
+          if (!open) {
+            open = true;
+            n--;
+            port.ready();
+          }
+          if (n <= 0) return;
+          // Echo what the server sent, one write for the chunk; each byte was one beat.
+          port.write(n === chunk.length ? chunk : chunk.subarray(1));
+          for (let i = 0; i < n; i++) port.roundTrip();
+        },
+      };
+    },
+  };
 }
 
 function rawProtocol(): LeanProtocol {

@@ -5,6 +5,10 @@
  * aedes) are imported lazily: when one is not installed the system is skipped, never failed.
  *
  * - raw:      1-byte echo on a bare socket, no liveness check at all: the floor.
+ * - rawsweep: the same bytes led by the server: every socket gets 1 byte once per T, written in
+ *             one pass per 50 ms slot (what "batch the writes of each timer-wheel slot" would
+ *             cost at best), the client echoes. No liveness check: the floor of a server-led
+ *             heartbeat, measured beside raw's client-led one.
  * - lifeline: src/server with heartbeatInterval T, heartbeatTimeout 3T, default socket tuning.
  * - ws:       the heartbeat pattern from ws's README ("How to detect and close broken
  *             connections?"): one setInterval(T) sweep pings every client and terminates those
@@ -45,8 +49,8 @@ export interface StartedNodeServer {
   close(): Promise<void>;
 }
 
-export type NodeSystemId = Extract<SystemId, 'raw' | 'lifeline' | 'ws' | 'socketio' | 'aedes'>;
-export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'lifeline', 'ws', 'socketio', 'aedes'];
+export type NodeSystemId = Extract<SystemId, 'raw' | 'rawsweep' | 'lifeline' | 'ws' | 'socketio' | 'aedes'>;
+export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'rawsweep', 'lifeline', 'ws', 'socketio', 'aedes'];
 
 export function isNodeSystem(id: SystemId): id is NodeSystemId {
   return (NODE_SYSTEMS as readonly string[]).includes(id);
@@ -54,7 +58,7 @@ export function isNodeSystem(id: SystemId): id is NodeSystemId {
 
 /** Why a Node system cannot run here (its optional peer is missing), or undefined. */
 export async function nodeSystemUnavailable(id: NodeSystemId): Promise<string | undefined> {
-  const peer = { raw: undefined, lifeline: undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
+  const peer = { raw: undefined, rawsweep: undefined, lifeline: undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
   if (peer === undefined) return undefined;
   try {
     await import(peer);
@@ -69,6 +73,8 @@ export async function startNodeServer(id: NodeSystemId, o: NodeServerOptions): P
   switch (id) {
     case 'raw':
       return startRaw(o);
+    case 'rawsweep':
+      return startRawSweep(o);
     case 'lifeline':
       return startLifeline(o);
     case 'ws':
@@ -104,6 +110,43 @@ async function startRaw(o: NodeServerOptions): Promise<StartedNodeServer> {
   });
   await listen(server, o);
   return { netServer: server, close: () => closeNet(server) };
+}
+
+/** Slot width of the rawsweep server: lifeline's default timer-wheel tick (timerResolution). */
+const SWEEP_SLOT_MS = 50;
+
+async function startRawSweep(o: NodeServerOptions): Promise<StartedNodeServer> {
+  // Each socket is pinned to one slot of the interval, round robin, so it is written to once per
+  // T: the T / 50 ms slots are written one per tick, every socket of a slot in one pass.
+  const slotCount = Math.max(1, Math.round(o.intervalMs / SWEEP_SLOT_MS));
+  const slots = Array.from({ length: slotCount }, () => new Set<net.Socket>());
+  let nextSlot = 0;
+  const beat = Uint8Array.of(0x2a);
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    const slot = slots[nextSlot]!;
+    nextSlot = (nextSlot + 1) % slotCount;
+    socket.on('error', () => {});
+    socket.on('close', () => slot.delete(socket));
+    // The client's first byte is the handshake (as with raw): echo it, then lead.
+    socket.once('data', (chunk) => {
+      socket.write(chunk.subarray(0, 1));
+      slot.add(socket);
+      socket.on('data', () => {});
+    });
+  });
+  let current = 0;
+  const timer = setInterval(() => {
+    for (const socket of slots[current]!) socket.write(beat);
+    current = (current + 1) % slotCount;
+  }, Math.min(SWEEP_SLOT_MS, o.intervalMs));
+  await listen(server, o);
+  return {
+    netServer: server,
+    close: () => {
+      clearInterval(timer);
+      return closeNet(server);
+    },
+  };
 }
 
 async function startLifeline(o: NodeServerOptions): Promise<StartedNodeServer> {

@@ -17,6 +17,12 @@ export interface SystemInfo {
 
 export const SYSTEMS: Record<SystemId, SystemInfo> = {
   raw: { id: 'raw', label: 'raw net echo', heartbeat: 'client writes 1 byte every T, server echoes; no liveness check (the floor)', detectsDeadClients: false },
+  rawsweep: {
+    id: 'rawsweep',
+    label: 'raw net, server sweeps',
+    heartbeat: 'server writes 1 byte to each socket once per T, in one write pass per 50 ms slot; client echoes; no liveness check',
+    detectsDeadClients: false,
+  },
   lifeline: { id: 'lifeline', label: 'lifeline', heartbeat: 'client PING after T idle, server PONG with status/load; timeout 3T; one TimerWheel', detectsDeadClients: true },
   ws: { id: 'ws', label: 'ws (README pattern)', heartbeat: 'server setInterval(T) sweep: ping all, terminate if no pong since the last sweep', detectsDeadClients: true },
   socketio: { id: 'socketio', label: 'socket.io', heartbeat: 'pingInterval T, pingTimeout 2T, websocket transport', detectsDeadClients: true },
@@ -41,7 +47,7 @@ export async function systemUnavailable(id: SystemId, o: { intervalMs: number; s
     return `MQTT keepalive is whole seconds; interval ${o.intervalMs} ms cannot be expressed`;
   }
   if (isNodeSystem(id)) {
-    if (o.scale && (id === 'socketio' || id === 'aedes')) return 'scale mode runs raw, lifeline and ws only (cluster workers)';
+    if (o.scale && (id === 'socketio' || id === 'aedes')) return 'scale mode runs raw, rawsweep, lifeline and ws only (cluster workers)';
     return nodeSystemUnavailable(id);
   }
   if (o.scale) return 'scale mode runs Node servers only';

@@ -19,15 +19,15 @@ const CONNECTIONS = 200;
 const INTERVAL_MS = 200;
 const DURATION_MS = 2000;
 /** Bytes per round trip from the protocols (PROTOCOL.md §12; RFC 6455 ping + masked pong). */
-const EXPECTED_BYTES: Partial<Record<SystemId, number>> = { raw: 2, lifeline: 3, ws: 8 };
+const EXPECTED_BYTES: Partial<Record<SystemId, number>> = { raw: 2, rawsweep: 2, lifeline: 3, ws: 8 };
 
-test('bench smoke - raw, lifeline and ws hold 200 heartbeating connections with measured bytes and no drops', { timeout: 20_000 }, async (t) => {
+test('bench smoke - raw, rawsweep, lifeline and ws hold 200 heartbeating connections with measured bytes and no drops', { timeout: 20_000 }, async (t) => {
   t.after(() => killAllChildren());
   const result = await runBench({
     connections: CONNECTIONS,
     intervalMs: INTERVAL_MS,
     durationMs: DURATION_MS,
-    systems: ['raw', 'lifeline', 'ws'],
+    systems: ['raw', 'rawsweep', 'lifeline', 'ws'],
     scale: false,
     freeze: false,
   });
@@ -64,6 +64,7 @@ test('bench smoke - raw, lifeline and ws hold 200 heartbeating connections with 
   }
   assert.ok(result.results.find((r) => r.system === 'lifeline')?.derived, 'lifeline ran');
   assert.ok(result.results.find((r) => r.system === 'raw')?.derived, 'raw ran');
+  assert.ok(result.results.find((r) => r.system === 'rawsweep')?.derived, 'rawsweep ran');
 });
 
 test('bench smoke - native C generator (--native) holds raw and lifeline connections on independent servers', { timeout: 30_000 }, async (t) => {
