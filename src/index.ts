@@ -1,5 +1,6 @@
 /** lifeline's public API: only what we promise to keep (STYLE.md §1.9). */
 export { createServer, LifelineServer } from './server/server.js';
+export type { ServerStats } from './server/server.js';
 export type { ServerOptions, DrainOptions } from './server/options.js';
 export { SERVER_DEFAULTS } from './server/options.js';
 export { Session } from './server/session.js';

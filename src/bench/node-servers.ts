@@ -46,6 +46,12 @@ export interface StartedNodeServer {
    * socket close is the only signal.
    */
   watchDisconnects?(record: () => void): void;
+  /**
+   * Counts from the server itself, for servers whose connections never reach net.Server's
+   * 'connection' event (lifeline's leanSockets). Absent: the server process counts the sockets
+   * 'connection' hands it.
+   */
+  counters?(): { connections: number; closed: number; bytes: number };
   close(): Promise<void>;
 }
 
@@ -170,7 +176,20 @@ async function startLifeline(o: NodeServerOptions): Promise<StartedNodeServer> {
       listenOnce({ port, host, backlog: 4096, exclusive: true }, cb)) as typeof netServer.listen;
   }
   await server.listen(o.port, o.host);
-  return { netServer, watchDisconnects: (record) => void server.on('sessionClose', record), close: () => server.close() };
+  return {
+    netServer,
+    watchDisconnects: (record) => void server.on('sessionClose', record),
+    // With leanSockets (the default) accepted connections are not net.Sockets: ask the server.
+    ...(server.leanSockets
+      ? {
+          counters: () => {
+            const stats = server.stats();
+            return { connections: stats.connections, closed: stats.connectionsClosed, bytes: stats.bytesRead + stats.bytesWritten };
+          },
+        }
+      : {}),
+    close: () => server.close(),
+  };
 }
 
 async function startWs(o: NodeServerOptions): Promise<StartedNodeServer> {

@@ -79,7 +79,7 @@ async function runServer(emit: Emit, onCommand: (h: (cmd: { cmd: string }) => vo
   const started = await startNodeServer(system as NodeSystemId, { host, port, intervalMs, exclusive: independent && cluster.isWorker, socketTuning });
   const sockets = new Set<net.Socket>();
   let closedBytes = 0;
-  let closes = 0;
+  let socketCloses = 0;
   let watching = false;
   const closeTimes: number[] = [];
   const record = () => {
@@ -90,15 +90,20 @@ async function runServer(emit: Emit, onCommand: (h: (cmd: { cmd: string }) => vo
     socket.once('close', () => {
       sockets.delete(socket);
       closedBytes += socket.bytesRead + socket.bytesWritten;
-      closes++;
+      socketCloses++;
       if (watching && !started.watchDisconnects) record();
     });
   });
-  const bytesNow = () => {
+  // A server that counts for itself (lifeline's leanSockets: no net.Socket per connection).
+  const counted = started.counters;
+  const bytesNow = (): number => {
+    if (counted) return counted().bytes;
     let total = closedBytes;
     for (const s of sockets) total += s.bytesRead + s.bytesWritten;
     return total;
   };
+  const connectionsNow = (): number => (counted ? counted().connections : sockets.size);
+  const closesNow = (): number => (counted ? counted().closed : socketCloses);
   const baseline = await settledMemory();
   const address = started.netServer.address() as net.AddressInfo;
   emit({ ev: 'ready', port: address.port, pid: process.pid, baseline });
@@ -112,7 +117,7 @@ async function runServer(emit: Emit, onCommand: (h: (cmd: { cmd: string }) => vo
       case 'mark':
         histogram.reset();
         histogram.enable();
-        mark = { cpu: process.cpuUsage(), bytes: bytesNow(), closes, connections: sockets.size, at: performance.now() };
+        mark = { cpu: process.cpuUsage(), bytes: bytesNow(), closes: closesNow(), connections: connectionsNow(), at: performance.now() };
         emit({ ev: 'marked' });
         return;
       case 'report': {
@@ -122,8 +127,8 @@ async function runServer(emit: Emit, onCommand: (h: (cmd: { cmd: string }) => vo
         histogram.disable();
         const partial = {
           connectionsAtStart: mark.connections,
-          connectionsAtEnd: sockets.size,
-          closedInWindow: closes - mark.closes,
+          connectionsAtEnd: connectionsNow(),
+          closedInWindow: closesNow() - mark.closes,
           cpuMicros: cpu.user + cpu.system,
           windowMs,
           loopDelayP50Ms: ms(histogram.percentile(50)),

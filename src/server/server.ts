@@ -25,6 +25,7 @@ import { createEventLoopHealth, type HealthSampler } from './health.js';
 import { TokenBucket } from '../liveness/token-bucket.js';
 import type { HeartbeatBounds, NegotiatedHeartbeat } from '../liveness/negotiate.js';
 import { TcpTransport } from '../transport/tcp.js';
+import { HandleTransport, takeOverConnections, type TcpHandle } from '../transport/tcp-handle.js';
 import type { Transport } from '../transport/types.js';
 import {
   applySocketTuning,
@@ -70,6 +71,10 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   readonly bounds: HeartbeatBounds;
   private readonly netServer: net.Server;
   private readonly peers = new Set<ServerPeer>();
+  private leanSocketsInUse = false;
+  private connectionsClosed = 0;
+  private closedBytesRead = 0;
+  private closedBytesWritten = 0;
   /**
    * Sessions open or detached. No registry of its own: an open session is its peer's, a detached
    * one is in detachedSessions (one Set entry per connection fewer, at ~100k connections).
@@ -156,6 +161,30 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     return this.liveSessionCount;
   }
 
+  /**
+   * Whether accepted connections run on libuv's TCP handle without a net.Socket (option
+   * `leanSockets`, and this Node has what it needs); known once listening.
+   */
+  get leanSockets(): boolean {
+    return this.leanSocketsInUse;
+  }
+
+  /**
+   * Connection and byte counts since listen(): connections open now (handshaking ones included)
+   * and closed so far, and bytes received / sent on them (TCP payload, frames included). Sums
+   * every open connection's counters: O(connections), for metrics, not per message.
+   */
+  stats(): ServerStats {
+    let bytesRead = this.closedBytesRead;
+    let bytesWritten = this.closedBytesWritten;
+    for (const peer of this.peers) {
+      const transport = peer.connection.transport;
+      bytesRead += transport.bytesRead ?? 0;
+      bytesWritten += transport.bytesWritten ?? 0;
+    }
+    return { connections: this.peers.size, connectionsClosed: this.connectionsClosed, bytesRead, bytesWritten };
+  }
+
   /** Every accepted connection not yet closed, handshaking ones included. */
   get connectionCount(): number {
     return this.peers.size;
@@ -181,6 +210,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
       this.netServer.once('error', onError);
       this.netServer.listen(port, host, () => {
         this.netServer.off('error', onError);
+        this.takeOverAccepts();
         this.emit('listening');
         resolve(this.address());
       });
@@ -299,7 +329,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   }
 
   peerClosed(peer: ServerPeer, reason: CloseReason): void {
-    this.peers.delete(peer);
+    if (this.peers.delete(peer)) this.countClosed(peer);
     const session = peer.session;
     if (session) {
       // A resumable session survives the loss of its transport (not a deliberate close) for the
@@ -328,6 +358,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     // The client came back before we noticed its old transport died (half-open): retire it.
     const old = session.state === 'open' ? session.currentPeer : undefined;
     if (old instanceof ServerPeer && old !== peer && this.peers.delete(old)) {
+      this.countClosed(old);
       old.retired = true;
       old.connection.destroy({ code: 'remote-close', message: 'replaced by a resumed connection', initiator: 'peer', detectedBy: 'peer' });
     }
@@ -376,6 +407,13 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     }
   }
 
+  private countClosed(peer: ServerPeer): void {
+    const transport = peer.connection.transport;
+    this.connectionsClosed++;
+    this.closedBytesRead += transport.bytesRead ?? 0;
+    this.closedBytesWritten += transport.bytesWritten ?? 0;
+  }
+
   private forgetDetached(session: Session): void {
     const detached = this.detachedSessions.get(session.id);
     if (detached === undefined || detached.session !== session) return;
@@ -416,32 +454,59 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     setTimeout(() => socket.destroy(), 1000).unref();
   }
 
+  /** net.Server's 'connection' (leanSockets off or unavailable). */
   private accept(socket: net.Socket): void {
+    const refusal = this.admission();
+    if (refusal !== undefined) this.refuse(socket, refusal);
+    else this.adopt(new TcpTransport(socket, { sharedReadBuffer: true }));
+  }
+
+  /** The listening handle's onconnection, taken over (leanSockets): no net.Socket is built. */
+  private acceptHandle(handle: TcpHandle): void {
+    const refusal = this.admission();
+    // Refusals are rare and write a frame, FIN and wait: a net.Socket does that well.
+    if (refusal !== undefined) this.refuse(new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts), refusal);
+    else this.adopt(new HandleTransport(handle));
+  }
+
+  /** Why a new connection is refused now, or undefined to take it. Consumes an accept token. */
+  private admission(): Refusal | undefined {
     // One clock reading for the refused take() and the retry-after: read twice, the bucket could
     // refill in between and tell the client to come back after 0 ms.
     const now = this.clock.now();
-    if (this.acceptLimiter && !this.closing && !this.drainState && !this.acceptLimiter.take(now)) {
-      this.shed(socket, now);
-      return;
-    }
+    if (this.acceptLimiter && !this.closing && !this.drainState && !this.acceptLimiter.take(now)) return { shedAt: now };
     const goingAway = this.closing || this.drainState !== undefined;
-    if (goingAway || this.peers.size >= this.options.maxConnections) {
-      const message = this.closing
-        ? 'server shutting down'
-        : this.drainState
-          ? 'server draining'
-          : `server is at maxConnections (${this.options.maxConnections})`;
-      socket.on('error', () => {});
-      socket.end(encodeFrame({ type: 'close', code: goingAway ? 'going-away' : 'server-full', message }));
-      // Read (and discard) so the peer's FIN is seen and the socket closes at once; the timer
-      // only bounds a peer that never closes.
-      socket.resume();
-      setTimeout(() => socket.destroy(), 1000).unref();
+    if (!goingAway && this.peers.size < this.options.maxConnections) return undefined;
+    const message = this.closing
+      ? 'server shutting down'
+      : this.drainState
+        ? 'server draining'
+        : `server is at maxConnections (${this.options.maxConnections})`;
+    return { code: goingAway ? 'going-away' : 'server-full', message };
+  }
+
+  private refuse(socket: net.Socket, refusal: Refusal): void {
+    if ('shedAt' in refusal) {
+      this.shed(socket, refusal.shedAt);
       return;
     }
-    const applied = this.shareSocketOptions(applySocketTuning(socket, this.options.socketTuning, this.netKeepalive));
+    socket.on('error', () => {});
+    socket.end(encodeFrame({ type: 'close', code: refusal.code, message: refusal.message }));
+    // Read (and discard) so the peer's FIN is seen and the socket closes at once; the timer
+    // only bounds a peer that never closes.
+    socket.resume();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
+  private adopt(transport: TcpTransport | HandleTransport): void {
+    const applied = this.shareSocketOptions(applySocketTuning(transport.tunable, this.options.socketTuning, this.netKeepalive));
     this.warnOnce(applied.warnings);
-    this.peers.add(new ServerPeer(new TcpTransport(socket, { sharedReadBuffer: true }), this, applied));
+    this.peers.add(new ServerPeer(transport, this, applied));
+  }
+
+  /** leanSockets: accepted connections skip net.Socket (transport/tcp-handle.ts). */
+  private takeOverAccepts(): void {
+    this.leanSocketsInUse = this.options.leanSockets && takeOverConnections(this.netServer, (handle) => this.acceptHandle(handle));
   }
 
   /**
@@ -450,10 +515,11 @@ export class LifelineServer extends EventEmitter implements PeerHost {
    * 15 s default meant ~67k probes/s). Returns the report now in force.
    */
   keepaliveForHeartbeat(transport: Transport, applied: AppliedSocketOptions, heartbeat: NegotiatedHeartbeat): AppliedSocketOptions {
-    if (!this.options.keepaliveFollowsHeartbeat || !(transport instanceof TcpTransport)) return applied;
+    const socket = transport.tunable;
+    if (!this.options.keepaliveFollowsHeartbeat || socket === undefined) return applied;
     const idleMs = keepaliveIdleForHeartbeat(this.options.socketTuning, heartbeat);
     if (idleMs === undefined) return applied;
-    const raised = this.shareSocketOptions(raiseKeepaliveIdle(transport.socket, applied, idleMs, this.netKeepalive));
+    const raised = this.shareSocketOptions(raiseKeepaliveIdle(socket, applied, idleMs, this.netKeepalive));
     this.warnOnce(raised.warnings);
     return raised;
   }
@@ -486,6 +552,20 @@ export class LifelineServer extends EventEmitter implements PeerHost {
 const MAX_SHARED_STALL_GUARDS = 64;
 const MAX_SHARED_PING_RULES = 64;
 const MAX_SHARED_SOCKET_OPTIONS = 64;
+
+/** What `server.stats()` reports. */
+export interface ServerStats {
+  /** Accepted connections not yet closed, handshaking ones included. */
+  connections: number;
+  /** Accepted connections closed since listen() (refused ones are not counted). */
+  connectionsClosed: number;
+  /** TCP payload bytes received / sent on those connections. */
+  bytesRead: number;
+  bytesWritten: number;
+}
+
+/** Why admission() turned a connection away: over the accept rate, or a CLOSE to send. */
+type Refusal = { readonly shedAt: number } | { readonly code: 'going-away' | 'server-full'; readonly message: string };
 
 interface DetachedSession {
   readonly session: Session;

@@ -14,7 +14,6 @@ import { LifelineError } from '../errors.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { toPayload } from '../connection/payload.js';
 import { loadNetKeepalive, readSocketOptions, type AppliedSocketOptions, type KernelSocketOptions } from '../transport/socket-tuning.js';
-import { TcpTransport } from '../transport/tcp.js';
 
 export interface SessionInfo {
   id: string;
@@ -182,9 +181,9 @@ export class Session extends EventEmitter {
    * when net-keepalive is unavailable or the transport is not TCP.
    */
   async readKernelSocketOptions(): Promise<KernelSocketOptions> {
-    const transport = this.connection.transport;
-    if (!(transport instanceof TcpTransport)) return {};
-    return readSocketOptions(transport.socket, await loadNetKeepalive());
+    const socket = this.connection.transport.tunable;
+    if (socket === undefined) return {};
+    return readSocketOptions(socket, await loadNetKeepalive());
   }
 
   /** Close gracefully (CLOSE frame, then the transport). 'close' follows with code local-close. */

@@ -16,7 +16,6 @@
  * socket.setKeepAlive() on a tuned socket afterwards.
  */
 import { readFileSync } from 'node:fs';
-import type net from 'node:net';
 import { InvalidOptionError } from '../errors.js';
 
 export interface TcpKeepaliveOptions {
@@ -57,14 +56,24 @@ export interface AppliedSocketOptions {
   warnings: string[];
 }
 
+/**
+ * What tuning needs of a socket: a net.Socket, or the stand-in a lean server connection gives
+ * for its libuv handle (tcp-handle.ts). net-keepalive reads the file descriptor from `_handle.fd`.
+ */
+export interface TunableSocket {
+  readonly destroyed: boolean;
+  setKeepAlive(enable?: boolean, initialDelay?: number): unknown;
+  readonly _handle?: unknown;
+}
+
 /** The part of `net-keepalive` we call (a narrow port, STYLE.md §1.2): tests pass a fake. */
 export interface NetKeepaliveApi {
-  setKeepAliveInterval(socket: net.Socket, intervalMs: number): boolean;
-  setKeepAliveProbes(socket: net.Socket, count: number): boolean;
-  setUserTimeout(socket: net.Socket, timeoutMs: number): boolean;
-  getKeepAliveInterval(socket: net.Socket): number;
-  getKeepAliveProbes(socket: net.Socket): number;
-  getUserTimeout(socket: net.Socket): number;
+  setKeepAliveInterval(socket: TunableSocket, intervalMs: number): boolean;
+  setKeepAliveProbes(socket: TunableSocket, count: number): boolean;
+  setUserTimeout(socket: TunableSocket, timeoutMs: number): boolean;
+  getKeepAliveInterval(socket: TunableSocket): number;
+  getKeepAliveProbes(socket: TunableSocket): number;
+  getUserTimeout(socket: TunableSocket): number;
 }
 
 /**
@@ -214,7 +223,7 @@ export function keepaliveDropAfterMs(
  * loadNetKeepalive() (undefined: only socket.setKeepAlive is used).
  */
 export function applySocketTuning(
-  socket: net.Socket,
+  socket: TunableSocket,
   options: SocketTuningOptions,
   netKeepalive: NetKeepaliveApi | undefined,
 ): AppliedSocketOptions {
@@ -358,7 +367,7 @@ export function keepaliveIdleForHeartbeat(
  * TCP_USER_TIMEOUT is not touched. `applied` is not modified.
  */
 export function raiseKeepaliveIdle(
-  socket: net.Socket,
+  socket: TunableSocket,
   applied: AppliedSocketOptions,
   idleMs: number,
   netKeepalive: NetKeepaliveApi | undefined,
@@ -394,7 +403,7 @@ export interface KernelSocketOptions {
 }
 
 /** For tests and the lab: read what the kernel has for this socket (fields the platform refuses are left out). */
-export function readSocketOptions(socket: net.Socket, netKeepalive: NetKeepaliveApi | undefined): KernelSocketOptions {
+export function readSocketOptions(socket: TunableSocket, netKeepalive: NetKeepaliveApi | undefined): KernelSocketOptions {
   const out: KernelSocketOptions = {};
   if (!netKeepalive) return out;
   const read = (get: () => number): number | undefined => {

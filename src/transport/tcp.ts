@@ -142,6 +142,18 @@ export class TcpTransport implements Transport {
     return this.socket.writableLength;
   }
 
+  get tunable(): net.Socket {
+    return this.socket;
+  }
+
+  get bytesRead(): number {
+    return this.socket.bytesRead;
+  }
+
+  get bytesWritten(): number {
+    return this.socket.bytesWritten;
+  }
+
   setHandlers(handlers: TransportHandlers): void {
     const first = this.handlers === undefined;
     this.handlers = handlers;

@@ -4,6 +4,8 @@
  * adapter (STYLE.md §1.8): the connection layer owns those.
  */
 
+import type { TunableSocket } from './socket-tuning.js';
+
 export type TransportKind = 'tcp' | 'tls' | 'ws' | 'udp' | 'memory';
 
 /** Why a transport went away, as the adapter observed it. */
@@ -49,4 +51,9 @@ export interface Transport {
   end(): void;
   /** Drop everything and close now. close(cause kind 'local') follows, unless it already closed. */
   destroy(): void;
+  /** TCP: the socket kernel options are set on (socket-tuning.ts); absent for other kinds. */
+  readonly tunable?: TunableSocket;
+  /** Bytes received / sent so far, where the adapter counts them. */
+  readonly bytesRead?: number;
+  readonly bytesWritten?: number;
 }
