@@ -157,6 +157,8 @@ const F_PEER_ENDED = 16;
 const F_NEEDS_DRAIN = 32;
 const F_READING = 64;
 const F_REPORTED = 128;
+/** Our FIN is out (shutdown completed). */
+const F_SHUT = 256;
 
 function uvError(code: number, syscall: string): Error {
   let name: string;
@@ -344,7 +346,16 @@ export class HandleTransport implements Transport {
     this.flags |= F_LOCALLY_CLOSED;
     if ((this.flags & (F_CLOSED | F_CLOSING | F_ENDING)) !== 0) return;
     this.uncork();
-    if ((this.flags & F_CLOSING) !== 0) return;
+    this.shutdown();
+  }
+
+  /**
+   * Send FIN once everything queued is written (libuv orders the shutdown after pending
+   * writes), keep reading until the peer's FIN; bounded, since a peer that never reads or
+   * never closes could keep it pending forever.
+   */
+  private shutdown(): void {
+    if ((this.flags & (F_CLOSED | F_CLOSING | F_ENDING)) !== 0) return;
     this.flags |= F_ENDING;
     const req = new bindings!.ShutdownWrap();
     req.oncomplete = onShutdownComplete;
@@ -356,7 +367,6 @@ export class HandleTransport implements Transport {
       this.closeHandle();
       return;
     }
-    // A peer that never reads or never closes could keep a graceful end pending forever.
     const timer = setTimeout(() => this.closeHandle(), END_TIMEOUT_MS);
     timer.unref();
     (this.rare ??= {}).endTimer = timer;
@@ -367,10 +377,17 @@ export class HandleTransport implements Transport {
     this.closeHandle();
   }
 
-  /** @internal the peer sent FIN: no half-open connections, close now. */
+  /**
+   * @internal the peer sent FIN. No half-open connections (like net.Socket with allowHalfOpen
+   * false): close — after writing what is still queued, as net.Socket's end() would, so a reply
+   * the kernel could not take at once is not lost.
+   */
   peerEnded(): void {
     this.flags |= F_PEER_ENDED;
-    this.closeHandle();
+    if ((this.flags & F_SHUT) !== 0) this.closeHandle();
+    else if ((this.flags & F_ENDING) !== 0) return; // shutdownSettled() closes
+    else if (this.handle.writeQueueSize > 0) this.shutdown();
+    else this.closeHandle();
   }
 
   /** @internal a read or write failed. */
@@ -391,6 +408,7 @@ export class HandleTransport implements Transport {
 
   /** @internal our FIN is out: now wait for the peer's (reads continue until then). */
   shutdownSettled(): void {
+    this.flags |= F_SHUT;
     if ((this.flags & F_PEER_ENDED) !== 0) this.closeHandle();
   }
 

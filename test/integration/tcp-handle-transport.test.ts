@@ -167,3 +167,25 @@ test('tcp-handle - handlers set after the peer already left still hear the close
   assert.ok(await eventually(() => recorder.closes === 1, 2000));
   assert.deepEqual(recorder.cause, { kind: 'local' });
 });
+
+test('tcp-handle - the peer half-closes while our writes are still queued: they are delivered, then cause end', async (t) => {
+  const { transport, recorder, client } = await pair(t);
+  (client as net.Socket & { allowHalfOpen: boolean }).allowHalfOpen = true;
+  client.pause();
+  const chunk = Buffer.alloc(256 * 1024, 2);
+  let writes = 0;
+  while (transport.write(chunk) && writes < 200) writes++;
+  writes++;
+  assert.ok(transport.bufferedBytes > 0, 'some bytes wait in the write queue');
+  client.end();
+  let received = 0;
+  client.on('data', (c: Buffer) => (received += c.length));
+  // Our FIN reaches the client only after the queue is written.
+  const clientEnded = new Promise<void>((resolve) => client.once('end', () => resolve()));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  client.resume();
+  await clientEnded;
+  assert.equal(received, writes * chunk.length, 'every queued byte arrived before our FIN');
+  assert.ok(await eventually(() => recorder.closes === 1, 3000));
+  assert.deepEqual(recorder.cause, { kind: 'end' });
+});
