@@ -52,7 +52,7 @@ export function leanProtocol(id: LeanProtocolId, intervalMs: number): LeanProtoc
     case 'raw':
       return rawProtocol();
     case 'rawsweep':
-      return rawSweepProtocol();
+      return rawProtocol(true);
     case 'lifeline':
       return lifelineProtocol(intervalMs);
     case 'mqtt':
@@ -66,42 +66,19 @@ export function leanProtocol(id: LeanProtocolId, intervalMs: number): LeanProtoc
   }
 }
 
-function rawSweepProtocol(): LeanProtocol {
-  const hello = Uint8Array.of(0x2a);
-  return {
-    clientPings: false,
-    ping: hello,
-    readyOnConnect: false,
-    create(port) {
-      let open = false;
-      return {
-        hello: () => hello,
-        onData(chunk) {
-          let n = chunk.length;
-          if (!open) {
-            open = true;
-            n--;
-            port.ready();
-          }
-          if (n <= 0) return;
-          // Echo what the server sent, one write for the chunk; each byte was one beat.
-          port.write(n === chunk.length ? chunk : chunk.subarray(1));
-          for (let i = 0; i < n; i++) port.roundTrip();
-        },
-      };
-    },
-  };
-}
-
-function rawProtocol(): LeanProtocol {
+/**
+ * raw (the client beats, the server echoes) and rawsweep (the server beats, the client echoes):
+ * 1 byte each way per beat, and the first byte's echo is the "handshake" — a TCP connect only
+ * means the kernel queued the connection, not that the server (a cluster worker, in scale mode)
+ * has it.
+ */
+function rawProtocol(serverLeads = false): LeanProtocol {
   const ping = Uint8Array.of(0x2a);
   return {
-    clientPings: true,
+    clientPings: !serverLeads,
     ping,
     readyOnConnect: false,
     create(port) {
-      // The first byte's echo is the "handshake": a TCP connect only means the kernel queued
-      // the connection, not that the server (a cluster worker, in scale mode) has it.
       let open = false;
       return {
         hello: () => ping,
@@ -112,6 +89,8 @@ function rawProtocol(): LeanProtocol {
             n--;
             port.ready();
           }
+          // rawsweep: echo what the server sent, one write for the chunk.
+          if (serverLeads && n > 0) port.write(n === chunk.length ? chunk : chunk.subarray(1));
           for (let i = 0; i < n; i++) port.roundTrip();
         },
       };

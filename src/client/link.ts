@@ -307,11 +307,11 @@ export class Link implements ConnectionOwner {
   private keepaliveFollowsHeartbeat(connection: Connection, heartbeat: NegotiatedHeartbeat): void {
     const { options, netKeepalive } = this.deps;
     const applied = this.socketOptions;
-    const transport = connection.transport;
-    if (!options.keepaliveFollowsHeartbeat || applied === undefined || !(transport instanceof TcpTransport)) return;
+    const socket = connection.transport.tunable;
+    if (!options.keepaliveFollowsHeartbeat || applied === undefined || socket === undefined) return;
     const idleMs = keepaliveIdleForHeartbeat(options.socketTuning, heartbeat);
     if (idleMs === undefined) return;
-    this.socketOptions = raiseKeepaliveIdle(transport.socket, applied, idleMs, netKeepalive);
+    this.socketOptions = raiseKeepaliveIdle(socket, applied, idleMs, netKeepalive);
     this.deps.owner.linkSocketOptions(this, this.socketOptions);
   }
 
