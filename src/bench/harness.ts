@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnBenchChild, type JsonChild } from './child.js';
 import { readMemInfo, readNetCounters, waitForMemorySettled, watchMemory, type NetCounters } from './memory-guard.js';
 import { nativeGeneratorBinary, spawnNativeGenerator } from './native-generator.js';
-import { planGenerators, planNativeSegments, serverProcesses, sourcesFor } from './plan.js';
+import { FROZEN_SHARE, planGenerators, planNativeSegments, serverProcesses, sourcesFor } from './plan.js';
 import { startExternalServer, type ExternalServer } from './external-servers.js';
 import { isNodeSystem } from './node-servers.js';
 import { SYSTEMS, systemUnavailable } from './systems.js';
@@ -205,11 +205,15 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
   const guarded = <T>(p: Promise<T>) => Promise.race([p, guard.tripped]);
   try {
     server = await guarded(isNodeSystem(system) ? nodeServer(system, config) : externalServer(system as 'mosquitto' | 'nats', config));
-    const freeze = config.freeze && !config.native && SYSTEMS[system].detectsDeadClients && isNodeSystem(system);
+    // Native mode freezes whole C generators: lifeline is the only native system that detects.
+    const freeze = config.freeze && SYSTEMS[system].detectsDeadClients && (config.native ? system === 'lifeline' : isNodeSystem(system));
     const plan = config.native ? [] : planGenerators(config.connections, config.scale, freeze);
+    /** Native: connections per generator, to freeze the first ~10 % of them. */
+    const nativeCounts: number[] = [];
     const connectDeadlineMs = config.native ? 120_000 + config.connections : 30_000 + config.connections * 2;
     if (config.native) {
       for (const [i, segments] of planNativeSegments(config.connections, server.ports).entries()) {
+        nativeCounts.push(segments.split(',').reduce((sum, part) => sum + Number(part.split(':')[2]), 0));
         generators.push(
           spawnNativeGenerator(`${system} native generator ${i + 1}`, nativeBinary!, system as 'raw' | 'lifeline', {
             host: HOST,
@@ -285,8 +289,12 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
     result.derived = derive(result.server, gens, config, result.connectionsOpen);
 
     if (freeze) {
-      progress('freezing one generator');
-      result.detection = await measureDetection(server, generators[0]!, plan[0]!, config.intervalMs);
+      // The first generator holds ~10 % (planGenerators); native generators hold equal shares,
+      // so the first ~10 % of them are frozen together.
+      const frozenGenerators = config.native ? Math.max(1, Math.round(nativeCounts.length * FROZEN_SHARE)) : 1;
+      const frozen = config.native ? nativeCounts.slice(0, frozenGenerators).reduce((a, b) => a + b, 0) : plan[0]!;
+      progress(`freezing ${frozenGenerators === 1 ? 'one generator' : `${frozenGenerators} generators`} (${frozen} connections)`);
+      result.detection = await measureDetection(server, generators.slice(0, frozenGenerators), frozen, config.intervalMs);
     }
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
@@ -345,20 +353,22 @@ export function derive(server: ServerWindow, gens: GeneratorWindow, config: Benc
  * answers nothing), then wait until the server has closed that many connections or a
  * deadline of 5 intervals + 3 s (every timeout here is ≤ 3 intervals) passes.
  */
-async function measureDetection(server: ServerHandle, generator: JsonChild, frozen: number, intervalMs: number): Promise<DetectionResult> {
+async function measureDetection(server: ServerHandle, generators: JsonChild[], frozen: number, intervalMs: number): Promise<DetectionResult> {
   await server.watch();
   const frozenAt = wallNow();
-  generator.kill('SIGSTOP');
+  for (const generator of generators) generator.kill('SIGSTOP');
   const deadlineMs = 5 * intervalMs + 3000;
+  // Every poll ships all close times so far: poll less often when there are many.
+  const pollMs = Math.min(intervalMs, frozen > 10_000 ? 5000 : 500);
   let times: number[] = [];
   const start = Date.now();
   while (Date.now() - start < deadlineMs) {
-    await sleep(Math.min(500, intervalMs));
+    await sleep(pollMs);
     times = await server.closes();
     if (times.length >= frozen) break;
   }
   const waitedMs = Date.now() - start;
-  generator.kill('SIGKILL');
+  for (const generator of generators) generator.kill('SIGKILL');
   const delays = times.map((t) => t - frozenAt).sort((a, b) => a - b);
   const pct = (p: number) => (delays.length ? delays[Math.min(delays.length - 1, Math.ceil((p / 100) * delays.length) - 1)] : undefined);
   return { frozen, detected: Math.min(delays.length, frozen), p50Ms: pct(50), p99Ms: pct(99), maxMs: delays.at(-1), waitedMs };

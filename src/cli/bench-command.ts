@@ -48,7 +48,6 @@ export async function runBenchCommand(opts: BenchCommandOptions): Promise<number
   if (!Number.isInteger(connections) || connections < 1 || connections > max) {
     throw new RangeError(`--connections must be an integer in [1, ${max}]${native ? '' : ' (--native: up to 1,200,000)'}, got ${connections}`);
   }
-  if (native && opts.freeze) throw new RangeError('--freeze is not supported with --native');
   if (!(interval >= 50 && interval <= 60_000)) throw new RangeError(`--interval must be in [50, 60000] ms, got ${interval}`);
   if (!(duration >= 500 && duration <= MAX_DURATION_MS)) throw new RangeError(`--duration must be in [500, ${MAX_DURATION_MS}] ms, got ${duration}`);
   if (!opts.scale && !native && connections > 19_000) {

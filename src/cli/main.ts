@@ -89,7 +89,7 @@ program
   .option('--interval <ms>', 'heartbeat interval, ms', parseMs('--interval'), 1000)
   .option('--duration <ms>', 'measured window, ms', parseMs('--duration'), 10_000)
   .option('--systems <ids>', 'comma-separated: raw,lifeline,ws,socketio,aedes,mosquitto,nats (default: all)')
-  .option('--freeze', "also SIGSTOP a generator holding 10% of the connections and time the server's detection", false)
+  .option('--freeze', "also SIGSTOP a generator holding 10% of the connections (--native: the first 10% of the C generators) and time the server's detection", false)
   .option('--scale', 'cluster servers behind one port, more generators and source addresses (up to 200,000)', false)
   .option('--lifeline-socket-tuning <mode>', "lifeline's keepalive / TCP_USER_TIMEOUT on accepted sockets: default or off", 'default')
   .option('--native', 'scale mode with the C load generator (built with gcc) and independent server processes: raw and lifeline, up to 1,000,000', false)

@@ -67,7 +67,7 @@ test('bench smoke - raw, rawsweep, lifeline and ws hold 200 heartbeating connect
   assert.ok(result.results.find((r) => r.system === 'rawsweep')?.derived, 'rawsweep ran');
 });
 
-test('bench smoke - native C generator (--native) holds raw and lifeline connections on independent servers', { timeout: 30_000 }, async (t) => {
+test('bench smoke - native C generator (--native) holds raw and lifeline connections on independent servers; lifeline detects a frozen generator', { timeout: 40_000 }, async (t) => {
   t.after(() => killAllChildren());
   const binary = await nativeGeneratorBinary();
   if ('unavailable' in binary) {
@@ -80,7 +80,7 @@ test('bench smoke - native C generator (--native) holds raw and lifeline connect
     durationMs: DURATION_MS,
     systems: ['raw', 'lifeline'],
     scale: true,
-    freeze: false,
+    freeze: true,
     native: true,
   });
   for (const line of renderBenchReport(result).split('\n')) t.diagnostic(line);
@@ -98,6 +98,13 @@ test('bench smoke - native C generator (--native) holds raw and lifeline connect
     assert.ok(Math.abs(d.bytesPerRoundTrip! - EXPECTED_BYTES[system]!) < 0.2, `${where}${d.bytesPerRoundTrip} bytes per heartbeat`);
     assert.ok(r.generators!.rttP99Ms! > 0, `${where}client RTT measured`);
   }
+  // One C generator holds all 200 here, so freezing "the first ~10 % of generators" freezes it.
+  const detection = result.results.find((x) => x.system === 'lifeline')!.detection!;
+  assert.equal(detection.frozen, CONNECTIONS);
+  assert.equal(detection.detected, CONNECTIONS, 'every frozen connection declared dead');
+  // Timeout 3T = 600 ms, judged by a 50 ms wheel; a generous bound for a shared box.
+  assert.ok(detection.p99Ms! >= 3 * INTERVAL_MS - 100 && detection.p99Ms! < 3 * INTERVAL_MS + 2000, `detection p99 ${detection.p99Ms} ms`);
+  assert.equal(result.results.find((x) => x.system === 'raw')!.detection, undefined, 'raw never detects: not frozen');
 });
 
 test('bench planNativeSegments - every connection gets a source (≤ 4,000 each) and a server port, ≤ 18,000 per generator', () => {
