@@ -19,8 +19,7 @@ import type { Scheduler } from '../time/scheduler.js';
 import { TcpTransport } from '../transport/tcp.js';
 import {
   applySocketTuning,
-  keepaliveIdleForHeartbeat,
-  raiseKeepaliveIdle,
+  tuningForHeartbeat,
   type AppliedSocketOptions,
   type NetKeepaliveApi,
 } from '../transport/socket-tuning.js';
@@ -300,18 +299,17 @@ export class Link implements ConnectionOwner {
   }
 
   /**
-   * Spec 0008: with keepalive from the defaults, move its idle past interval + timeout so a
-   * heartbeating connection never sends a probe (probes would also refresh a NAT the heartbeat
-   * is meant to keep alive, and cost more packets than the heartbeat at long intervals).
+   * Spec 0008: with keepalive from the defaults, move its idle past interval + timeout (and a
+   * default user timeout with it) so a heartbeating connection never sends a probe (probes
+   * would also refresh a NAT the heartbeat is meant to keep alive, and cost more packets than
+   * the heartbeat at long intervals).
    */
   private keepaliveFollowsHeartbeat(connection: Connection, heartbeat: NegotiatedHeartbeat): void {
     const { options, netKeepalive } = this.deps;
-    const applied = this.socketOptions;
     const socket = connection.transport.tunable;
-    if (!options.keepaliveFollowsHeartbeat || applied === undefined || socket === undefined) return;
-    const idleMs = keepaliveIdleForHeartbeat(options.socketTuning, heartbeat);
-    if (idleMs === undefined) return;
-    this.socketOptions = raiseKeepaliveIdle(socket, applied, idleMs, netKeepalive);
+    const tuning = tuningForHeartbeat(options.socketTuning, heartbeat, options.tuningFollows);
+    if (tuning === options.socketTuning || socket === undefined) return;
+    this.socketOptions = applySocketTuning(socket, tuning, netKeepalive);
     this.deps.owner.linkSocketOptions(this, this.socketOptions);
   }
 

@@ -6,7 +6,7 @@ import { InvalidOptionError } from '../errors.js';
 import { validateDetectorSpec } from '../liveness/detectors/index.js';
 import type { DetectorSpec } from '../liveness/detectors/types.js';
 import { positiveNumber, stripUndefined } from '../options.js';
-import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions } from '../transport/socket-tuning.js';
+import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions, type TuningFollows } from '../transport/socket-tuning.js';
 import { toServerAddress, type ServerAddress, type ServerSpec } from './servers.js';
 import { resolveNatLearnerOptions, type NatLearnerOptions, type ResolvedNatLearnerOptions } from '../liveness/nat-learner.js';
 import type { NatStateStore } from '../liveness/nat-store.js';
@@ -54,8 +54,9 @@ export const RECONNECT_DEFAULTS: ResolvedReconnectOptions = {
 /**
  * tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on the socket.
  * Default RECOMMENDED_SOCKET_TUNING (keepalive 15 s + 5 s × 3, TCP_USER_TIMEOUT 30 s); after
- * WELCOME a default keepalive idle is raised to the negotiated interval + timeout, so a
- * heartbeating connection never sends a probe (docs/spec/0008). With `heartbeat: 'adaptive'`
+ * WELCOME a default keepalive idle is raised to the negotiated interval + timeout (a default
+ * user timeout to idle + interval × count), so a heartbeating connection never sends a probe
+ * (docs/spec/0008). With `heartbeat: 'adaptive'`
  * keepalive defaults to off.
  */
 export interface ClientOptions extends SocketTuningOptions {
@@ -156,8 +157,8 @@ export type ResolvedClientOptions = Omit<ClientOptions, 'servers' | 'reconnect'>
   busyPongs: number;
   stallGuard: boolean;
   socketTuning: SocketTuningOptions;
-  /** tcpKeepalive came from the defaults: raised to interval + timeout after WELCOME (docs/spec/0008). */
-  keepaliveFollowsHeartbeat: boolean;
+  /** Which socket-tuning settings came from the defaults: they follow the heartbeat after WELCOME (docs/spec/0008). */
+  tuningFollows: TuningFollows;
   heartbeat: 'fixed' | 'adaptive';
   /** Resolved learner settings; present with heartbeat 'adaptive'. */
   adaptiveLearner?: ResolvedNatLearnerOptions;
@@ -188,7 +189,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     servers,
     reconnect: resolveReconnect(reconnect, serverSpecs !== undefined),
     socketTuning,
-    keepaliveFollowsHeartbeat: options.tcpKeepalive === undefined,
+    tuningFollows: { keepalive: options.tcpKeepalive === undefined, userTimeout: options.tcpUserTimeout === undefined },
   } as ResolvedClientOptions;
   o.resume ??= o.reconnect !== false;
   if (typeof o.resume !== 'boolean') throw new InvalidOptionError('resume', `must be a boolean, got ${typeof o.resume}`);

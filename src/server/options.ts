@@ -9,7 +9,7 @@ import { InvalidOptionError } from '../errors.js';
 import { validateDetectorSpec } from '../liveness/detectors/index.js';
 import type { DetectorSpec } from '../liveness/detectors/types.js';
 import { positiveNumber, stripUndefined } from '../options.js';
-import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions } from '../transport/socket-tuning.js';
+import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions, type TuningFollows } from '../transport/socket-tuning.js';
 
 export interface ServerOptions extends SocketTuningOptions {
   /** Heartbeat interval used when the client proposes none, ms. Default 5000. */
@@ -92,9 +92,10 @@ export interface ServerOptions extends SocketTuningOptions {
   clock?: Clock;
   // tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on every accepted
   // socket. Default RECOMMENDED_SOCKET_TUNING: keepalive idle 15 s, interval 5 s, count 3 and
-  // TCP_USER_TIMEOUT 30 s (docs/keepalive.md); once a session's heartbeat is negotiated, a default
-  // keepalive idle is raised to interval + timeout so a heartbeating connection never probes
-  // (docs/spec/0008). `tcpKeepalive: false, tcpUserTimeout: 0` = off.
+  // TCP_USER_TIMEOUT 30 s (docs/keepalive.md). With the default keepalive the socket is tuned at
+  // the handshake: idle raised to interval + timeout (and a default user timeout to idle +
+  // interval × count) so a heartbeating connection never probes (docs/spec/0008); an explicit
+  // tcpKeepalive is applied at accept, as given. `tcpKeepalive: false, tcpUserTimeout: 0` = off.
 }
 
 export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'health' | 'detector' | 'maxAcceptRate' | 'acceptBurst' | keyof SocketTuningOptions>> & {
@@ -106,10 +107,10 @@ export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'heal
   detector: DetectorSpec | undefined;
   socketTuning: SocketTuningOptions;
   /**
-   * tcpKeepalive came from the defaults: once a session's heartbeat is negotiated, its socket's
-   * keepalive idle is raised to interval + timeout (docs/spec/0008). Given explicitly: applied as is.
+   * Which socket-tuning settings came from the defaults: once a session's heartbeat is
+   * negotiated they follow it (docs/spec/0008). Given explicitly: applied as is, at accept.
    */
-  keepaliveFollowsHeartbeat: boolean;
+  tuningFollows: TuningFollows;
 };
 
 export const SERVER_DEFAULTS = {
@@ -141,7 +142,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning, 'server');
-  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, clock: undefined, ...stripUndefined(rest), socketTuning, keepaliveFollowsHeartbeat: tcpKeepalive === undefined };
+  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
   if (o.detector !== undefined) validateDetectorSpec(o.detector, 'server.detector');
   const rate = (o as { maxAcceptRate?: unknown }).maxAcceptRate;
   if (rate !== undefined) positiveNumber('server.maxAcceptRate', rate);

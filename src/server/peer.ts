@@ -48,8 +48,11 @@ export interface PeerHost extends SessionOwner {
    * the stall guard; undefined while enforcement is off (minPingIntervalRatio 0).
    */
   pingRule(intervalMs: number): PingRule | undefined;
-  /** Spec 0008: the socket options in force once the heartbeat is negotiated (a default keepalive idle raised). */
-  keepaliveForHeartbeat(transport: Transport, applied: AppliedSocketOptions, heartbeat: NegotiatedHeartbeat): AppliedSocketOptions;
+  /**
+   * Spec 0008: the socket options in force once the heartbeat is negotiated (`applied`: what
+   * accept set; a default keepalive is set now, its idle following the heartbeat).
+   */
+  socketOptionsFor(transport: Transport, applied: AppliedSocketOptions | undefined, heartbeat: NegotiatedHeartbeat): AppliedSocketOptions | undefined;
   /** A session the client may resume (attached or detached), by hex id. */
   resumableSession(id: string): Session | undefined;
   /** Move a session onto `peer` (the old peer, if any, is retired without touching the session). */
@@ -73,7 +76,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
   session: Session | undefined;
   /** @internal (SessionPeer) */
   readonly host: PeerHost;
-  /** @internal (SessionPeer) Shared frozen report; replaced once when the handshake raises the keepalive idle. */
+  /** @internal (SessionPeer) Shared frozen report: set at accept (explicit tuning) or at the handshake (spec 0008). */
   socketOptions: AppliedSocketOptions | undefined;
   /** Set when the handshake completes; undefined while enforcement is off (ratio 0). */
   private pingRule: PingRule | undefined = undefined;
@@ -142,9 +145,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
         : {}),
     });
     this.pingRule = this.host.pingRule(negotiated.intervalMs);
-    if (this.socketOptions !== undefined) {
-      this.socketOptions = this.host.keepaliveForHeartbeat(conn.transport, this.socketOptions, negotiated);
-    }
+    this.socketOptions = this.host.socketOptionsFor(conn.transport, this.socketOptions, negotiated);
     if (resuming) {
       this.session = existing!;
       this.host.sessionResumed(this, existing!);

@@ -29,11 +29,12 @@ import { HandleTransport, takeOverConnections, type TcpHandle } from '../transpo
 import type { Transport } from '../transport/types.js';
 import {
   applySocketTuning,
-  keepaliveIdleForHeartbeat,
   loadNetKeepalive,
-  raiseKeepaliveIdle,
+  tuningForHeartbeat,
   type AppliedSocketOptions,
   type NetKeepaliveApi,
+  type SocketTuningOptions,
+  type TunableSocket,
 } from '../transport/socket-tuning.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { LifelineError } from '../errors.js';
@@ -499,9 +500,17 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   }
 
   private adopt(transport: TcpTransport | HandleTransport): void {
-    const applied = this.shareSocketOptions(applySocketTuning(transport.tunable, this.options.socketTuning, this.netKeepalive));
-    this.warnOnce(applied.warnings);
+    // Tuning that follows the heartbeat is set once, at the handshake (socketOptionsFor): every
+    // setsockopt through net-keepalive costs ≈ 5 µs, which a reconnect storm pays per
+    // connection. Until then the handshake timer bounds a dead peer.
+    const applied = this.options.tuningFollows.keepalive ? undefined : this.tune(transport.tunable, this.options.socketTuning);
     this.peers.add(new ServerPeer(transport, this, applied));
+  }
+
+  private tune(socket: TunableSocket, tuning: SocketTuningOptions): AppliedSocketOptions {
+    const applied = this.shareSocketOptions(applySocketTuning(socket, tuning, this.netKeepalive));
+    this.warnOnce(applied.warnings);
+    return applied;
   }
 
   /** leanSockets: accepted connections skip net.Socket (transport/tcp-handle.ts). */
@@ -510,18 +519,16 @@ export class LifelineServer extends EventEmitter implements PeerHost {
   }
 
   /**
-   * Spec 0008: the heartbeat is negotiated, so a default keepalive idle moves past interval +
-   * timeout (a heartbeating connection then never probes; at 1M connections with T = 60 s the
-   * 15 s default meant ~67k probes/s). Returns the report now in force.
+   * Spec 0008: with the default keepalive, the socket is tuned once the heartbeat is negotiated,
+   * its keepalive idle moved past interval + timeout (a heartbeating connection then never
+   * probes; at 1M connections with T = 60 s the 15 s default meant ~67k probes/s). Explicit
+   * tuning was applied at accept and stays. Returns the report in force.
    */
-  keepaliveForHeartbeat(transport: Transport, applied: AppliedSocketOptions, heartbeat: NegotiatedHeartbeat): AppliedSocketOptions {
+  socketOptionsFor(transport: Transport, applied: AppliedSocketOptions | undefined, heartbeat: NegotiatedHeartbeat): AppliedSocketOptions | undefined {
     const socket = transport.tunable;
-    if (!this.options.keepaliveFollowsHeartbeat || socket === undefined) return applied;
-    const idleMs = keepaliveIdleForHeartbeat(this.options.socketTuning, heartbeat);
-    if (idleMs === undefined) return applied;
-    const raised = this.shareSocketOptions(raiseKeepaliveIdle(socket, applied, idleMs, this.netKeepalive));
-    this.warnOnce(raised.warnings);
-    return raised;
+    const follows = this.options.tuningFollows;
+    if (!follows.keepalive || socket === undefined) return applied;
+    return this.tune(socket, tuningForHeartbeat(this.options.socketTuning, heartbeat, follows));
   }
 
   /** One 'warning' per distinct line, not one per socket. */

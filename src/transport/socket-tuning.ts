@@ -88,7 +88,7 @@ export interface NetKeepaliveApi {
  *   tolerates a lost probe on a congested path; 3 probes means one lost probe is not fatal
  *   (RFC 1122 §4.2.3.6: no single unanswered probe may be taken as death). When these defaults
  *   are in force, server and client raise the idle to the negotiated interval + timeout after the
- *   handshake (keepaliveIdleForHeartbeat / raiseKeepaliveIdle, docs/spec/0008), so a longer
+ *   handshake (tuningForHeartbeat, docs/spec/0008; the user timeout moves with it), so a longer
  *   heartbeat does not end every interval in probes.
  * - TCP_USER_TIMEOUT 30 s ⇒ data in flight to a dead peer fails after 30 s instead of after
  *   tcp_retries2 (15) retransmissions ≈ 924.6 s; keepalive is suspended while data is
@@ -343,6 +343,14 @@ export function applySocketTuning(
   return { keepalive, userTimeoutMs, via: viaNetKeepalive ? 'net-keepalive' : 'node', warnings };
 }
 
+/** Which of the tuning's settings came from the defaults, and so may follow the heartbeat (spec 0008). */
+export interface TuningFollows {
+  /** `tcpKeepalive` was not given. */
+  keepalive: boolean;
+  /** `tcpUserTimeout` was not given. */
+  userTimeout: boolean;
+}
+
 /**
  * Spec 0008: the keepalive idle (ms, whole seconds) that lets a heartbeat of this interval and
  * timeout run without a single probe: probes start only once the peer has been silent for a whole
@@ -360,39 +368,28 @@ export function keepaliveIdleForHeartbeat(
 }
 
 /**
- * Raise TCP_KEEPIDLE on a socket tuned by applySocketTuning (spec 0008) and report what is then
- * in force. Node can only set the idle through setKeepAlive(), which makes libuv reset
- * TCP_KEEPINTVL / TCP_KEEPCNT to 1 s / 10: the interval and count in force before are set again
- * through net-keepalive (without it, libuv's values were already what `applied` reports).
- * TCP_USER_TIMEOUT is not touched. `applied` is not modified.
+ * Spec 0008: the tuning to apply once the heartbeat is negotiated. What came from the defaults
+ * follows it: the keepalive idle moves to interval + timeout (keepaliveIdleForHeartbeat), and a
+ * default TCP_USER_TIMEOUT to at least idle + interval × count, so "count" probes still decide
+ * (with a user timeout shorter than the idle, Linux drops at the first unanswered probe, see
+ * keepaliveDropAfterMs). Explicit settings are kept as given. Returns `tuning` itself when
+ * nothing follows.
  */
-export function raiseKeepaliveIdle(
-  socket: TunableSocket,
-  applied: AppliedSocketOptions,
-  idleMs: number,
-  netKeepalive: NetKeepaliveApi | undefined,
-): AppliedSocketOptions {
-  const { keepalive } = applied;
-  if (!keepalive.enabled || socket.destroyed) return applied;
-  socket.setKeepAlive(true, idleMs);
-  const warnings = [...applied.warnings];
-  const next = { ...keepalive, idleMs };
-  const restore = (field: 'intervalMs' | 'count', label: string, libuv: number, set: (api: NetKeepaliveApi, v: number) => boolean): void => {
-    const wanted = keepalive[field];
-    if (typeof wanted !== 'number' || wanted === libuv || !netKeepalive) return;
-    let ok = false;
-    try {
-      ok = set(netKeepalive, wanted);
-    } catch {
-      // reported below like a refusal
-    }
-    if (ok) return;
-    warnings.push(`${label} ${wanted} could not be restored after raising the keepalive idle to ${idleMs} ms; libuv's ${libuv} is in force`);
-    next[field] = libuv;
-  };
-  restore('intervalMs', 'tcpKeepalive.interval', LIBUV_KEEPALIVE_INTERVAL_MS, (api, v) => api.setKeepAliveInterval(socket, v));
-  restore('count', 'tcpKeepalive.count', LIBUV_KEEPALIVE_COUNT, (api, v) => api.setKeepAliveProbes(socket, v));
-  return { ...applied, keepalive: next, warnings };
+export function tuningForHeartbeat(
+  tuning: SocketTuningOptions,
+  heartbeat: { intervalMs: number; timeoutMs: number },
+  follows: TuningFollows,
+): SocketTuningOptions {
+  const ka = tuning.tcpKeepalive;
+  if (!follows.keepalive || typeof ka !== 'object') return tuning;
+  const idle = keepaliveIdleForHeartbeat(tuning, heartbeat);
+  if (idle === undefined) return tuning;
+  const next: SocketTuningOptions = { ...tuning, tcpKeepalive: { ...ka, idle } };
+  const userTimeout = tuning.tcpUserTimeout ?? 0;
+  if (follows.userTimeout && userTimeout > 0) {
+    next.tcpUserTimeout = Math.min(MAX_USER_TIMEOUT_MS, Math.max(userTimeout, idle + toKernelSeconds(ka.interval) * 1000 * ka.count));
+  }
+  return next;
 }
 
 /** What getsockopt says (fields the platform refuses are left out). */

@@ -8,7 +8,7 @@ import {
   keepaliveIdleForHeartbeat,
   kernelKeepaliveDefaults,
   loadNetKeepalive,
-  raiseKeepaliveIdle,
+  tuningForHeartbeat,
   readSocketOptions,
   validateSocketTuning,
   type NetKeepaliveApi,
@@ -279,42 +279,36 @@ test('socket-tuning - keepaliveIdleForHeartbeat: idle moves past interval + time
   assert.equal(keepaliveIdleForHeartbeat(tuned, { intervalMs: 30_000_000, timeoutMs: 40_000_000 }), 32_767_000);
 });
 
-test('socket-tuning - raiseKeepaliveIdle sets the idle, then restores interval and count libuv reset; user timeout untouched', () => {
-  const log: string[] = [];
-  const nk = new FakeNetKeepalive(log);
-  const socket = recordingSocket(log);
-  const applied = applySocketTuning(socket, RECOMMENDED_SOCKET_TUNING, nk);
-  log.length = 0;
-  const raised = raiseKeepaliveIdle(socket, applied, 50_000, nk);
-  assert.deepEqual(log, ['setKeepAlive(true, 50000)', 'setKeepAliveInterval(5000)', 'setKeepAliveProbes(3)']);
-  assert.deepEqual(raised, { ...applied, keepalive: { enabled: true, idleMs: 50_000, intervalMs: 5000, count: 3 } });
-  assert.equal(applied.keepalive.idleMs, 15_000, 'the report it was given is not modified');
-});
-
-test('socket-tuning - raiseKeepaliveIdle: a refused restore is a warning and the report says libuv values', () => {
-  const log: string[] = [];
-  const nk = new FakeNetKeepalive(log);
-  const socket = recordingSocket(log);
-  const applied = applySocketTuning(socket, RECOMMENDED_SOCKET_TUNING, nk);
-  nk.fail.add('setKeepAliveProbes');
-  const raised = raiseKeepaliveIdle(socket, applied, 50_000, nk);
-  assert.deepEqual(raised.keepalive, { enabled: true, idleMs: 50_000, intervalMs: 5000, count: 10 });
-  assert.equal(raised.warnings.length, 1);
-  assert.match(raised.warnings[0]!, /^tcpKeepalive\.count 3 could not be restored after raising the keepalive idle to 50000 ms; libuv's 10/);
-});
-
-test('socket-tuning - raiseKeepaliveIdle without net-keepalive keeps libuv values; on a disabled keepalive it does nothing', () => {
-  const log: string[] = [];
-  const socket = recordingSocket(log);
-  const applied = applySocketTuning(socket, RECOMMENDED_SOCKET_TUNING, undefined);
-  log.length = 0;
-  const raised = raiseKeepaliveIdle(socket, applied, 50_000, undefined);
-  assert.deepEqual(log, ['setKeepAlive(true, 50000)']);
-  assert.deepEqual(raised.keepalive, { enabled: true, idleMs: 50_000, intervalMs: 1000, count: 10 });
-  assert.deepEqual(raised.warnings, applied.warnings);
-
-  const off = applySocketTuning(socket, { tcpKeepalive: false }, undefined);
-  log.length = 0;
-  assert.equal(raiseKeepaliveIdle(socket, off, 50_000, undefined), off);
-  assert.deepEqual(log, []);
+test('socket-tuning - tuningForHeartbeat: defaults follow the heartbeat, explicit settings stay', () => {
+  const hb = { intervalMs: 20_000, timeoutMs: 30_000 };
+  const all = { keepalive: true, userTimeout: true };
+  // Both defaults: idle 50 s, and the user timeout keeps "count 3" true: 50 + 3 × 5 = 65 s.
+  assert.deepEqual(tuningForHeartbeat(RECOMMENDED_SOCKET_TUNING, hb, all), {
+    tcpKeepalive: { idle: 50_000, interval: 5000, count: 3 },
+    tcpUserTimeout: 65_000,
+  });
+  // An explicit user timeout is kept (applySocketTuning will then say the count is overridden).
+  assert.deepEqual(tuningForHeartbeat(RECOMMENDED_SOCKET_TUNING, hb, { keepalive: true, userTimeout: false }), {
+    tcpKeepalive: { idle: 50_000, interval: 5000, count: 3 },
+    tcpUserTimeout: 30_000,
+  });
+  // An explicit keepalive: nothing follows, the very same object comes back.
+  assert.equal(tuningForHeartbeat(RECOMMENDED_SOCKET_TUNING, hb, { keepalive: false, userTimeout: true }), RECOMMENDED_SOCKET_TUNING);
+  // A heartbeat short enough for the default idle: unchanged.
+  assert.equal(tuningForHeartbeat(RECOMMENDED_SOCKET_TUNING, { intervalMs: 4000, timeoutMs: 10_000 }, all), RECOMMENDED_SOCKET_TUNING);
+  // The default heartbeat (5 s / 15 s): idle 20 s, user timeout 35 s.
+  assert.deepEqual(tuningForHeartbeat(RECOMMENDED_SOCKET_TUNING, { intervalMs: 5000, timeoutMs: 15_000 }, all), {
+    tcpKeepalive: { idle: 20_000, interval: 5000, count: 3 },
+    tcpUserTimeout: 35_000,
+  });
+  // A user timeout of 0 (kernel default) stays 0.
+  const noUt = { ...RECOMMENDED_SOCKET_TUNING, tcpUserTimeout: 0 };
+  assert.equal(tuningForHeartbeat(noUt, hb, all).tcpUserTimeout, 0);
+  // Whatever it returns is valid and, applied, reports no warning: count and user timeout agree.
+  for (const interval of [1000, 5000, 60_000, 600_000]) {
+    const tuning = tuningForHeartbeat(RECOMMENDED_SOCKET_TUNING, { intervalMs: interval, timeoutMs: 3 * interval }, all);
+    validateSocketTuning(tuning);
+    const log: string[] = [];
+    assert.deepEqual(applySocketTuning(recordingSocket(log), tuning, new FakeNetKeepalive(log)).warnings, [], `interval ${interval}`);
+  }
 });
