@@ -103,8 +103,6 @@ export class Link implements ConnectionOwner {
   /** Adaptive heartbeat: the interval HELLO proposed, what WELCOME settled, the open idle cycle. */
   private proposedIntervalMs = 0;
   private negotiated: NegotiatedHeartbeat | undefined;
-  /** What socket-tuning put in force on this link's socket (set on connect, raised after WELCOME). */
-  private socketOptions: AppliedSocketOptions | undefined;
   private cycle: IdleCycle | undefined;
   private renegotiating = false;
 
@@ -168,7 +166,6 @@ export class Link implements ConnectionOwner {
       if (this.state !== 'connecting') return void socket.destroy();
       this.state = 'handshake';
       const socketOptions = applySocketTuning(socket, options.socketTuning, this.deps.netKeepalive);
-      this.socketOptions = socketOptions;
       const connection = new Connection({
         transport: new TcpTransport(socket),
         owner: this,
@@ -309,8 +306,7 @@ export class Link implements ConnectionOwner {
     const socket = connection.transport.tunable;
     const tuning = tuningForHeartbeat(options.socketTuning, heartbeat, options.tuningFollows);
     if (tuning === options.socketTuning || socket === undefined) return;
-    this.socketOptions = applySocketTuning(socket, tuning, netKeepalive);
-    this.deps.owner.linkSocketOptions(this, this.socketOptions);
+    this.deps.owner.linkSocketOptions(this, applySocketTuning(socket, tuning, netKeepalive));
   }
 
   message(payload: Uint8Array): void {
