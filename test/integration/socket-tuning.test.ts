@@ -190,16 +190,8 @@ test('socket-tuning (integration) - calling socket.setKeepAlive after tuning res
 test('socket-tuning (integration) - a lifeline session and client expose what is in force, and the kernel agrees', async (t) => {
   const nk = await realNetKeepalive(t);
   if (!nk) return;
-  const { createServer, connect } = await import('../../src/index.js');
   const tuning = { tcpKeepalive: { idle: 7000, interval: 3000, count: 4 }, tcpUserTimeout: 19_000 };
-  const server = createServer(tuning);
-  t.after(() => server.close());
-  const { port } = await server.listen(0, '127.0.0.1');
-  const sessionP = new Promise<import('../../src/index.js').Session>((resolve) => server.once('session', resolve));
-  const client = connect({ port, ...tuning });
-  t.after(() => client.close());
-  await new Promise((resolve) => client.once('open', resolve));
-  const session = await sessionP;
+  const { session, client, port } = await lifelinePair(t, tuning, tuning);
   const expected = { enabled: true, idleMs: 7000, intervalMs: 3000, count: 4 };
   for (const applied of [session.socketOptions, client.socketOptions]) {
     assert.deepEqual(applied?.keepalive, expected);
