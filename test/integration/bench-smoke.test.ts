@@ -65,6 +65,7 @@ test('bench smoke - raw, rawsweep, lifeline and ws hold 200 heartbeating connect
   assert.ok(result.results.find((r) => r.system === 'lifeline')?.derived, 'lifeline ran');
   assert.ok(result.results.find((r) => r.system === 'raw')?.derived, 'raw ran');
   assert.ok(result.results.find((r) => r.system === 'rawsweep')?.derived, 'rawsweep ran');
+  assert.match(report, /a bare server-led sweep with one write pass per slot \(rawsweep\) measured \d+\.\d\d× raw in this run/);
 });
 
 test('bench smoke - native C generator (--native) holds raw and lifeline connections on independent servers; lifeline detects a frozen generator', { timeout: 40_000 }, async (t) => {
