@@ -56,8 +56,7 @@ export const RECONNECT_DEFAULTS: ResolvedReconnectOptions = {
  * Default RECOMMENDED_SOCKET_TUNING (keepalive 15 s + 5 s × 3, TCP_USER_TIMEOUT 30 s); after
  * WELCOME a default keepalive idle is raised to the negotiated interval + timeout (a default
  * user timeout to idle + interval × count), so a heartbeating connection never sends a probe
- * (docs/spec/0008). With `heartbeat: 'adaptive'`
- * keepalive defaults to off.
+ * (docs/spec/0008). With `heartbeat: 'adaptive'` keepalive defaults to off.
  */
 export interface ClientOptions extends SocketTuningOptions {
   /** Server host. Default '127.0.0.1'. Not with `servers`. */

@@ -13,7 +13,7 @@
  */
 import net from 'node:net';
 import { createInterface } from 'node:readline';
-import { performance } from 'node:perf_hooks';
+import { emitJsonLine, wallNow } from './json-child.js';
 import { createServer } from '../server/server.js';
 import { connect } from '../client/client.js';
 import { applySocketTuning, loadNetKeepalive, type NetKeepaliveApi } from '../transport/socket-tuning.js';
@@ -27,8 +27,7 @@ export interface AgentOptions {
   mechanisms: string[];
 }
 
-const wallNow = () => performance.timeOrigin + performance.now();
-const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
+const emit = emitJsonLine;
 const PROBE = Buffer.from('probe\n');
 const FILLER = Buffer.alloc(1024, 0x2e);
 

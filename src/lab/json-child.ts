@@ -5,6 +5,15 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { performance } from 'node:perf_hooks';
+
+/** Wall-clock ms (performance.timeOrigin + now): comparable across processes on the same host. */
+export const wallNow = (): number => performance.timeOrigin + performance.now();
+
+/** The child side: one event as one JSON line on stdout. */
+export function emitJsonLine(event: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
 
 export interface JsonEvent {
   ev: string;

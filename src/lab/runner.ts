@@ -4,7 +4,6 @@
  * mechanism, inject the fault, and record when each side of each connection noticed.
  * Faults run in parallel (each in its own namespaces); each cell is a real run on real sockets.
  */
-import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import { Topology, probeNetnsSupport } from './netns.js';
 import { agentHandle, type AgentHandle } from './agent-handle.js';
@@ -15,6 +14,7 @@ import { outcomeFor, type CellMeasurement, type LabResult, type SkippedCell } fr
 import { FAULTS, type FaultContext, type FaultSpec } from './faults/index.js';
 import { FaultProxy } from './fault-proxy.js';
 import { MECHANISMS, type MechanismSpec } from './mechanisms/index.js';
+import { wallNow } from './json-child.js';
 
 export interface LabOptions {
   mode: 'quick' | 'full';
@@ -34,7 +34,6 @@ export interface LabOptions {
 
 const SERVER_PORT_BASE = 7400;
 const SETTLE_MS = 1500;
-const wallNow = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function runLab(options: LabOptions): Promise<LabResult> {

@@ -348,8 +348,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
 
   resumableSession(id: string): Session | undefined {
     if (this.closing || this.drainState) return undefined;
-    const detached = this.detachedSessions.get(id);
-    if (detached) return detached.session;
+    // Attached or detached: resumableSessions holds both.
     const session = this.resumableSessions.get(id);
     return session !== undefined && session.state !== 'closed' ? session : undefined;
   }

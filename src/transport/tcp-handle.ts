@@ -33,11 +33,11 @@ import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import type { Transport, TransportCloseCause, TransportHandlers } from './types.js';
 import type { TunableSocket } from './socket-tuning.js';
+import { copyOfRead, GRACEFUL_END_TIMEOUT_MS, sharedReadBuffer } from './shared-read.js';
 
 /** The libuv TCP handle methods we call (tcp_wrap's TCP, as net.Socket's `_handle`). */
 export interface TcpHandle {
   readStart(): number;
-  readStop(): number;
   useUserBuffer(buffer: Uint8Array): void;
   writeBuffer(req: object, data: Uint8Array): number;
   shutdown(req: object): number;
@@ -107,13 +107,21 @@ export function handleBindings(): HandleBindings | null {
   return bindings;
 }
 
-const HANDLE_METHODS = ['readStart', 'readStop', 'useUserBuffer', 'writeBuffer', 'shutdown', 'close', 'getpeername', 'setNoDelay', 'setKeepAlive'] as const;
+const HANDLE_METHODS = ['readStart', 'useUserBuffer', 'writeBuffer', 'shutdown', 'close', 'getpeername', 'setNoDelay', 'setKeepAlive'] as const;
+
+/** The prototype of the last handle found usable: every accepted handle shares it, so one full check does. */
+let usablePrototype: object | undefined;
 
 /** Whether `handle` (from net.Server's onconnection) has every method this adapter calls. */
 export function isUsableTcpHandle(handle: unknown): handle is TcpHandle {
   if (typeof handle !== 'object' || handle === null) return false;
+  const prototype = Object.getPrototypeOf(handle) as object | null;
+  if (prototype !== null && prototype === usablePrototype) return true;
   const h = handle as Record<string, unknown>;
-  return HANDLE_METHODS.every((m) => typeof h[m] === 'function') && 'writeQueueSize' in h && 'bytesRead' in h;
+  const usable = HANDLE_METHODS.every((m) => typeof h[m] === 'function') && 'writeQueueSize' in h && 'bytesRead' in h;
+  // Only a class's prototype says "same kind of handle"; a plain object's says nothing.
+  if (usable && prototype !== null && prototype !== Object.prototype) usablePrototype = prototype;
+  return usable;
 }
 
 /**
@@ -141,11 +149,6 @@ type OwnedHandle = TcpHandle & { [kTransport]?: HandleTransport };
 const UV_EOF = -4095;
 /** net.Socket's default writableHighWaterMark. */
 const HIGH_WATER_BYTES = 16 * 1024;
-/** As TcpTransport: a graceful end waits this long for the peer's FIN. */
-const END_TIMEOUT_MS = 2000;
-const SHARED_READ_BUFFER_BYTES = 64 * 1024;
-const SMALL_COPY_BYTES = 32;
-let sharedReadBuffer: Buffer | undefined;
 /** A WriteWrap for synchronous writes: libuv never keeps it, so one serves every write. */
 let idleWriteReq: StreamReq | undefined;
 
@@ -182,12 +185,7 @@ function onHandleRead(this: OwnedHandle): void {
   if (nread > 0) {
     const handlers = transport.handlers;
     if (handlers === undefined) return;
-    const buffer = sharedReadBuffer!;
-    const chunk = Buffer.allocUnsafe(nread);
-    // A heartbeat read is a byte or two: a plain loop beats copy()'s view of the source.
-    if (nread <= SMALL_COPY_BYTES) for (let i = 0; i < nread; i++) chunk[i] = buffer[i]!;
-    else buffer.copy(chunk, 0, 0, nread);
-    handlers.onData(chunk);
+    handlers.onData(copyOfRead(sharedReadBuffer(), nread));
     return;
   }
   if (nread === 0) return;
@@ -313,18 +311,15 @@ export class HandleTransport implements Transport {
     }
     if ((this.flags & (F_READING | F_CLOSING)) !== 0) return;
     this.flags |= F_READING;
-    this.handle.useUserBuffer((sharedReadBuffer ??= Buffer.allocUnsafe(SHARED_READ_BUFFER_BYTES)));
+    this.handle.useUserBuffer(sharedReadBuffer());
     const err = this.handle.readStart();
     if (err < 0) this.fail(uvError(err, 'read'));
   }
 
   write(bytes: Uint8Array): boolean {
     if ((this.flags & (F_CLOSED | F_CLOSING | F_ENDING)) !== 0) return false;
-    if (this.corked !== undefined) {
-      this.corked.push(bytes);
-      return this.afterWrite();
-    }
-    this.send(bytes);
+    if (this.corked !== undefined) this.corked.push(bytes);
+    else this.send(bytes);
     return this.afterWrite();
   }
 
@@ -367,7 +362,7 @@ export class HandleTransport implements Transport {
       this.closeHandle();
       return;
     }
-    const timer = setTimeout(() => this.closeHandle(), END_TIMEOUT_MS);
+    const timer = setTimeout(() => this.closeHandle(), GRACEFUL_END_TIMEOUT_MS);
     timer.unref();
     (this.rare ??= {}).endTimer = timer;
   }

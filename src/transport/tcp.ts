@@ -22,6 +22,7 @@
  */
 import type net from 'node:net';
 import type { Transport, TransportCloseCause, TransportHandlers } from './types.js';
+import { copyOfRead, GRACEFUL_END_TIMEOUT_MS, sharedReadBuffer } from './shared-read.js';
 
 const kTransport = Symbol('lifeline.tcpTransport');
 
@@ -32,10 +33,6 @@ export interface TcpTransportOptions {
   sharedReadBuffer?: boolean;
 }
 
-/** Where accepted sockets read into (one read at a time: the event loop is single-threaded). */
-const SHARED_READ_BUFFER_BYTES = 64 * 1024;
-const SMALL_COPY_BYTES = 32;
-let sharedReadBuffer: Buffer | undefined;
 
 /** net.Socket's private onread slots, found once by their symbols' descriptions. */
 let onreadSlots: { buffer: symbol; callback: symbol } | null | undefined;
@@ -59,7 +56,7 @@ function readIntoSharedBuffer(socket: net.Socket): boolean {
   if (raw[slots.buffer] !== null || raw[slots.callback] !== null) return false;
   // Bytes already pushed through the stream would be stranded without a 'data' listener.
   if (socket.readableLength > 0) return false;
-  const buffer = (sharedReadBuffer ??= Buffer.allocUnsafe(SHARED_READ_BUFFER_BYTES));
+  const buffer = sharedReadBuffer();
   raw[slots.buffer] = buffer;
   raw[slots.callback] = onSharedRead;
   handle.useUserBuffer(buffer);
@@ -85,12 +82,7 @@ function onSocketData(this: OwnedSocket, chunk: Buffer): void {
 function onSharedRead(this: OwnedSocket, nread: number, buffer: Buffer): void {
   const handlers = this[kTransport]?.handlers;
   if (handlers === undefined) return;
-  const chunk = Buffer.allocUnsafe(nread);
-  // A heartbeat read is a byte or two: a plain loop, since buffer.copy() of part of a buffer
-  // allocates a view of the source first.
-  if (nread <= SMALL_COPY_BYTES) for (let i = 0; i < nread; i++) chunk[i] = buffer[i]!;
-  else buffer.copy(chunk, 0, 0, nread);
-  handlers.onData(chunk);
+  handlers.onData(copyOfRead(buffer, nread));
 }
 
 function onSocketDrain(this: OwnedSocket): void {
@@ -189,7 +181,7 @@ export class TcpTransport implements Transport {
     if (this.socket.destroyed) return;
     this.socket.end();
     // A peer that never reads could keep a graceful end pending forever; bound it.
-    const timer = setTimeout(() => this.socket.destroy(), 2000);
+    const timer = setTimeout(() => this.socket.destroy(), GRACEFUL_END_TIMEOUT_MS);
     timer.unref();
     this.socket.once('close', () => clearTimeout(timer));
   }

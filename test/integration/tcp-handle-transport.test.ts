@@ -189,3 +189,22 @@ test('tcp-handle - the peer half-closes while our writes are still queued: they 
   assert.ok(await eventually(() => recorder.closes === 1, 3000));
   assert.deepEqual(recorder.cause, { kind: 'end' });
 });
+
+test('tcp-handle - takeOverConnections hands accept errors and unusable handles to net.Server as before', (t) => {
+  if (handleBindings() === null) return t.skip('no stream bindings');
+  const seenByNet: [number, unknown][] = [];
+  const listening = {
+    onconnection(status: number, handle: unknown) {
+      seenByNet.push([status, handle]);
+    },
+  };
+  const taken: unknown[] = [];
+  assert.equal(takeOverConnections({ _handle: listening } as unknown as net.Server, (h) => taken.push(h)), true);
+  const notAHandle = { readStart() {} };
+  listening.onconnection(-24, undefined); // EMFILE: net.Server reports it
+  listening.onconnection(0, notAHandle);
+  assert.deepEqual(seenByNet, [[-24, undefined], [0, notAHandle]]);
+  assert.deepEqual(taken, []);
+  // Not listening (no handle): nothing to take over.
+  assert.equal(takeOverConnections({ _handle: null } as unknown as net.Server, () => {}), false);
+});

@@ -18,7 +18,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { createInterface } from 'node:readline';
-import { performance } from 'node:perf_hooks';
+import { emitJsonLine, wallNow } from '../json-child.js';
 import { createServer } from '../../server/server.js';
 import { connect, type Client } from '../../client/client.js';
 import type { AdaptiveEvent } from '../../client/adaptive.js';
@@ -32,8 +32,7 @@ export interface AdaptiveAgentOptions {
   rows: string[];
 }
 
-const wallNow = () => performance.timeOrigin + performance.now();
-const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
+const emit = emitJsonLine;
 /** Only the heartbeat under test: no kernel keepalive or user timeout on either end. */
 const NO_KERNEL_TIMERS = { tcpKeepalive: false, tcpUserTimeout: 0 } as const;
 

@@ -15,10 +15,9 @@
  */
 import { spawn } from 'node:child_process';
 import os from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { Topology, probeNetnsSupport } from '../netns.js';
 import { cliCommand, trackChild } from '../processes.js';
-import { wrapJsonChild, type JsonChild } from '../json-child.js';
+import { wrapJsonChild, type JsonChild, wallNow } from '../json-child.js';
 import { FaultProxy } from '../fault-proxy.js';
 import { natTimeout } from '../faults/nat-timeout.js';
 import type { ResolvedNatLearnerOptions } from '../../liveness/nat-learner.js';
@@ -71,7 +70,6 @@ export interface AdaptiveNatResult extends AdaptiveSummary {
   events: AdaptiveAgentEvent[];
 }
 
-const wallNow = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 type Agent = JsonChild<AdaptiveAgentEvent>;
