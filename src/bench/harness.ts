@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnBenchChild, type JsonChild } from './child.js';
 import { readMemInfo, readNetCounters, waitForMemorySettled, watchMemory, type NetCounters } from './memory-guard.js';
 import { nativeGeneratorBinary, spawnNativeGenerator } from './native-generator.js';
-import { FROZEN_SHARE, planGenerators, planNativeSegments, serverProcesses, sourcesFor } from './plan.js';
+import { FROZEN_SHARE, nativeSegmentConnections, planGenerators, planNativeSegments, serverProcesses, sourcesFor } from './plan.js';
 import { startExternalServer, type ExternalServer } from './external-servers.js';
 import { isNodeSystem } from './node-servers.js';
 import { SYSTEMS, systemUnavailable } from './systems.js';
@@ -213,7 +213,7 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
     const connectDeadlineMs = config.native ? 120_000 + config.connections : 30_000 + config.connections * 2;
     if (config.native) {
       for (const [i, segments] of planNativeSegments(config.connections, server.ports).entries()) {
-        nativeCounts.push(segments.split(',').reduce((sum, part) => sum + Number(part.split(':')[2]), 0));
+        nativeCounts.push(nativeSegmentConnections(segments));
         generators.push(
           spawnNativeGenerator(`${system} native generator ${i + 1}`, nativeBinary!, system as 'raw' | 'lifeline', {
             host: HOST,

@@ -118,6 +118,9 @@ async function startRaw(o: NodeServerOptions): Promise<StartedNodeServer> {
   return { netServer: server, close: () => closeNet(server) };
 }
 
+/** rawsweep reads the echoes only to keep the socket flowing: one listener for all sockets. */
+const ignoreEcho = (): void => {};
+
 /** Slot width of the rawsweep server: lifeline's default timer-wheel tick (timerResolution). */
 const SWEEP_SLOT_MS = 50;
 
@@ -137,7 +140,7 @@ async function startRawSweep(o: NodeServerOptions): Promise<StartedNodeServer> {
     socket.once('data', (chunk) => {
       socket.write(chunk.subarray(0, 1));
       slot.add(socket);
-      socket.on('data', () => {});
+      socket.on('data', ignoreEcho);
     });
   });
   let current = 0;

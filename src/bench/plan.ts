@@ -67,6 +67,11 @@ export function planNativeSegments(connections: number, ports: number[]): string
   return plans;
 }
 
+/** How many connections one planNativeSegments() entry holds. */
+export function nativeSegmentConnections(segments: string): number {
+  return segments.split(',').reduce((sum, part) => sum + Number(part.split(':')[2]), 0);
+}
+
 /** `address:count,…` for the generator holding global connections [first, first + count). */
 export function sourcesFor(first: number, count: number): string {
   const parts: string[] = [];
