@@ -72,7 +72,7 @@ const counters = { roundTrips: 0, missed: 0, closed: 0 };
 let windowOpen = false;
 const rtt = createHistogram();
 
-const leanKind: Partial<Record<SystemId, LeanProtocolId>> = { raw: 'raw', rawsweep: 'rawsweep', lifeline: 'lifeline', aedes: 'mqtt', mosquitto: 'mqtt', nats: 'nats' };
+const leanKind: Partial<Record<SystemId, LeanProtocolId>> = { raw: 'raw', rawsweep: 'rawsweep', lifeline: 'lifeline', 'lifeline-sl': 'lifeline', aedes: 'mqtt', mosquitto: 'mqtt', nats: 'nats' };
 const lean: LeanProtocol | undefined = leanKind[system] ? leanProtocol(leanKind[system], intervalMs) : undefined;
 const openLibrary: OpenLibraryClient | undefined =
   system === 'ws' || system === 'socketio' ? await libraryClient(system) : undefined;
@@ -131,12 +131,12 @@ function closed(i: number): void {
 function openLean(i: number, protocol: LeanProtocol): void {
   let settledOnce = false;
   let opened = false;
-  const settle = (ok: boolean, error?: string) => {
+  const settle = (ok: boolean, error?: string, serverLeads = false) => {
     if (settledOnce) return;
     settledOnce = true;
     opened = ok;
     settled(i, ok, error);
-    if (ok && protocol.clientPings) startPinging();
+    if (ok && protocol.clientPings && !serverLeads) startPinging();
   };
   const socket = net.connect({ host, port, localAddress: sourceFor(i), noDelay: true });
   leanSockets.add(socket);
@@ -155,7 +155,7 @@ function openLean(i: number, protocol: LeanProtocol): void {
   };
   const session = protocol.create({
     write: (bytes) => void (socket.writable && socket.write(bytes)),
-    ready: () => settle(true),
+    ready: (serverLeads) => settle(true, undefined, serverLeads),
     roundTrip: () => roundTrip(i),
     fail: (message) => {
       settle(false, message);

@@ -7,8 +7,10 @@
  *             T; the echo is the round trip.
  * - rawsweep: 1 byte on connect (its echo opens the connection), then echo every byte the
  *             server sends; each is a round trip (the server leads).
- * - lifeline: HELLO (interval T, timeout 3T), then a PING (1 byte) every T; a PONG (2 bytes) is
- *             the round trip; a server PING is answered with PONG. Same bytes on the wire as the
+ * - lifeline: HELLO (interval T, timeout 3T, followServerPings like the real client), then a
+ *             PING (1 byte) every T; a PONG (2 bytes) is the round trip; a server PING is
+ *             answered with PONG (and is the round trip when WELCOME says the server leads: then
+ *             the client never pings, as the real client would not while the server's PINGs come). Same bytes on the wire as the
  *             real client when the connection is otherwise idle (the real client pings after T
  *             of silence, plus up to 10 % jitter), like test/fixtures/ping-peers.ts.
  * - mqtt:     CONNECT (MQTT 3.1.1, clean session, keepalive = T in whole seconds, at least 1),
@@ -22,8 +24,8 @@ import { encodeFrame, encodePing, encodePong } from '../protocol/encode.js';
 /** What a protocol needs from its connection (narrow port). */
 export interface LeanPort {
   write(bytes: Uint8Array): void;
-  /** Handshake finished: the connection counts as open. */
-  ready(): void;
+  /** Handshake finished: the connection counts as open. serverLeads: the server pings, we only answer (lifeline, spec 0010). */
+  ready(serverLeads?: boolean): void;
   /** One heartbeat round trip completed. */
   roundTrip(): void;
   fail(message: string): void;
@@ -101,21 +103,26 @@ function rawProtocol(serverLeads = false): LeanProtocol {
 function lifelineProtocol(intervalMs: number): LeanProtocol {
   // One PING id for all: the server echoes it; ids only matter to a client that times RTTs per ping.
   const ping = encodePing(1);
-  const hello = encodeFrame({ type: 'hello', version: 1, heartbeatIntervalMs: intervalMs, heartbeatTimeoutMs: 3 * intervalMs });
+  const hello = encodeFrame({ type: 'hello', version: 1, heartbeatIntervalMs: intervalMs, heartbeatTimeoutMs: 3 * intervalMs, followServerPings: true });
   return {
     clientPings: true,
     ping,
     readyOnConnect: false,
     create(port) {
       const decoder = new FrameDecoder();
+      // Server leads: its PONGs are pushed status (not answers to us), its PINGs the round trips.
+      let serverLeads = false;
       return {
         hello: () => hello,
         onData(chunk) {
           try {
             decoder.push(chunk, (frame) => {
-              if (frame.type === 'pong') port.roundTrip();
-              else if (frame.type === 'welcome') port.ready();
-              else if (frame.type === 'ping') {
+              if (frame.type === 'pong') {
+                if (!serverLeads) port.roundTrip();
+              } else if (frame.type === 'welcome') {
+                serverLeads = frame.serverPings === true;
+                port.ready(serverLeads);
+              } else if (frame.type === 'ping') {
                 port.write(encodePong(frame.id, 'ok', 0));
                 port.roundTrip();
               } else if (frame.type === 'close') port.fail(`server sent CLOSE ${frame.code}: ${frame.message}`);

@@ -10,6 +10,7 @@
  *             cost at best), the client echoes. No liveness check: the floor of a server-led
  *             heartbeat, measured beside raw's client-led one.
  * - lifeline: src/server with heartbeatInterval T, heartbeatTimeout 3T, default socket tuning.
+ * - lifeline-sl: the same with heartbeatLeader 'server' (the lean clients offer to follow).
  * - ws:       the heartbeat pattern from ws's README ("How to detect and close broken
  *             connections?"): one setInterval(T) sweep pings every client and terminates those
  *             that did not answer the previous sweep.
@@ -55,8 +56,8 @@ export interface StartedNodeServer {
   close(): Promise<void>;
 }
 
-export type NodeSystemId = Extract<SystemId, 'raw' | 'rawsweep' | 'lifeline' | 'ws' | 'socketio' | 'aedes'>;
-export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'rawsweep', 'lifeline', 'ws', 'socketio', 'aedes'];
+export type NodeSystemId = Extract<SystemId, 'raw' | 'rawsweep' | 'lifeline' | 'lifeline-sl' | 'ws' | 'socketio' | 'aedes'>;
+export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'rawsweep', 'lifeline', 'lifeline-sl', 'ws', 'socketio', 'aedes'];
 
 export function isNodeSystem(id: SystemId): id is NodeSystemId {
   return (NODE_SYSTEMS as readonly string[]).includes(id);
@@ -64,7 +65,7 @@ export function isNodeSystem(id: SystemId): id is NodeSystemId {
 
 /** Why a Node system cannot run here (its optional peer is missing), or undefined. */
 export async function nodeSystemUnavailable(id: NodeSystemId): Promise<string | undefined> {
-  const peer = { raw: undefined, rawsweep: undefined, lifeline: undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
+  const peer = { raw: undefined, rawsweep: undefined, lifeline: undefined, 'lifeline-sl': undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
   if (peer === undefined) return undefined;
   try {
     await import(peer);
@@ -82,7 +83,9 @@ export async function startNodeServer(id: NodeSystemId, o: NodeServerOptions): P
     case 'rawsweep':
       return startRawSweep(o);
     case 'lifeline':
-      return startLifeline(o);
+      return startLifeline(o, 'client');
+    case 'lifeline-sl':
+      return startLifeline(o, 'server');
     case 'ws':
       return startWs(o);
     case 'socketio':
@@ -158,8 +161,9 @@ async function startRawSweep(o: NodeServerOptions): Promise<StartedNodeServer> {
   };
 }
 
-async function startLifeline(o: NodeServerOptions): Promise<StartedNodeServer> {
+async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | 'server'): Promise<StartedNodeServer> {
   const server = createLifelineServer({
+    heartbeatLeader,
     heartbeatInterval: o.intervalMs,
     heartbeatTimeout: 3 * o.intervalMs,
     // The smoke test runs at 200 ms; the defaults would clamp it to 250 ms.

@@ -24,6 +24,12 @@ export const SYSTEMS: Record<SystemId, SystemInfo> = {
     detectsDeadClients: false,
   },
   lifeline: { id: 'lifeline', label: 'lifeline', heartbeat: 'client PING after T idle, server PONG with status/load; timeout 3T; one TimerWheel', detectsDeadClients: true },
+  'lifeline-sl': {
+    id: 'lifeline-sl',
+    label: 'lifeline, server leads',
+    heartbeat: "heartbeatLeader 'server': server PING after T idle (one wheel tick's in one pass), client PONG; status pushed on change; timeout 3T",
+    detectsDeadClients: true,
+  },
   ws: { id: 'ws', label: 'ws (README pattern)', heartbeat: 'server setInterval(T) sweep: ping all, terminate if no pong since the last sweep', detectsDeadClients: true },
   socketio: { id: 'socketio', label: 'socket.io', heartbeat: 'pingInterval T, pingTimeout 2T, websocket transport', detectsDeadClients: true },
   aedes: { id: 'aedes', label: 'MQTT (aedes)', heartbeat: 'keepalive T (whole seconds, ≥ 1 s), PINGREQ/PINGRESP; broker drops after 1.5 × keepalive', detectsDeadClients: true },

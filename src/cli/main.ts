@@ -26,6 +26,7 @@ program
   .option('--interval <ms>', 'default heartbeat interval, ms', parseMs('--interval'), 5000)
   .option('--timeout <ms>', 'default heartbeat timeout, ms', parseMs('--timeout'), 15000)
   .option('--echo', 'echo every message back to its sender', false)
+  .addOption(new Option('--heartbeat-leader <side>', 'who sends the heartbeat PINGs (server: for clients that offer it, spec 0010)').choices(['client', 'server']).default('client'))
   .addOption(logOption())
   .action(async (opts) => {
     await runServer(opts);

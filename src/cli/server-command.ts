@@ -14,12 +14,13 @@ export interface ServerCommandOptions {
   interval: number;
   timeout: number;
   echo: boolean;
+  heartbeatLeader: 'client' | 'server';
   log: LogFormat;
 }
 
 export async function runServer(opts: ServerCommandOptions): Promise<void> {
   const log = createLogger('lifeline-server', opts.log);
-  const server = createServer({ heartbeatInterval: opts.interval, heartbeatTimeout: opts.timeout });
+  const server = createServer({ heartbeatInterval: opts.interval, heartbeatTimeout: opts.timeout, heartbeatLeader: opts.heartbeatLeader });
   const short = (s: Session) => s.id.slice(0, 8);
 
   server.on('session', (session) => {

@@ -137,6 +137,14 @@ export class Client extends EventEmitter implements LinkOwner {
     return this.link?.connection?.sinceLastSeenMs;
   }
 
+  /**
+   * Who sends the heartbeat PINGs on the current connection (docs/spec/0010-server-leads.md):
+   * 'server' when the server leads (we offered and it is configured to), else 'client'.
+   */
+  get heartbeatLeader(): 'client' | 'server' {
+    return this.link?.serverLeads === true ? 'server' : 'client';
+  }
+
   /** The server's status from its latest PONG. */
   get serverStatus(): PeerStatus {
     return this.peerStatus;

@@ -105,6 +105,10 @@ export class Link implements ConnectionOwner {
   private negotiated: NegotiatedHeartbeat | undefined;
   private cycle: IdleCycle | undefined;
   private renegotiating = false;
+  /** The server leads this connection's heartbeat (spec 0010): set by WELCOME. */
+  serverLeads = false;
+  /** When the chunk holding the last PONG arrived (connection clock). */
+  private pongSeenAtMs = Number.NaN;
 
   constructor(deps: LinkDeps) {
     this.deps = deps;
@@ -196,6 +200,8 @@ export class Link implements ConnectionOwner {
         maxFrameSize: options.maxFrameSize,
         ...(token === undefined ? {} : { token: typeof token === 'string' ? new TextEncoder().encode(token) : token }),
         ...resumeHello(this.deps.owner.linkResumeHello(this)),
+        // Spec 0010: the adaptive learner must time the idle itself, so it never hands the lead over.
+        ...(options.followServerPings && !adaptive ? { followServerPings: true } : {}),
       });
       connection.startHandshakeTimer(Math.max(1, startedAt + handshakeTimeout - clock.now()));
     });
@@ -266,9 +272,11 @@ export class Link implements ConnectionOwner {
     this.negotiated = negotiated;
     const adaptive = this.deps.adaptive;
     if (adaptive) adaptive.opened(this.networkKey!);
+    // The server leads only if we offered (a WELCOME saying so unasked is ignored: we keep pinging).
+    this.serverLeads = frame.serverPings === true && options.followServerPings && !adaptive;
     connection.open({
       ...(resume.state ? { resume: resume.state } : {}),
-      ...(adaptive ? adaptive.pingSchedule(this.networkKey!, negotiated) : pingSchedule('client', negotiated)),
+      ...(adaptive ? adaptive.pingSchedule(this.networkKey!, negotiated) : pingSchedule('client', negotiated, this.serverLeads ? 'server' : 'client')),
       timeoutMs: negotiated.timeoutMs,
       peerMaxFrameSize: frame.maxFrameSize ?? options.maxFrameSize,
       ...(options.detector ? { detector: options.detector } : {}),
@@ -314,8 +322,11 @@ export class Link implements ConnectionOwner {
     this.deps.owner.linkMessage(this, payload);
   }
 
-  ping(id: number): void {
+  ping(id: number, nowMs: number): void {
     this.deps.owner.linkPing(this, id);
+    // Server leads: its PING says "running, status unchanged" — unless a PONG with the status
+    // came in the same read (a pushed change, already counted as that beat's observation).
+    if (this.serverLeads && nowMs !== this.pongSeenAtMs) this.reportAvailability(this.availability?.serverPinged(nowMs));
   }
 
   pingSent(_id: number, nowMs: number, silentForMs: number): void {
@@ -329,6 +340,7 @@ export class Link implements ConnectionOwner {
   }
 
   pong(info: PongInfo): void {
+    this.pongSeenAtMs = this.connection?.lastSeenAt ?? Number.NaN;
     if (this.cycle) this.cycleAnswered();
     this.cancelAvailabilityCheck?.();
     this.cancelAvailabilityCheck = undefined;

@@ -122,6 +122,15 @@ export interface ClientOptions extends SocketTuningOptions {
   detector?: DetectorSpec;
   /** Stall guard: when our own event loop stalls, do not blame the server for it. Default true. */
   stallGuard?: boolean;
+  /**
+   * Offer the server to lead the heartbeat (HELLO followServerPings, docs/spec/0010-server-leads.md).
+   * A server configured with `heartbeatLeader: 'server'` then pings us and we only answer:
+   * cheaper for a server holding many connections. We still notice a silent server (we ping
+   * ourselves after the interval plus a margin) and learn its status from the PONGs it pushes
+   * when that changes; our own RTT samples come only from those rarer PINGs of ours. Not
+   * offered with heartbeat 'adaptive' (the learner must time the idle itself). Default true.
+   */
+  followServerPings?: boolean;
   /** Opaque credential sent in HELLO (for the server's auth hook). */
   token?: Uint8Array | string;
   /** Clock (tests inject a FakeClock). Default: the monotonic system clock. */
@@ -135,6 +144,7 @@ export const CLIENT_DEFAULTS = {
   availabilityBudget: 1000,
   busyPongs: 2,
   stallGuard: true,
+  followServerPings: true,
   handshakeTimeout: 5000,
   maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
   maxQueuedBytes: 4 * 1024 * 1024,
@@ -155,6 +165,7 @@ export type ResolvedClientOptions = Omit<ClientOptions, 'servers' | 'reconnect'>
   availabilityBudget: number;
   busyPongs: number;
   stallGuard: boolean;
+  followServerPings: boolean;
   socketTuning: SocketTuningOptions;
   /** Which socket-tuning settings came from the defaults: they follow the heartbeat after WELCOME (docs/spec/0008). */
   tuningFollows: TuningFollows;
@@ -199,6 +210,9 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   positiveNumber('availabilityBudget', o.availabilityBudget);
   if (o.detector !== undefined) validateDetectorSpec(o.detector, 'detector');
   if (typeof o.stallGuard !== 'boolean') throw new InvalidOptionError('stallGuard', `must be a boolean, got ${String(o.stallGuard)}`);
+  if (typeof o.followServerPings !== 'boolean') {
+    throw new InvalidOptionError('followServerPings', `must be a boolean, got ${String(o.followServerPings)}`);
+  }
   if (!Number.isInteger(o.busyPongs) || o.busyPongs < 1) {
     throw new InvalidOptionError('busyPongs', `must be an integer >= 1, got ${String(o.busyPongs)}`);
   }

@@ -8,7 +8,7 @@
  * or "dead"; this class writes the PING or tears the transport down.
  */
 import { FrameDecoder, type FrameSink } from '../protocol/decoder.js';
-import { encodeAck, encodeDataHeader, encodeFrame, encodePing } from '../protocol/encode.js';
+import { encodeAck, encodeDataHeader, encodeFrame } from '../protocol/encode.js';
 import { NOT_RETAINED, ResumeState } from './resume.js';
 import type { CloseCode, Frame, GoawayFrame, HelloFrame, PeerStatus, WelcomeFrame } from '../protocol/frames.js';
 import { Heartbeat, sharedHeartbeatOptions } from '../liveness/heartbeat.js';
@@ -17,7 +17,7 @@ import type { DetectorSpec } from '../liveness/detectors/types.js';
 import type { Clock, Cancel } from '../time/clock.js';
 import { createTimer, type Scheduler, type SchedulerTimer } from '../time/scheduler.js';
 import type { Transport, TransportCloseCause, TransportHandlers } from '../transport/types.js';
-import { pongBytes } from './pong-bytes.js';
+import { pingBytes, pongBytes } from './pong-bytes.js';
 import { RareState } from './rare-state.js';
 import { BufferOverflowError, LifelineError, ProtocolError } from '../errors.js';
 import type { CloseReason, CloseReasonCode, DetectedBy } from './close-reason.js';
@@ -118,6 +118,12 @@ export interface OpenParams {
   peerMaxFrameSize: number;
   /** Stall guard; absent = off. */
   stallGuard?: StallGuardOptions;
+  /**
+   * We lead the heartbeat and the peer does not ping (server leads, spec 0010): it cannot learn
+   * our status from PONGs, so a PING of ours carries a PONG with our status and load before it
+   * whenever they changed since we last told this peer (never on most beats: 1 byte per PING).
+   */
+  pushStatus?: boolean;
   /** Dead-peer detector; absent = fixed timeout. */
   detector?: DetectorSpec;
   /** The session's sequence state (resumable sessions keep it across connections). */
@@ -134,6 +140,12 @@ const DEFAULT_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const ACK_DELAY_MS = 50;
 /** …or at once after this many unacknowledged messages. */
 const ACK_EVERY = 64;
+/** pushStatus: a PONG rides with our PING when the load moved this much since we last told it. */
+export const LOAD_PUSH_STEP = 32;
+/** statusTold when we do not push status (the peer leads). */
+const NOT_PUSHING = -1;
+/** statusTold's status bits before the first push (no status is 3). */
+const NEVER_TOLD = 3 << 8;
 const F_AWAITING_PEER_CLOSE = 1;
 const F_DEFERRED_FOR_STALL = 2;
 
@@ -166,6 +178,12 @@ export class Connection implements TransportHandlers, FrameSink {
   private peerMaxFrameSize = 1_073_741_824; // 2^30
   /** Id of the last PING in the chunk being decoded (-1: none). */
   private pingToAnswer = -1;
+  /**
+   * pushStatus only (else NOT_PUSHING), packed in one small integer: the load (bits 0–7) and
+   * status (8–9; 3 = none yet) this peer last heard from us, and the id of the peer's last PING
+   * (10–14), which our status PONGs echo so they never answer a PING of its own by mistake.
+   */
+  private statusTold = NOT_PUSHING;
   /** Sequence numbers and (for resumable sessions) the replay buffer: outlives this connection. */
   private resumeState: ResumeState | undefined = undefined;
   /** Close reason, GOAWAY, ACK timer, write time, peer status: made on first use (rare-state.ts). */
@@ -290,6 +308,7 @@ export class Connection implements TransportHandlers, FrameSink {
     this.peerMaxFrameSize = params.peerMaxFrameSize;
     this.stallGuard = params.stallGuard;
     if (params.resume) this.resumeState = params.resume;
+    if (params.pushStatus === true) this.statusTold = NEVER_TOLD;
     const now = this.clock.now();
     const spec = params.detector;
     // The fixed timeout (the default) is judged by the Heartbeat itself, from settings shared by
@@ -537,7 +556,26 @@ export class Connection implements TransportHandlers, FrameSink {
     const h = this.health();
     // A shared, never-mutated 2-byte frame per (id, status, load): no allocation per PONG.
     this.write(pongBytes(id, h.status, h.load));
+    if (this.statusTold !== NOT_PUSHING) this.statusTold = (id << 10) | statusBits(h);
     this.owner.ping(id, this.lastSeenAtMs);
+  }
+
+  /**
+   * pushStatus: our PING, preceded by a PONG with our status and load when the peer has not
+   * heard them yet (first beat) or they changed (status, or load by LOAD_PUSH_STEP). The PONG
+   * echoes the peer's last PING id, already answered, so it gives the peer no false RTT sample.
+   */
+  private pingWithStatus(id: number): Uint8Array {
+    const told = this.statusTold;
+    const h = this.health();
+    const now = statusBits(h);
+    if ((now & 0x300) === (told & 0x300) && Math.abs((now & 0xff) - (told & 0xff)) < LOAD_PUSH_STEP) return pingBytes(id);
+    const peerPingId = told >>> 10;
+    this.statusTold = (peerPingId << 10) | now;
+    const out = new Uint8Array(3);
+    out.set(pongBytes(peerPingId, h.status, h.load), 0);
+    out[2] = pingBytes(id)[0]!;
+    return out;
   }
 
   /** @internal (FrameSink) A PING decoded without a frame object. */
@@ -701,7 +739,7 @@ export class Connection implements TransportHandlers, FrameSink {
         break;
       case 'ping': {
         const silentForMs = now - Math.max(hb.lastSeenAtMs, this.rareState?.lastWriteAtMs ?? 0);
-        this.write(encodePing(verdict.id));
+        this.write(this.statusTold === NOT_PUSHING ? pingBytes(verdict.id) : this.pingWithStatus(verdict.id));
         this.owner.pingSent(verdict.id, now, silentForMs);
         break;
       }
@@ -763,4 +801,10 @@ export class Connection implements TransportHandlers, FrameSink {
     this.cancelHandshake?.();
     this.cancelHandshake = undefined;
   }
+}
+
+/** A report's status and load as statusTold packs them (status in bits 8–9, load in 0–7). */
+function statusBits(h: HealthReport): number {
+  const status = h.status === 'ok' ? 0 : h.status === 'busy' ? 1 : 2;
+  return (status << 8) | (h.load & 0xff);
 }

@@ -10,7 +10,8 @@
  * frame actually sent — at most 96 × 256 of them (valid status bits × loads), in practice the
  * few loads a server reports times the 32 ids.
  */
-import { encodePong } from '../protocol/encode.js';
+import { encodePing, encodePong } from '../protocol/encode.js';
+import { PING_ID_MODULO } from '../protocol/frames.js';
 import type { PeerStatus } from '../protocol/frames.js';
 
 /** One slot per (type byte & 0x7f, load): the type byte always has its top bit set. */
@@ -38,4 +39,12 @@ export function pongBytes(id: number, status: PeerStatus, load: number): Uint8Ar
   const view = table.subarray(index * 2, index * 2 + 2);
   views[index] = view;
   return view;
+}
+
+/** The 32 PING frames, shared the same way: a server that leads the heartbeat writes one per beat. */
+const PINGS: readonly Uint8Array[] = Array.from({ length: PING_ID_MODULO }, (_, id) => Buffer.from(encodePing(id)));
+
+/** encodePing(id), shared (never mutate it). Throws on a bad id like encodePing. */
+export function pingBytes(id: number): Uint8Array {
+  return PINGS[id] ?? encodePing(id);
 }

@@ -76,6 +76,15 @@ export class AvailabilityMonitor {
     return undefined;
   }
 
+  /**
+   * The server leads the heartbeat (spec 0010) and pinged us: it is running, and its status is
+   * what it last pushed (it pushes a PONG with the PING when the status changes). Counts as one
+   * more PONG with that status — so `busyPongs` still means that many beats in a row.
+   */
+  serverPinged(nowMs: number): AvailabilityChange | undefined {
+    return this.pong(this.lastStatus, this.lastLoad, undefined, nowMs);
+  }
+
   /** The peer announced it is draining (GOAWAY): unavailable at once, whatever PONGs said. */
   draining(): AvailabilityChange | undefined {
     this.lastStatus = 'draining';

@@ -40,26 +40,35 @@ export function negotiateHeartbeat(
 /**
  * Who pings. Both sides run the same idle-driven rule, but if both waited exactly the interval
  * they would ping each other in the same instant every cycle (two round trips instead of one).
- * The client leads: it pings after `interval` (+ up to 10 % jitter, drawn per cycle, so clients
- * that connected together — a reconnect storm — spread out). Every PONG therefore reaches the
- * client and carries the *server's* status and load: the client learns "busy" or "draining",
- * and how late the server answers, from the heartbeat it already pays for. The server waits a
- * margin longer, so in steady state it only answers (one PING + one PONG per interval) and
- * pings itself only when the client went quiet. Its answers cost it a read and a write per
- * interval and no timer-driven writes at all. Detection time is unaffected: death is judged on
- * the time since the last *receive*.
+ * So one side leads: it pings after `interval` (+ up to 10 % jitter, drawn per cycle, so peers
+ * that connected together — a reconnect storm — spread out), and the follower waits a margin
+ * longer, so in steady state it only answers (one PING + one PONG per interval) and pings itself
+ * only when the leader went quiet. Detection time is unaffected: death is judged on the time
+ * since the last *receive*.
+ *
+ * - The client leads by default: every PONG then reaches the client and carries the *server's*
+ *   status and load, and the client times its own PINGs (its RTT, spec 0005's availability).
+ *   The server's answers cost it a read and a write per interval and no timer-driven writes.
+ * - The server leads when it is configured to and the client offered it (HELLO
+ *   followServerPings, spec 0010): the server's PINGs of one timer-wheel tick go out in one
+ *   pass and their PONGs come back together, so one wake-up reads many (measured: ≈ 0.75× the
+ *   server CPU of answering spread-out client PINGs). The server then pushes its status with
+ *   a PONG only when it changed (server/peer.ts).
  */
-/** Lateness the server allows for the client's timer and the path before pinging itself. */
+/** Lateness the follower allows for the leader's timer and the path before pinging itself. */
 export const LEADER_TIMER_SLACK_MS = 100;
+
+export type HeartbeatLeader = 'client' | 'server';
 
 export function pingSchedule(
   role: 'client' | 'server',
   negotiated: NegotiatedHeartbeat,
+  leader: HeartbeatLeader = 'client',
 ): { pingAfterMs: number; jitterMs: number } {
   const slackMs = negotiated.timeoutMs - negotiated.intervalMs;
   const leaderJitterMs = Math.floor(Math.min(negotiated.intervalMs * 0.1, slackMs / 4));
-  if (role === 'client') return { pingAfterMs: negotiated.intervalMs, jitterMs: leaderJitterMs };
-  // Wait past the client's latest possible ping (interval + jitter + timer lateness), but never
+  if (role === leader) return { pingAfterMs: negotiated.intervalMs, jitterMs: leaderJitterMs };
+  // Wait past the leader's latest possible ping (interval + jitter + timer lateness), but never
   // so long that our own ping could not be answered before the timeout.
   const marginMs = Math.min(Math.max(negotiated.intervalMs * 0.25, leaderJitterMs + LEADER_TIMER_SLACK_MS), slackMs / 2);
   return { pingAfterMs: negotiated.intervalMs + marginMs, jitterMs: 0 };

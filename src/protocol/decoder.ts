@@ -464,6 +464,10 @@ function decodeHello(r: BodyReader): HelloFrame {
         seen = markSeen(seen, tag, 'HELLO resumable');
         frame.resumable = flagValue(r, valueEnd, 'HELLO resumable');
         break;
+      case HELLO_TAGS.followServerPings:
+        seen = markSeen(seen, tag, 'HELLO followServerPings');
+        frame.followServerPings = flagValue(r, valueEnd, 'HELLO followServerPings');
+        break;
       default:
       // Unknown tag: skip its value (forward compatibility, PROTOCOL.md §6).
     }
@@ -506,6 +510,10 @@ function decodeWelcome(r: BodyReader): WelcomeFrame {
       case WELCOME_TAGS.resumeWindowMs:
         seen = markSeen(seen, tag, 'WELCOME resumeWindowMs');
         frame.resumeWindowMs = exactVarintValue(r, valueEnd, 'WELCOME resumeWindowMs');
+        break;
+      case WELCOME_TAGS.serverPings:
+        seen = markSeen(seen, tag, 'WELCOME serverPings');
+        frame.serverPings = flagValue(r, valueEnd, 'WELCOME serverPings');
         break;
       default:
       // Unknown tag: skip its value (forward compatibility, PROTOCOL.md §6).

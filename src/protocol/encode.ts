@@ -135,10 +135,9 @@ function encodeHello(frame: HelloFrame): Uint8Array {
   assertU8(frame.version, 'hello version');
   assertVarintValue(frame.heartbeatIntervalMs, 'hello heartbeatIntervalMs');
   assertVarintValue(frame.heartbeatTimeoutMs, 'hello heartbeatTimeoutMs');
-  const { token, resumeSessionId, resumeLastSeq, maxFrameSize, resumable } = frame;
-  if (resumable !== undefined && typeof resumable !== 'boolean') {
-    throw new TypeError(`hello resumable must be a boolean, got ${typeof resumable}`);
-  }
+  const { token, resumeSessionId, resumeLastSeq, maxFrameSize, resumable, followServerPings } = frame;
+  assertOptionalFlag(resumable, 'hello resumable');
+  assertOptionalFlag(followServerPings, 'hello followServerPings');
   if (token !== undefined) assertBytes(token, 'hello token');
   if (maxFrameSize !== undefined) {
     assertVarintValue(maxFrameSize, 'hello maxFrameSize');
@@ -154,6 +153,7 @@ function encodeHello(frame: HelloFrame): Uint8Array {
   if (resumeLastSeq !== undefined) bodyLength += varintExtensionLength(resumeLastSeq);
   if (maxFrameSize !== undefined) bodyLength += varintExtensionLength(maxFrameSize);
   if (resumable !== undefined) bodyLength += 3; // tag, length 1, 0|1
+  if (followServerPings !== undefined) bodyLength += 3;
   checkBodyLength(bodyLength, 'hello');
 
   const out = allocLong(LONG_FRAME_TYPES.hello, bodyLength);
@@ -172,7 +172,8 @@ function encodeHello(frame: HelloFrame): Uint8Array {
     pos = writeVarintExtension(out, pos, HELLO_TAGS.resumeLastSeq, resumeLastSeq);
   }
   if (maxFrameSize !== undefined) pos = writeVarintExtension(out, pos, HELLO_TAGS.maxFrameSize, maxFrameSize);
-  if (resumable !== undefined) writeFlagExtension(out, pos, HELLO_TAGS.resumable, resumable);
+  if (resumable !== undefined) pos = writeFlagExtension(out, pos, HELLO_TAGS.resumable, resumable);
+  if (followServerPings !== undefined) writeFlagExtension(out, pos, HELLO_TAGS.followServerPings, followServerPings);
   return out;
 }
 
@@ -180,16 +181,15 @@ function encodeWelcome(frame: WelcomeFrame): Uint8Array {
   assertU8(frame.version, 'welcome version');
   assertVarintValue(frame.heartbeatIntervalMs, 'welcome heartbeatIntervalMs');
   assertVarintValue(frame.heartbeatTimeoutMs, 'welcome heartbeatTimeoutMs');
-  const { sessionId, maxFrameSize, resumed, resumeLastSeq, resumeWindowMs } = frame;
+  const { sessionId, maxFrameSize, resumed, resumeLastSeq, resumeWindowMs, serverPings } = frame;
   if (resumeWindowMs !== undefined) assertVarintValue(resumeWindowMs, 'welcome resumeWindowMs');
   if (sessionId !== undefined) assertSessionId(sessionId, 'welcome sessionId');
   if (maxFrameSize !== undefined) {
     assertVarintValue(maxFrameSize, 'welcome maxFrameSize');
     if (maxFrameSize === 0) throw new RangeError('welcome maxFrameSize must be >= 1, got 0');
   }
-  if (resumed !== undefined && typeof resumed !== 'boolean') {
-    throw new TypeError(`welcome resumed must be a boolean, got ${typeof resumed}`);
-  }
+  assertOptionalFlag(resumed, 'welcome resumed');
+  assertOptionalFlag(serverPings, 'welcome serverPings');
   if (resumeLastSeq !== undefined) assertVarintValue(resumeLastSeq, 'welcome resumeLastSeq');
 
   let bodyLength = 1 + varintLength(frame.heartbeatIntervalMs) + varintLength(frame.heartbeatTimeoutMs);
@@ -198,6 +198,7 @@ function encodeWelcome(frame: WelcomeFrame): Uint8Array {
   if (resumed !== undefined) bodyLength += 3; // tag, length 1, 0|1
   if (resumeLastSeq !== undefined) bodyLength += varintExtensionLength(resumeLastSeq);
   if (resumeWindowMs !== undefined) bodyLength += varintExtensionLength(resumeWindowMs);
+  if (serverPings !== undefined) bodyLength += 3;
   checkBodyLength(bodyLength, 'welcome');
 
   const out = allocLong(LONG_FRAME_TYPES.welcome, bodyLength);
@@ -213,7 +214,8 @@ function encodeWelcome(frame: WelcomeFrame): Uint8Array {
   if (resumeLastSeq !== undefined) {
     pos = writeVarintExtension(out, pos, WELCOME_TAGS.resumeLastSeq, resumeLastSeq);
   }
-  if (resumeWindowMs !== undefined) writeVarintExtension(out, pos, WELCOME_TAGS.resumeWindowMs, resumeWindowMs);
+  if (resumeWindowMs !== undefined) pos = writeVarintExtension(out, pos, WELCOME_TAGS.resumeWindowMs, resumeWindowMs);
+  if (serverPings !== undefined) writeFlagExtension(out, pos, WELCOME_TAGS.serverPings, serverPings);
   return out;
 }
 
@@ -257,6 +259,10 @@ function encodeClose(frame: CloseFrame): Uint8Array {
 }
 
 // ---- writing helpers --------------------------------------------------------------------------
+
+function assertOptionalFlag(value: unknown, what: string): void {
+  if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`${what} must be a boolean, got ${typeof value}`);
+}
 
 /** A long frame's array with the type byte and body length already written; body goes last. */
 function allocLong(typeNumber: number, bodyLength: number): Uint8Array {

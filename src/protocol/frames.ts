@@ -34,6 +34,8 @@ export interface HelloFrame {
   maxFrameSize?: number;
   /** The client asks the server to keep its session through a transport loss (resume). */
   resumable?: boolean;
+  /** The client can let the server lead the heartbeat (PROTOCOL.md §8.3): it answers server PINGs and waits longer before its own. */
+  followServerPings?: boolean;
 }
 
 export interface WelcomeFrame {
@@ -53,6 +55,8 @@ export interface WelcomeFrame {
   resumeLastSeq?: number;
   /** How long the server keeps this session after a transport loss, ms (absent: not resumable). */
   resumeWindowMs?: number;
+  /** The server leads the heartbeat on this connection (only when HELLO offered followServerPings). */
+  serverPings?: boolean;
 }
 
 export interface DataFrame {
@@ -157,9 +161,9 @@ export const HELLO_MAGIC_0 = 0x4c;
 export const HELLO_MAGIC_1 = 0x4c;
 
 /** Extension tags of HELLO (PROTOCOL.md §6.1). */
-export const HELLO_TAGS = { token: 1, resumeSessionId: 2, resumeLastSeq: 3, maxFrameSize: 4, resumable: 5 } as const;
+export const HELLO_TAGS = { token: 1, resumeSessionId: 2, resumeLastSeq: 3, maxFrameSize: 4, resumable: 5, followServerPings: 6 } as const;
 /** Extension tags of WELCOME (PROTOCOL.md §6.2). */
-export const WELCOME_TAGS = { sessionId: 1, maxFrameSize: 2, resumed: 3, resumeLastSeq: 4, resumeWindowMs: 5 } as const;
+export const WELCOME_TAGS = { sessionId: 1, maxFrameSize: 2, resumed: 3, resumeLastSeq: 4, resumeWindowMs: 5, serverPings: 6 } as const;
 
 /** GOAWAY / CLOSE messages are capped so a close reason can never be a large allocation. */
 export const MAX_MESSAGE_BYTES = 1024;

@@ -9,6 +9,7 @@ import { InvalidOptionError } from '../errors.js';
 import { validateDetectorSpec } from '../liveness/detectors/index.js';
 import type { DetectorSpec } from '../liveness/detectors/types.js';
 import { positiveNumber, stripUndefined } from '../options.js';
+import type { HeartbeatLeader } from '../liveness/negotiate.js';
 import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions, type TuningFollows } from '../transport/socket-tuning.js';
 
 export interface ServerOptions extends SocketTuningOptions {
@@ -48,6 +49,16 @@ export interface ServerOptions extends SocketTuningOptions {
    * internals it needs; `server.leanSockets` says which is in force. Default true.
    */
   leanSockets?: boolean;
+  /**
+   * Who sends the heartbeat PINGs (docs/spec/0010-server-leads.md). 'client' (default): each
+   * client pings after an idle interval and every PONG brings it the server's status, load and
+   * a round-trip time. 'server': with clients that offer it (HELLO followServerPings; lifeline's
+   * own client does unless its heartbeat is 'adaptive'), the server pings and the PINGs of one
+   * timer-wheel tick go out in one pass: ≈ 0.75× the server CPU per heartbeat on loopback
+   * (BENCHMARKS.md). Clients then learn the server's status from a PONG pushed with a PING when
+   * it changes, and time a PING of their own only once the server has gone quiet.
+   */
+  heartbeatLeader?: HeartbeatLeader;
   /** Dead-peer detector: fixed timeout (default) or phi-accrual (docs/spec/0002-phi-accrual.md). */
   detector?: DetectorSpec;
   /**
@@ -142,7 +153,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning, 'server');
-  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
+  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, heartbeatLeader: 'client' as HeartbeatLeader, clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
   if (o.detector !== undefined) validateDetectorSpec(o.detector, 'server.detector');
   const rate = (o as { maxAcceptRate?: unknown }).maxAcceptRate;
   if (rate !== undefined) positiveNumber('server.maxAcceptRate', rate);
@@ -152,6 +163,9 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   }
   if (typeof o.stallGuard !== 'boolean') throw new InvalidOptionError('server.stallGuard', `must be a boolean, got ${String(o.stallGuard)}`);
   if (typeof o.leanSockets !== 'boolean') throw new InvalidOptionError('server.leanSockets', `must be a boolean, got ${String(o.leanSockets)}`);
+  if (o.heartbeatLeader !== 'client' && o.heartbeatLeader !== 'server') {
+    throw new InvalidOptionError('server.heartbeatLeader', `must be 'client' or 'server', got ${String(o.heartbeatLeader)}`);
+  }
   for (const key of Object.keys(SERVER_DEFAULTS) as (keyof typeof SERVER_DEFAULTS)[]) {
     if (!ZERO_ALLOWED.has(key)) positiveNumber(`server.${key}`, o[key]);
   }

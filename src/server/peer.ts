@@ -121,6 +121,9 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
         ? new ResumeState({ retain: true, maxBytes: options.maxResumeBytesPerSession, highWaterBytes: options.maxResumeBytesPerSession / 4 })
         : undefined;
     const sessionId = resuming ? Buffer.from(existing!.id, 'hex') : randomBytes(SESSION_ID_BYTES);
+    // Spec 0010: we lead only for a client that said it can follow (an older one would keep
+    // pinging too, and learn our status only from PONGs to its own PINGs).
+    const serverLeads = options.heartbeatLeader === 'server' && frame.followServerPings === true;
     conn.sendHandshake({
       type: 'welcome',
       // A newer client negotiates down to what we speak (PROTOCOL.md §Version negotiation).
@@ -132,9 +135,11 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
       ...(resumeId !== undefined ? { resumed: resuming } : {}),
       ...(resuming ? { resumeLastSeq: resume!.receivedSeq } : {}),
       ...(resume ? { resumeWindowMs: options.resumeWindow } : {}),
+      ...(serverLeads ? { serverPings: true } : {}),
     });
     conn.open({
-      ...pingSchedule('server', negotiated),
+      ...pingSchedule('server', negotiated, serverLeads ? 'server' : 'client'),
+      pushStatus: serverLeads,
       timeoutMs: negotiated.timeoutMs,
       // A client that does not announce its limit gets frames up to ours (PROTOCOL.md §HELLO).
       peerMaxFrameSize: frame.maxFrameSize ?? options.maxFrameSize,

@@ -196,3 +196,38 @@ test('connection - DATA the peer sent before it saw our CLOSE is still delivered
   assert.deepEqual(ownerA.messages, ['late-1', 'late-2']);
   assert.equal(ownerA.reasons[0]?.code, 'local-close');
 });
+
+test('connection - pushStatus: a PING carries a PONG with our status only when the peer has not heard it yet', async () => {
+  const clock = new FakeClock(1000);
+  const scheduler = new TimerScheduler(clock);
+  const [ta, tb] = createMemoryPair();
+  let report = { status: 'ok' as 'ok' | 'busy' | 'draining', load: 10 };
+  const leader = new Connection({ transport: ta, owner: new RecordingOwner(), clock, scheduler, maxFrameSize: 4096, health: () => report });
+  const follower = new RecordingOwner();
+  const b = new Connection({ transport: tb, owner: follower, clock, scheduler, maxFrameSize: 4096, health: () => ({ status: 'ok', load: 0 }) });
+  leader.open({ pingAfterMs: 100, timeoutMs: 400, jitterMs: 0, peerMaxFrameSize: 4096, pushStatus: true });
+  b.open({ pingAfterMs: 150, timeoutMs: 400, jitterMs: 0, peerMaxFrameSize: 4096 });
+  const beat = async () => {
+    const before = ta.written.length;
+    clock.advance(100);
+    await flush();
+    return ta.written.slice(before).map((c) => Buffer.from(c).toString('hex'));
+  };
+  // First beat: the follower knows nothing of us yet: PONG(id 0, ok, load 10) + PING 0, one write.
+  assert.deepEqual(await beat(), ['800a40']);
+  assert.deepEqual(follower.pongs.map((p) => [p.status, p.load, p.rttMs]), [['ok', 10, undefined]]);
+  // Unchanged, or a load change below LOAD_PUSH_STEP: a bare 1-byte PING.
+  assert.deepEqual(await beat(), ['41']);
+  report = { status: 'ok', load: 41 };
+  assert.deepEqual(await beat(), ['42']);
+  // The status changed: pushed with the PING.
+  report = { status: 'busy', load: 41 };
+  assert.deepEqual(await beat(), ['a02943']);
+  assert.equal(b.peerStatus, 'busy');
+  // The load moved by a full step: pushed.
+  report = { status: 'busy', load: 73 };
+  assert.deepEqual(await beat(), ['a04944']);
+  assert.deepEqual(await beat(), ['45']);
+  assert.equal(leader.state, 'open');
+  assert.equal(b.state, 'open');
+});

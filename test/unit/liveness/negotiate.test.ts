@@ -37,3 +37,15 @@ test('pingSchedule - the client leads with jitter; the server waits past the cli
     assert.ok(server.pingAfterMs < timeoutMs && client.pingAfterMs + client.jitterMs < timeoutMs);
   }
 });
+
+test('pingSchedule - when the server leads the roles swap: it pings with jitter, the client waits past it', () => {
+  for (const [intervalMs, timeoutMs] of [[1000, 3000], [200, 600], [5000, 15000], [1000, 1500], [60_000, 90_000]] as const) {
+    const negotiated = { intervalMs, timeoutMs };
+    const server = pingSchedule('server', negotiated, 'server');
+    const client = pingSchedule('client', negotiated, 'server');
+    assert.deepEqual(server, pingSchedule('client', negotiated, 'client'), 'the leader schedule is the same whoever leads');
+    assert.deepEqual(client, pingSchedule('server', negotiated, 'client'), 'and so is the follower schedule');
+    assert.ok(client.pingAfterMs > server.pingAfterMs + server.jitterMs, `${intervalMs}/${timeoutMs}: client ${client.pingAfterMs}`);
+    assert.ok(client.pingAfterMs < timeoutMs && server.pingAfterMs + server.jitterMs < timeoutMs);
+  }
+});

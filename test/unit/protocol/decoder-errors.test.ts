@@ -111,6 +111,9 @@ const BAD: BadCase[] = [
   { name: 'WELCOME resumed value 2', input: long(0x02, [...WELCOME_HEAD, 0x03, 0x01, 0x02]), code: 'LL_ERR_MALFORMED_FRAME', message: /resumed must be exactly one byte, 0 or 1/ },
   { name: 'WELCOME resumed two bytes', input: long(0x02, [...WELCOME_HEAD, 0x03, 0x02, 0x01, 0x00]), code: 'LL_ERR_MALFORMED_FRAME', message: /resumed must be exactly one byte/ },
   { name: 'WELCOME resumed empty', input: long(0x02, [...WELCOME_HEAD, 0x03, 0x00]), code: 'LL_ERR_MALFORMED_FRAME', message: /resumed must be exactly one byte/ },
+  { name: 'WELCOME serverPings value 2', input: long(0x02, [...WELCOME_HEAD, 0x06, 0x01, 0x02]), code: 'LL_ERR_MALFORMED_FRAME', message: /serverPings must be exactly one byte, 0 or 1/ },
+  { name: 'WELCOME duplicate serverPings', input: long(0x02, [...WELCOME_HEAD, 0x06, 0x01, 0x01, 0x06, 0x01, 0x00]), code: 'LL_ERR_MALFORMED_FRAME', message: /serverPings extension \(tag 6\) appears twice/ },
+  { name: 'HELLO followServerPings empty', input: long(0x01, [...HELLO_HEAD, 0x06, 0x00]), code: 'LL_ERR_MALFORMED_FRAME', message: /followServerPings must be exactly one byte/ },
   { name: 'WELCOME duplicate resumed', input: long(0x02, [...WELCOME_HEAD, 0x03, 0x01, 0x01, 0x03, 0x01, 0x01]), code: 'LL_ERR_MALFORMED_FRAME', message: /appears twice/ },
   // GOAWAY
   { name: 'GOAWAY message past end', input: long(0x04, [0x00, 0x00, 0x05, 0x61]), code: 'LL_ERR_MALFORMED_FRAME', message: /GOAWAY message runs past/ },

@@ -94,6 +94,16 @@ const VECTORS: Array<{ name: string; frame: Frame; hex: string }> = [
     },
     hex: '021501904eb0ea010102abcd0203808004030101040107',
   },
+  {
+    name: 'HELLO offering to follow server pings',
+    frame: { type: 'hello', version: 1, heartbeatIntervalMs: 10000, heartbeatTimeoutMs: 30000, followServerPings: true },
+    hex: '010b4c4c01904eb0ea01060101',
+  },
+  {
+    name: 'WELCOME: the server leads',
+    frame: { type: 'welcome', version: 1, heartbeatIntervalMs: 10000, heartbeatTimeoutMs: 30000, serverPings: true },
+    hex: '020901904eb0ea01060101',
+  },
   { name: 'DATA seq 1 "hi"', frame: { type: 'data', seq: 1, payload: utf8.encode('hi') }, hex: '0303016869' },
   {
     name: 'GOAWAY draining with redirect',
