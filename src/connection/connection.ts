@@ -513,9 +513,13 @@ export class Connection implements TransportHandlers, FrameSink {
         return;
       case 'pong': {
         const rttMs = this.heartbeat?.pong(frame.id, now);
-        const rare = this.rare;
-        rare.peerStatus = frame.status;
-        rare.peerLoad = frame.load;
+        // 'ok' / 0 is what a peer reports before any PONG: no RareState for a server whose
+        // clients answer its PINGs (server leads) with the client's constant ok / 0.
+        if (this.rareState !== undefined || frame.status !== 'ok' || frame.load !== 0) {
+          const rare = this.rare;
+          rare.peerStatus = frame.status;
+          rare.peerLoad = frame.load;
+        }
         this.owner.pong({ id: frame.id, status: frame.status, load: frame.load, rttMs });
         return;
       }

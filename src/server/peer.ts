@@ -189,7 +189,9 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
   }
 
   pong(info: PongInfo): void {
-    this.session?.emit('pong', info);
+    const session = this.session;
+    // Per beat when the server leads: skip EventEmitter's work when nobody listens.
+    if (session !== undefined && session.listenerCount('pong') > 0) session.emit('pong', info);
   }
 
   goaway(_frame: GoawayFrame): void {

@@ -1,4 +1,5 @@
 import test from 'node:test';
+import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import { PingLog } from '../../../src/liveness/ping-log.js';
 import { PING_ID_MODULO } from '../../../src/protocol/frames.js';
@@ -33,4 +34,35 @@ test('PingLog - ids wrap: with more than PING_ID_MODULO unanswered, an id means 
   assert.equal(log.answered(5, 99_999), undefined, 'older PINGs are answered too');
   assert.equal(log.sent(99_999), 1);
   assert.equal(log.answered(1, 100_000), 1);
+});
+
+test('PingLog - matches a plain list of unanswered PINGs over random sends and answers', () => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 33 })), { maxLength: 200 }), (steps) => {
+      const log = new PingLog();
+      // Reference: every unanswered PING as [id, sentAt], oldest first, at most 32 of them.
+      let model: Array<[number, number]> = [];
+      let nextId = 0;
+      let now = 0;
+      for (const step of steps) {
+        now += 7;
+        if (step === -1) {
+          assert.equal(log.sent(now), nextId);
+          model.push([nextId, now]);
+          if (model.length > 32) model.shift();
+          nextId = (nextId + 1) % 32;
+          continue;
+        }
+        // The newest unanswered PING with this id answers it and everything older.
+        let k = -1;
+        for (let i = model.length - 1; i >= 0; i--) if (model[i]![0] === step) { k = i; break; }
+        const rtt = log.answered(step, now);
+        if (k < 0) assert.equal(rtt, undefined);
+        else {
+          assert.equal(rtt, now - model[k]![1]);
+          model = model.slice(k + 1);
+        }
+      }
+    }),
+  );
 });
