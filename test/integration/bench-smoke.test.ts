@@ -19,15 +19,15 @@ const CONNECTIONS = 200;
 const INTERVAL_MS = 200;
 const DURATION_MS = 2000;
 /** Bytes per round trip from the protocols (PROTOCOL.md §12; RFC 6455 ping + masked pong). */
-const EXPECTED_BYTES: Partial<Record<SystemId, number>> = { raw: 2, rawsweep: 2, lifeline: 3, ws: 8 };
+const EXPECTED_BYTES: Partial<Record<SystemId, number>> = { raw: 2, rawsweep: 2, lifeline: 3, 'lifeline-sl': 3, ws: 8 };
 
-test('bench smoke - raw, rawsweep, lifeline and ws hold 200 heartbeating connections with measured bytes and no drops', { timeout: 20_000 }, async (t) => {
+test('bench smoke - raw, rawsweep, lifeline (both leaders) and ws hold 200 heartbeating connections with measured bytes and no drops', { timeout: 40_000 }, async (t) => {
   t.after(() => killAllChildren());
   const result = await runBench({
     connections: CONNECTIONS,
     intervalMs: INTERVAL_MS,
     durationMs: DURATION_MS,
-    systems: ['raw', 'rawsweep', 'lifeline', 'ws'],
+    systems: ['raw', 'rawsweep', 'lifeline', 'lifeline-sl', 'ws'],
     scale: false,
     freeze: false,
   });
@@ -65,6 +65,8 @@ test('bench smoke - raw, rawsweep, lifeline and ws hold 200 heartbeating connect
   assert.ok(result.results.find((r) => r.system === 'lifeline')?.derived, 'lifeline ran');
   assert.ok(result.results.find((r) => r.system === 'raw')?.derived, 'raw ran');
   assert.ok(result.results.find((r) => r.system === 'rawsweep')?.derived, 'rawsweep ran');
+  assert.ok(result.results.find((r) => r.system === 'lifeline-sl')?.derived, 'lifeline with the server leading ran');
+  assert.match(report, /lifeline, server leads against the issue's targets/);
   assert.match(report, /a bare server-led sweep with one write pass per slot \(rawsweep\) measured \d+\.\d\d× raw in this run/);
 });
 
