@@ -65,6 +65,9 @@ export interface LifelineServer {
   once(event: 'sessionClose', listener: (session: Session, reason: CloseReason) => void): this;
 }
 
+/** Wheel callbacks per synchronous turn when the server leads the heartbeat (see the constructor). */
+const LEADING_MAX_PER_TURN = 250;
+
 export class LifelineServer extends EventEmitter implements PeerHost {
   readonly options: ResolvedServerOptions;
   readonly clock: Clock;
@@ -114,7 +117,14 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     this.options = resolveServerOptions(options);
     // Whole milliseconds by default: see wholeMsClock (memory per connection).
     this.clock = this.options.clock ?? wholeMsClock;
-    this.scheduler = new TimerWheel(this.clock, { tickMs: this.options.timerResolution });
+    // A leading server's wheel checks each write a PING (≈ 10 µs with the syscall), so a tick's
+    // pass is cut into turns of at most LEADING_MAX_PER_TURN (≈ 2.5 ms) with I/O in between: the
+    // loop-delay p99 stays under 5 ms at 19,000 connections / 1 s. Clients leading: the checks
+    // mostly just re-arm, the default turn size is fine.
+    this.scheduler = new TimerWheel(this.clock, {
+      tickMs: this.options.timerResolution,
+      ...(this.options.heartbeatLeader === 'server' ? { maxPerTurn: LEADING_MAX_PER_TURN } : {}),
+    });
     const rate = this.options.maxAcceptRate;
     this.acceptLimiter = rate === undefined ? undefined : new TokenBucket(rate, this.options.acceptBurst ?? rate);
     // Until listen() starts the event-loop sampler (or forever, when the user gave a hook).
