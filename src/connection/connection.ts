@@ -224,6 +224,11 @@ export class Connection implements TransportHandlers, FrameSink {
     return (this.rareState ??= new RareState());
   }
 
+  /** We lead the heartbeat and push our status with our PINGs (OpenParams.pushStatus). */
+  get pushesStatus(): boolean {
+    return this.statusTold !== NOT_PUSHING;
+  }
+
   /** Last status the peer reported in a PONG ('ok' before any). */
   get peerStatus(): PeerStatus {
     return this.rareState?.peerStatus ?? 'ok';

@@ -95,6 +95,11 @@ export class Session extends EventEmitter {
     return this.peer.connection;
   }
 
+  /** Who sends the heartbeat PINGs on the current connection (spec 0010: 'server' when we lead). */
+  get heartbeatLeader(): 'client' | 'server' {
+    return this.connection.pushesStatus ? 'server' : 'client';
+  }
+
   /** Whether the client asked for a session that survives transport loss. */
   get resumable(): boolean {
     return this.resume !== undefined;

@@ -12,13 +12,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect, createServer, type CloseReason, type HealthReport, type PongInfo, type Session, type UnavailableInfo } from '../../src/index.js';
 import { nextEvent } from './helpers.js';
+import { MemoryNatStore } from '../../src/liveness/nat-store.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const INTERVAL_MS = 200;
 const TIMEOUT_MS = 600;
 
-async function pair(t: TestContext, clientOptions: { followServerPings?: boolean } = {}, health?: () => HealthReport) {
+async function pair(t: TestContext, clientOptions: Partial<Parameters<typeof connect>[0]> = {}, health?: () => HealthReport) {
   const server = createServer({
     heartbeatLeader: 'server',
     minHeartbeatInterval: 50,
@@ -38,6 +39,7 @@ async function pair(t: TestContext, clientOptions: { followServerPings?: boolean
 test('server leads - the server pings, the client only answers; nobody is declared dead', async (t) => {
   const { server, client, session } = await pair(t);
   assert.equal(client.heartbeatLeader, 'server');
+  assert.equal(session.heartbeatLeader, 'server');
   const closes: string[] = [];
   client.on('close', (r: CloseReason) => closes.push(`client: ${r.code}`));
   server.on('sessionClose', (_s: Session, r: CloseReason) => closes.push(`server: ${r.code}`));
@@ -103,6 +105,7 @@ test('server leads - the status reaches the client when it changes, not with eve
 test('server leads - only with clients that offer it: followServerPings false keeps the client leading', async (t) => {
   const { client, session } = await pair(t, { followServerPings: false });
   assert.equal(client.heartbeatLeader, 'client');
+  assert.equal(session.heartbeatLeader, 'client');
   let pingsAtServer = 0;
   let pingsAtClient = 0;
   session.on('ping', () => pingsAtServer++);
@@ -112,6 +115,12 @@ test('server leads - only with clients that offer it: followServerPings false ke
   assert.ok(pingsAtServer >= 5, `the client leads: it pinged ${pingsAtServer} times`);
   assert.ok(pingsAtClient <= pingsAtServer / 4, `the server should only answer (${pingsAtClient} server PINGs)`);
   assert.equal(typeof client.rtt, 'number');
+});
+
+test('server leads - never with an adaptive client: the learner times the idle itself', async (t) => {
+  const { client, session } = await pair(t, { heartbeat: 'adaptive', natStore: new MemoryNatStore(), adaptiveHeartbeat: { minIntervalMs: 200 }, heartbeatInterval: undefined });
+  assert.equal(client.heartbeatLeader, 'client');
+  assert.equal(session.heartbeatLeader, 'client');
 });
 
 test('server leads - a frozen server: the client still reports unavailable, then dead', { timeout: 30_000 }, async (t) => {
