@@ -5,15 +5,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { connect, createServer, createEventLoopHealth, type CloseReason, type HealthReport, type UnavailableInfo } from '../../src/index.js';
 import { applySocketTuning, loadNetKeepalive } from '../../src/transport/socket-tuning.js';
-import { nextEvent } from './helpers.js';
+import { freezeServer, nextEvent, spawnCliServer } from './helpers.js';
 import diagnostics from 'node:diagnostics_channel';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('availability - busy PONGs make the client report unavailable (busy), ok PONGs make it available again', async (t) => {
@@ -59,21 +55,7 @@ test('availability - a frozen server: heartbeat says unavailable within interval
   const INTERVAL_MS = 300;
   const TIMEOUT_MS = 2000;
   const BUDGET_MS = 400;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--port', '0', '--host', '127.0.0.1', '--log', 'json'], {
-    cwd: ROOT,
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-  t.after(() => void child.kill('SIGKILL'));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start')), 20_000);
-    createInterface({ input: child.stderr! }).on('line', (line) => {
-      const event = JSON.parse(line) as { event?: string; port?: number };
-      if (event.event === 'listening') {
-        clearTimeout(timer);
-        resolve(event.port!);
-      }
-    });
-  });
+  const { child, port } = await spawnCliServer(t);
 
   // A plain TCP socket with tuned keepalive (probe after 1 s idle, every 1 s, 2 probes).
   const nk = await loadNetKeepalive();
@@ -90,18 +72,12 @@ test('availability - a frozen server: heartbeat says unavailable within interval
   await nextEvent(client, 'open', 5000);
   await nextEvent(client, 'pong', 3000); // a fresh round trip just completed
 
-  const unavailableP = nextEvent<[UnavailableInfo]>(client, 'unavailable', 5000);
-  const closeP = nextEvent<[CloseReason]>(client, 'close', 10_000);
   const frozenAt = performance.now();
-  child.kill('SIGSTOP');
-  const [info] = await unavailableP;
-  const unavailableMs = performance.now() - frozenAt;
+  const { unavailable: info, unavailableMs, closed: reason, deadMs } = await freezeServer<UnavailableInfo, CloseReason>(child, client);
   assert.equal(info.reason, 'no-answer');
   assert.ok(unavailableMs <= (INTERVAL_MS * 1.1 + BUDGET_MS) * 1.3 + 100, `unavailable after ${Math.round(unavailableMs)} ms`);
   assert.ok(unavailableMs < TIMEOUT_MS, 'long before the heartbeat timeout');
 
-  const [reason] = await closeP;
-  const deadMs = performance.now() - frozenAt;
   assert.equal(reason.code, 'heartbeat-timeout');
   t.diagnostic(`unavailable after ${Math.round(unavailableMs)} ms, dead after ${Math.round(deadMs)} ms`);
   // Keepalive probes are ACKed by the frozen process's kernel: the raw socket is still open,

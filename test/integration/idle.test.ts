@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type CloseReason, type OpenInfo, type Session } from '../../src/index.js';
-import { nextEvent } from './helpers.js';
+import { nextEvent, silenceSampler } from './helpers.js';
 
 const INTERVAL_MS = 200;
 const TIMEOUT_MS = 600;
@@ -35,16 +35,11 @@ test('idle - a silent connection stays up for 5 × the timeout on heartbeats alo
   client.on('pong', () => clientPongs++);
   session.on('ping', () => pingsAtServer++);
   // The longest silence each side saw, sampled: must stay well below the timeout.
-  let maxClientSilenceMs = 0;
-  let maxServerSilenceMs = 0;
-  const sampler = setInterval(() => {
-    maxClientSilenceMs = Math.max(maxClientSilenceMs, client.sinceLastSeen ?? Infinity);
-    maxServerSilenceMs = Math.max(maxServerSilenceMs, session.sinceLastSeen);
-  }, 10);
-  t.after(() => clearInterval(sampler));
+  const silence = silenceSampler(t, client, session);
 
   await new Promise((resolve) => setTimeout(resolve, PERIOD_MS));
-  clearInterval(sampler);
+  silence.stop();
+  const { clientMs: maxClientSilenceMs, serverMs: maxServerSilenceMs } = silence.max;
 
   assert.deepEqual(closes, [], 'no side declared the other dead');
   assert.equal(client.state, 'open');

@@ -7,14 +7,10 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { connect, createServer, type CloseReason, type HealthReport, type PongInfo, type Session, type UnavailableInfo } from '../../src/index.js';
-import { nextEvent } from './helpers.js';
+import { freezeServer, nextEvent, silenceSampler, spawnCliServer } from './helpers.js';
 import { MemoryNatStore } from '../../src/liveness/nat-store.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const INTERVAL_MS = 200;
 const TIMEOUT_MS = 600;
@@ -49,16 +45,11 @@ test('server leads - the server pings, the client only answers; nobody is declar
   client.on('ping', () => pingsAtClient++);
   session.on('ping', () => pingsAtServer++);
   session.on('pong', (info: PongInfo) => info.rttMs !== undefined && serverRtts.push(info.rttMs));
-  let maxClientSilenceMs = 0;
-  let maxServerSilenceMs = 0;
-  const sampler = setInterval(() => {
-    maxClientSilenceMs = Math.max(maxClientSilenceMs, client.sinceLastSeen ?? Infinity);
-    maxServerSilenceMs = Math.max(maxServerSilenceMs, session.sinceLastSeen);
-  }, 10);
-  t.after(() => clearInterval(sampler));
+  const silence = silenceSampler(t, client, session);
   const periodMs = 5 * TIMEOUT_MS;
   await sleep(periodMs);
-  clearInterval(sampler);
+  silence.stop();
+  const { clientMs: maxClientSilenceMs, serverMs: maxServerSilenceMs } = silence.max;
 
   const expected = periodMs / INTERVAL_MS; // 15
   t.diagnostic(`server pings answered ${serverRtts.length}, client pings ${pingsAtServer}; max silence client ${Math.round(maxClientSilenceMs)} ms, server ${Math.round(maxServerSilenceMs)} ms`);
@@ -127,38 +118,17 @@ test('server leads - a frozen server: the client still reports unavailable, then
   const interval = 300;
   const timeout = 2000;
   const budget = 400;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--port', '0', '--host', '127.0.0.1', '--log', 'json', '--heartbeat-leader', 'server'], {
-    cwd: ROOT,
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-  t.after(() => void child.kill('SIGKILL'));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start')), 20_000);
-    createInterface({ input: child.stderr! }).on('line', (line) => {
-      const event = JSON.parse(line) as { event?: string; port?: number };
-      if (event.event === 'listening') {
-        clearTimeout(timer);
-        resolve(event.port!);
-      }
-    });
-  });
+  const { child, port } = await spawnCliServer(t, ['--heartbeat-leader', 'server']);
   const client = connect({ port, heartbeatInterval: interval, heartbeatTimeout: timeout, availabilityBudget: budget });
   t.after(() => client.close());
   await nextEvent(client, 'open', 5000);
   assert.equal(client.heartbeatLeader, 'server');
   await nextEvent(client, 'ping', 3000); // the server just pinged
 
-  const unavailableP = nextEvent<[UnavailableInfo]>(client, 'unavailable', 5000);
-  const closeP = nextEvent<[CloseReason]>(client, 'close', 10_000);
-  const frozenAt = performance.now();
-  child.kill('SIGSTOP');
-  const [info] = await unavailableP;
-  const unavailableMs = performance.now() - frozenAt;
+  const { unavailable: info, unavailableMs, closed: reason, deadMs } = await freezeServer<UnavailableInfo, CloseReason>(child, client);
   assert.equal(info.reason, 'no-answer');
   // The client waits out the server's beat (interval + margin), pings, and gives it the budget.
   assert.ok(unavailableMs < timeout, `unavailable after ${Math.round(unavailableMs)} ms, not before the timeout`);
-  const [reason] = await closeP;
-  const deadMs = performance.now() - frozenAt;
   t.diagnostic(`unavailable after ${Math.round(unavailableMs)} ms, dead after ${Math.round(deadMs)} ms`);
   assert.equal(reason.code, 'heartbeat-timeout');
   assert.ok(deadMs < timeout + 500, `dead after ${Math.round(deadMs)} ms`);
