@@ -9,10 +9,11 @@
  *             server sends; each is a round trip (the server leads).
  * - lifeline: HELLO (interval T, timeout 3T, followServerPings like the real client), then a
  *             PING (1 byte) every T; a PONG (2 bytes) is the round trip; a server PING is
- *             answered with PONG (and is the round trip when WELCOME says the server leads: then
- *             the client never pings, as the real client would not while the server's PINGs come). Same bytes on the wire as the
- *             real client when the connection is otherwise idle (the real client pings after T
- *             of silence, plus up to 10 % jitter), like test/fixtures/ping-peers.ts.
+ *             answered with PONG. Same bytes on the wire as the real client when the connection
+ *             is otherwise idle (the real client pings after T of silence, plus up to 10 %
+ *             jitter), like test/fixtures/ping-peers.ts. When WELCOME says the server leads
+ *             (spec 0010) the client never pings, as the real one would not while the server's
+ *             PINGs come: those are the round trips, and pushed status PONGs are not.
  * - mqtt:     CONNECT (MQTT 3.1.1, clean session, keepalive = T in whole seconds, at least 1),
  *             then PINGREQ every T; PINGRESP is the round trip (what MQTT.js does when idle).
  * - nats:     CONNECT + PING after INFO; the server PINGs every ping_interval and we answer
