@@ -62,31 +62,45 @@ export interface BenchHooks {
 
 export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Promise<BenchResult> {
   const cpus = os.cpus();
-  const results: SystemResult[] = [];
   const native = config.native ? await nativeGeneratorBinary() : undefined;
-  for (const [index, system] of config.systems.entries()) {
-    const progress = (phase: string) => hooks.progress?.({ system, index, total: config.systems.length, phase });
-    const unavailable =
-      native && 'unavailable' in native
-        ? native.unavailable
-        : config.native && system !== 'raw' && system !== 'lifeline'
-          ? 'native mode (C load generator) runs raw and lifeline only'
-          : await systemUnavailable(system, { intervalMs: config.intervalMs, scale: config.scale });
-    if (unavailable) {
-      hooks.notice?.(`skipped ${system}: ${unavailable}`);
-      results.push({ system, label: SYSTEMS[system].label, skipped: unavailable, connectionsRequested: config.connections, connectionsOpen: 0 });
-      continue;
+  const roundCount = config.rounds ?? 1;
+  const total = config.systems.length * roundCount;
+  // Why a system cannot run is decided once; later rounds skip it quietly.
+  const skips = new Map<SystemId, string | undefined>();
+  const rounds: SystemResult[][] = [];
+  for (let round = 0; round < roundCount; round++) {
+    const results: SystemResult[] = [];
+    for (const [i, system] of config.systems.entries()) {
+      const index = round * config.systems.length + i;
+      const progress = (phase: string) => hooks.progress?.({ system, index, total, phase: roundCount > 1 ? `round ${round + 1}/${roundCount}: ${phase}` : phase });
+      if (!skips.has(system)) {
+        const unavailable =
+          native && 'unavailable' in native
+            ? native.unavailable
+            : config.native && system !== 'raw' && system !== 'lifeline'
+              ? 'native mode (C load generator) runs raw and lifeline only'
+              : await systemUnavailable(system, { intervalMs: config.intervalMs, scale: config.scale });
+        skips.set(system, unavailable);
+        if (unavailable) hooks.notice?.(`skipped ${system}: ${unavailable}`);
+      }
+      const unavailable = skips.get(system);
+      if (unavailable) {
+        results.push({ system, label: SYSTEMS[system].label, skipped: unavailable, connectionsRequested: config.connections, connectionsOpen: 0 });
+        continue;
+      }
+      // The previous system's sockets are freed by the kernel asynchronously.
+      if (config.native && (results.some((r) => !r.skipped) || round > 0)) {
+        progress('waiting for the kernel to free the previous run');
+        await waitForMemorySettled();
+      }
+      progress('starting');
+      const result = await runSystem(system, config, progress, native && 'path' in native ? native.path : undefined);
+      if (result.error) hooks.notice?.(`${system} failed: ${result.error}`);
+      results.push(result);
     }
-    // The previous system's sockets are freed by the kernel asynchronously.
-    if (config.native && results.some((r) => !r.skipped)) {
-      progress('waiting for the kernel to free the previous run');
-      await waitForMemorySettled();
-    }
-    progress('starting');
-    const result = await runSystem(system, config, progress, native && 'path' in native ? native.path : undefined);
-    if (result.error) hooks.notice?.(`${system} failed: ${result.error}`);
-    results.push(result);
+    rounds.push(results);
   }
+  const results = rounds.at(-1) ?? [];
   return {
     startedAt: new Date().toISOString(),
     machine: {
@@ -98,6 +112,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     },
     config,
     results,
+    ...(roundCount > 1 ? { rounds } : {}),
   };
 }
 

@@ -104,6 +104,8 @@ export function renderBenchReport(result: BenchResult): string {
     );
     if (config.lifelineSocketTuning === 'off') out.push("lifeline ran with --lifeline-socket-tuning off (no keepalive, no TCP_USER_TIMEOUT).");
   }
+  const perRound = renderRounds(result);
+  if (perRound) out.push('', perRound);
   const targets = renderTargets(result);
   if (targets) out.push('', targets);
   for (const r of result.results) {
@@ -115,28 +117,68 @@ export function renderBenchReport(result: BenchResult): string {
   return out.join('\n');
 }
 
-/** The issue's targets for lifeline (issue 7), each against this run: one table per lifeline system that ran. */
+type MeasuredRow = ReturnType<typeof measured>[number];
+type Metric = 'cpuPerRoundTripMicros' | 'heapPerConnection';
+
+/** A system's ratio to raw in each round where both were measured (one entry without rounds). */
+export function roundRatios(result: BenchResult, system: SystemResult['system'], metric: Metric): number[] {
+  const ratios: number[] = [];
+  for (const results of result.rounds ?? [result.results]) {
+    const rows = measured(results);
+    const a = rows.find((r) => r.system === system)?.derived[metric];
+    const b = rows.find((r) => r.system === 'raw')?.derived[metric];
+    if (a !== undefined && b !== undefined && b > 0) ratios.push(a / b);
+  }
+  return ratios;
+}
+
+export function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** With --rounds: each system's CPU and heap ratio to raw per round, and their medians. */
+function renderRounds(result: BenchResult): string | undefined {
+  const rounds = result.rounds;
+  if (!rounds || rounds.length < 2) return undefined;
+  const systems = measured(result.results).filter((r) => r.system !== 'raw').map((r) => r.system);
+  const cell = (v: number | undefined) => (v === undefined ? dash : `${v.toFixed(2)}×`);
+  const rows = systems.map((system) => {
+    const cpu = roundRatios(result, system, 'cpuPerRoundTripMicros');
+    const heap = roundRatios(result, system, 'heapPerConnection');
+    return [SYSTEMS[system].label, cpu.map((v) => v.toFixed(2)).join(' '), cell(median(cpu)), cell(median(heap))];
+  });
+  return `Ratios to raw over ${rounds.length} rounds (each round runs every system once, back to back):\n${renderTable(['system', 'CPU/heartbeat ×raw per round', 'CPU median', 'heap median'], rows)}`;
+}
+
+/**
+ * The issue's targets for lifeline (issue 7), each against this run: one table per lifeline
+ * system that ran. With --rounds the CPU and heap ratios are the medians over the rounds.
+ */
 export function renderTargets(result: BenchResult): string | undefined {
   const rows = measured(result.results);
-  const raw = rows.find((r) => r.system === 'raw')?.derived;
-  const tables = rows.filter((r) => r.system === 'lifeline' || r.system === 'lifeline-sl').map((ll) => targetTable(ll, raw));
+  const tables = rows.filter((r) => r.system === 'lifeline' || r.system === 'lifeline-sl').map((ll) => targetTable(result, ll));
   if (tables.length === 0) return undefined;
   const out = tables.join('\n\n');
   // The CPU target assumes batching a slot's writes helps; rawsweep is that technique alone.
-  const sweep = rows.find((r) => r.system === 'rawsweep')?.derived.cpuPerRoundTripMicros;
-  if (sweep === undefined || !raw?.cpuPerRoundTripMicros) return out;
-  return `${out}\nFor the CPU target: a bare server-led sweep with one write pass per slot (rawsweep) measured ${(sweep / raw.cpuPerRoundTripMicros).toFixed(2)}× raw in this run.`;
+  const sweep = median(roundRatios(result, 'rawsweep', 'cpuPerRoundTripMicros'));
+  if (sweep === undefined) return out;
+  const where = result.rounds && result.rounds.length > 1 ? `as the median of ${result.rounds.length} rounds` : 'in this run';
+  return `${out}\nFor the CPU target: a bare server-led sweep with one write pass per slot (rawsweep) measured ${sweep.toFixed(2)}× raw ${where}.`;
 }
 
-function targetTable(ll: ReturnType<typeof measured>[number], raw: ReturnType<typeof measured>[number]['derived'] | undefined): string {
+function targetTable(result: BenchResult, ll: MeasuredRow): string {
   const d = ll.derived;
   const check = (ok: boolean | undefined) => (ok === undefined ? '?' : ok ? 'met' : 'MISSED');
-  const heapRatio = raw?.heapPerConnection && d.heapPerConnection !== undefined ? d.heapPerConnection / raw.heapPerConnection : undefined;
-  const cpuRatio = raw?.cpuPerRoundTripMicros && d.cpuPerRoundTripMicros !== undefined ? d.cpuPerRoundTripMicros / raw.cpuPerRoundTripMicros : undefined;
+  const heapRatio = median(roundRatios(result, ll.system, 'heapPerConnection'));
+  const cpuRatio = median(roundRatios(result, ll.system, 'cpuPerRoundTripMicros'));
+  const rounds = result.rounds && result.rounds.length > 1 ? ` (median of ${result.rounds.length} rounds)` : '';
   const p99 = ll.server?.loopDelayP99Ms;
   const lines: string[][] = [
-    ['heap per connection ≤ 1.2× raw', heapRatio === undefined ? dash : `${heapRatio.toFixed(2)}×`, check(heapRatio === undefined ? undefined : heapRatio <= 1.2)],
-    ['CPU per heartbeat ≤ 0.8× raw', cpuRatio === undefined ? dash : `${cpuRatio.toFixed(2)}×`, check(cpuRatio === undefined ? undefined : cpuRatio <= 0.8)],
+    [`heap per connection ≤ 1.2× raw${rounds}`, heapRatio === undefined ? dash : `${heapRatio.toFixed(2)}×`, check(heapRatio === undefined ? undefined : heapRatio <= 1.2)],
+    [`CPU per heartbeat ≤ 0.8× raw${rounds}`, cpuRatio === undefined ? dash : `${cpuRatio.toFixed(2)}×`, check(cpuRatio === undefined ? undefined : cpuRatio <= 0.8)],
     [
       `loop-delay p99 < 5 ms (target at 19,000 conns; this run ${ll.server?.connectionsAtStart ?? '?'})`,
       fixed(p99, 1, ' ms'),

@@ -31,6 +31,12 @@ export interface BenchConfig {
    * 30 s, as createServer() does) or 'off' (tcpKeepalive: false, tcpUserTimeout: 0). Default 'default'.
    */
   lifelineSocketTuning?: 'default' | 'off';
+  /**
+   * Run the whole system list this many times, back to back (default 1). The ratios to raw are
+   * then reported per round and as their median: on a noisy machine one round's ratio moves by
+   * ±0.2.
+   */
+  rounds?: number;
 }
 
 /** Server-side memory at one instant (after a forced GC for Node servers). */
@@ -155,7 +161,10 @@ export interface BenchResult {
   startedAt: string;
   machine: { cpus: number; cpuModel: string; totalMemGiB: number; node: string; platform: string };
   config: BenchConfig;
+  /** The last round's results (the only round unless config.rounds > 1). */
   results: SystemResult[];
+  /** With config.rounds > 1: every round's results, in order (the last one is `results`). */
+  rounds?: SystemResult[][];
 }
 
 /** A generator/server child's JSON line. */

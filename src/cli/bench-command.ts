@@ -27,6 +27,8 @@ export interface BenchCommandOptions {
   native?: boolean;
   /** lifeline's kernel socket tuning: 'default' or 'off'. */
   lifelineSocketTuning?: string;
+  /** Run the system list this many times and report median ratios. */
+  rounds?: number;
 }
 
 /** Bounds: keep a typo from opening a million sockets or sleeping for a day. */
@@ -34,6 +36,7 @@ const MAX_CONNECTIONS = 200_000;
 /** With --native (C generators, ~60 B each per connection): the issue's million, plus headroom. */
 const MAX_CONNECTIONS_NATIVE = 1_200_000;
 const MAX_DURATION_MS = 600_000;
+const MAX_ROUNDS = 20;
 
 function parseTuning(value: string | undefined): 'default' | 'off' {
   if (value === undefined || value === 'default' || value === 'off') return value ?? 'default';
@@ -50,6 +53,8 @@ export async function runBenchCommand(opts: BenchCommandOptions): Promise<number
   }
   if (!(interval >= 50 && interval <= 60_000)) throw new RangeError(`--interval must be in [50, 60000] ms, got ${interval}`);
   if (!(duration >= 500 && duration <= MAX_DURATION_MS)) throw new RangeError(`--duration must be in [500, ${MAX_DURATION_MS}] ms, got ${duration}`);
+  const rounds = opts.rounds ?? 1;
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > MAX_ROUNDS) throw new RangeError(`--rounds must be an integer in [1, ${MAX_ROUNDS}], got ${rounds}`);
   if (!opts.scale && !native && connections > 19_000) {
     throw new RangeError(`--connections ${connections}: one server process holds at most ~19,000 (ulimit -n 20,000); use --scale`);
   }
@@ -62,10 +67,12 @@ export async function runBenchCommand(opts: BenchCommandOptions): Promise<number
     freeze: opts.freeze ?? false,
     native,
     lifelineSocketTuning: parseTuning(opts.lifelineSocketTuning),
+    rounds,
   };
   out(
     `lifeline bench: ${connections} connections per system, heartbeat every ${interval} ms, ${duration / 1000} s measured; ` +
       `systems: ${config.systems.join(', ')}` +
+      (rounds > 1 ? `, ${rounds} rounds` : '') +
       (native ? ' (native mode: C load generators, independent server processes)' : config.scale ? ' (scale mode: cluster servers)' : '') +
       '.',
   );
@@ -74,13 +81,14 @@ export async function runBenchCommand(opts: BenchCommandOptions): Promise<number
   const bar = process.stdout.isTTY
     ? new SingleBar({ format: '  {bar} {value}/{total} systems · {system}: {phase}', hideCursor: true, clearOnComplete: true }, Presets.shades_classic)
     : undefined;
-  bar?.start(config.systems.length, 0, { system: config.systems[0] ?? '', phase: 'starting' });
+  const steps = config.systems.length * rounds;
+  bar?.start(steps, 0, { system: config.systems[0] ?? '', phase: 'starting' });
   let lastPhase = '';
   const result = await runBench(config, {
     progress: ({ system, index, phase }) => {
       if (bar) bar.update(index, { system, phase });
       else if (!phase.startsWith('connecting') && !phase.startsWith('measuring') && `${system}${phase}` !== lastPhase) {
-        out(`  [${index + 1}/${config.systems.length}] ${system}: ${phase}`);
+        out(`  [${index + 1}/${steps}] ${system}: ${phase}`);
       }
       lastPhase = `${system}${phase}`;
     },
@@ -89,7 +97,7 @@ export async function runBenchCommand(opts: BenchCommandOptions): Promise<number
       else out(`  ${line}`);
     },
   });
-  bar?.update(config.systems.length);
+  bar?.update(steps);
   bar?.stop();
   out('');
   out(renderBenchReport(result));
@@ -97,6 +105,6 @@ export async function runBenchCommand(opts: BenchCommandOptions): Promise<number
     writeFileSync(opts.json, `${JSON.stringify(result, null, 2)}\n`);
     out(`\nraw measurements: ${opts.json}`);
   }
-  const ran = result.results.filter((r) => !r.skipped);
+  const ran = (result.rounds ?? [result.results]).flat().filter((r) => !r.skipped);
   return ran.length > 0 && ran.every((r) => !r.error) ? 0 : 1;
 }

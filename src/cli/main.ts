@@ -9,6 +9,7 @@ import { runLabAgentCommand, runLabCommand } from './lab-command.js';
 import { runAdaptiveLabCommand, runLabAdaptiveAgentCommand } from './lab-adaptive-command.js';
 import { runDetectorsCommand } from './detectors-command.js';
 import { runBenchCommand } from './bench-command.js';
+import { SYSTEM_IDS } from '../bench/types.js';
 
 const program = new Command();
 program
@@ -89,7 +90,8 @@ program
   .option('--connections <n>', 'connections per system', (v) => Number.parseInt(v, 10), 10_000)
   .option('--interval <ms>', 'heartbeat interval, ms', parseMs('--interval'), 1000)
   .option('--duration <ms>', 'measured window, ms', parseMs('--duration'), 10_000)
-  .option('--systems <ids>', 'comma-separated: raw,lifeline,ws,socketio,aedes,mosquitto,nats (default: all)')
+  .option('--systems <ids>', `comma-separated: ${SYSTEM_IDS.join(',')} (default: all)`)
+  .option('--rounds <n>', 'run the system list n times, back to back, and report the median ratios to raw', (v) => Number.parseInt(v, 10), 1)
   .option('--freeze', "also SIGSTOP a generator holding 10% of the connections (--native: the first 10% of the C generators) and time the server's detection", false)
   .option('--scale', 'cluster servers behind one port, more generators and source addresses (up to 200,000)', false)
   .option('--lifeline-socket-tuning <mode>', "lifeline's keepalive / TCP_USER_TIMEOUT on accepted sockets: default or off", 'default')
