@@ -177,8 +177,9 @@ function targetTable(result: BenchResult, ll: MeasuredRow): string {
   const rounds = result.rounds && result.rounds.length > 1 ? ` (median of ${result.rounds.length} rounds)` : '';
   const p99 = ll.server?.loopDelayP99Ms;
   const lines: string[][] = [
-    [`heap per connection ≤ 1.2× raw${rounds}`, heapRatio === undefined ? dash : `${heapRatio.toFixed(2)}×`, check(heapRatio === undefined ? undefined : heapRatio <= 1.2)],
-    [`CPU per heartbeat ≤ 0.8× raw${rounds}`, cpuRatio === undefined ? dash : `${cpuRatio.toFixed(2)}×`, check(cpuRatio === undefined ? undefined : cpuRatio <= 0.8)],
+    // Three decimals: a ratio of 0.801 must not read "0.80× MISSED".
+    [`heap per connection ≤ 1.2× raw${rounds}`, heapRatio === undefined ? dash : `${heapRatio.toFixed(3)}×`, check(heapRatio === undefined ? undefined : heapRatio <= 1.2)],
+    [`CPU per heartbeat ≤ 0.8× raw${rounds}`, cpuRatio === undefined ? dash : `${cpuRatio.toFixed(3)}×`, check(cpuRatio === undefined ? undefined : cpuRatio <= 0.8)],
     [
       `loop-delay p99 < 5 ms (target at 19,000 conns; this run ${ll.server?.connectionsAtStart ?? '?'})`,
       fixed(p99, 1, ' ms'),

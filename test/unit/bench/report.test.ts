@@ -42,8 +42,8 @@ test('bench report - ratios are per round, against that round\'s raw, and the ta
   ]);
   assert.deepEqual(roundRatios(r, 'lifeline-sl', 'cpuPerRoundTripMicros').map((v) => v.toFixed(2)), ['0.70', '0.95', '0.80']);
   const targets = renderTargets(r)!;
-  assert.match(targets, /CPU per heartbeat ≤ 0\.8× raw \(median of 3 rounds\)\s+0\.80×\s+met/);
-  assert.match(targets, /heap per connection ≤ 1\.2× raw \(median of 3 rounds\)\s+0\.90×\s+met/);
+  assert.match(targets, /CPU per heartbeat ≤ 0\.8× raw \(median of 3 rounds\)\s+0\.800×\s+met/);
+  assert.match(targets, /heap per connection ≤ 1\.2× raw \(median of 3 rounds\)\s+0\.900×\s+met/);
   const report = renderBenchReport(r);
   assert.match(report, /Ratios to raw over 3 rounds/);
   assert.match(report, /0\.70 0\.95 0\.80/);
@@ -53,6 +53,6 @@ test('bench report - one round: no per-round table, the targets use that round',
   const r = result([[row('raw', 10, 1000), row('lifeline-sl', 9, 1300)]]);
   const report = renderBenchReport(r);
   assert.doesNotMatch(report, /rounds/);
-  assert.match(report, /CPU per heartbeat ≤ 0\.8× raw\s+0\.90×\s+MISSED/);
-  assert.match(report, /heap per connection ≤ 1\.2× raw\s+1\.30×\s+MISSED/);
+  assert.match(report, /CPU per heartbeat ≤ 0\.8× raw\s+0\.900×\s+MISSED/);
+  assert.match(report, /heap per connection ≤ 1\.2× raw\s+1\.300×\s+MISSED/);
 });
