@@ -6,10 +6,14 @@
  * unavailable and then dead by the client.
  */
 import { test, type TestContext } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { connect, createServer, type CloseReason, type HealthReport, type PongInfo, type Session, type UnavailableInfo } from '../../src/index.js';
 import { freezeServer, nextEvent, silenceSampler, spawnCliServer } from './helpers.js';
 import { MemoryNatStore } from '../../src/liveness/nat-store.js';
+import { FrameDecoder } from '../../src/protocol/decoder.js';
+import { encodeFrame, encodePong } from '../../src/protocol/encode.js';
+import type { Frame } from '../../src/protocol/frames.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const INTERVAL_MS = 200;
@@ -133,4 +137,36 @@ test('server leads - a frozen server: the client still reports unavailable, then
   assert.equal(reason.code, 'heartbeat-timeout');
   assert.ok(deadMs < timeout + 500, `dead after ${Math.round(deadMs)} ms`);
   child.kill('SIGCONT');
+});
+
+test('server leads - a WELCOME that says so unasked is ignored: the client keeps pinging', async (t) => {
+  // A hand-written server that claims the lead although the client did not offer to follow.
+  let hello: Frame | undefined;
+  let clientPings = 0;
+  const server = net.createServer((socket) => {
+    const decoder = new FrameDecoder();
+    socket.on('error', () => {});
+    socket.on('data', (chunk) =>
+      decoder.push(chunk, (frame) => {
+        if (frame.type === 'hello') {
+          hello = frame;
+          socket.write(encodeFrame({ type: 'welcome', version: 1, heartbeatIntervalMs: INTERVAL_MS, heartbeatTimeoutMs: TIMEOUT_MS, serverPings: true }));
+        } else if (frame.type === 'ping') {
+          clientPings++;
+          socket.write(encodePong(frame.id, 'ok', 0));
+        }
+      }),
+    );
+  });
+  t.after(() => server.close());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const client = connect({ host: '127.0.0.1', port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS, followServerPings: false });
+  t.after(() => client.close());
+  await nextEvent(client, 'open', 3000);
+  assert.equal(hello?.type === 'hello' && hello.followServerPings, undefined, 'HELLO did not offer');
+  assert.equal(client.heartbeatLeader, 'client');
+  await sleep(5 * INTERVAL_MS);
+  assert.ok(clientPings >= 3, `the client kept leading: ${clientPings} PINGs`);
+  assert.equal(client.state, 'open');
 });
