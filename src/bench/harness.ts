@@ -19,7 +19,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnBenchChild, type JsonChild } from './child.js';
 import { readMemInfo, readNetCounters, waitForMemorySettled, watchMemory, type NetCounters } from './memory-guard.js';
-import { nativeGeneratorBinary, spawnNativeGenerator } from './native-generator.js';
+import { NATIVE_SYSTEMS, nativeGeneratorBinary, spawnNativeGenerator, type NativeSystemId } from './native-generator.js';
 import { FROZEN_SHARE, nativeSegmentConnections, planGenerators, planNativeSegments, serverProcesses, sourcesFor } from './plan.js';
 import { startExternalServer, type ExternalServer } from './external-servers.js';
 import { isNodeSystem } from './node-servers.js';
@@ -77,8 +77,8 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
         const unavailable =
           native && 'unavailable' in native
             ? native.unavailable
-            : config.native && system !== 'raw' && system !== 'lifeline'
-              ? 'native mode (C load generator) runs raw and lifeline only'
+            : config.native && !(NATIVE_SYSTEMS as readonly string[]).includes(system)
+              ? `native mode (C load generator) runs ${NATIVE_SYSTEMS.join(', ')} only`
               : await systemUnavailable(system, { intervalMs: config.intervalMs, scale: config.scale });
         skips.set(system, unavailable);
         if (unavailable) hooks.notice?.(`skipped ${system}: ${unavailable}`);
@@ -220,8 +220,8 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
   const guarded = <T>(p: Promise<T>) => Promise.race([p, guard.tripped]);
   try {
     server = await guarded(isNodeSystem(system) ? nodeServer(system, config) : externalServer(system as 'mosquitto' | 'nats', config));
-    // Native mode freezes whole C generators: lifeline is the only native system that detects.
-    const freeze = config.freeze && SYSTEMS[system].detectsDeadClients && (config.native ? system === 'lifeline' : isNodeSystem(system));
+    // Native mode freezes whole C generators: lifeline (either leader) is the only native system that detects.
+    const freeze = config.freeze && SYSTEMS[system].detectsDeadClients && (config.native ? system !== 'raw' : isNodeSystem(system));
     const plan = config.native ? [] : planGenerators(config.connections, config.scale, freeze);
     /** Native: connections per generator, to freeze the first ~10 % of them. */
     const nativeCounts: number[] = [];
@@ -230,7 +230,7 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
       for (const [i, segments] of planNativeSegments(config.connections, server.ports).entries()) {
         nativeCounts.push(nativeSegmentConnections(segments));
         generators.push(
-          spawnNativeGenerator(`${system} native generator ${i + 1}`, nativeBinary!, system as 'raw' | 'lifeline', {
+          spawnNativeGenerator(`${system} native generator ${i + 1}`, nativeBinary!, system as NativeSystemId, {
             host: HOST,
             intervalMs: config.intervalMs,
             segments,
@@ -330,7 +330,8 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
 
 function mergeGenerators(windows: GeneratorWindow[]): GeneratorWindow {
   const sum = (f: (w: GeneratorWindow) => number) => windows.reduce((a, w) => a + f(w), 0);
-  const defined = (xs: (number | undefined)[]) => xs.filter((x): x is number => x !== undefined);
+  // The C generator reports null (JSON) when it timed no PING of its own (the server leads).
+  const defined = (xs: (number | null | undefined)[]) => xs.filter((x): x is number => typeof x === 'number');
   const p50s = defined(windows.map((w) => w.rttP50Ms));
   const p99s = defined(windows.map((w) => w.rttP99Ms));
   return {

@@ -64,12 +64,14 @@ export async function nativeGeneratorBinary(): Promise<{ path: string } | { unav
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
 /** The wire bytes of the lean client for `system` (raw or lifeline), as loadgen arguments. */
-export function nativeWireArgs(system: 'raw' | 'lifeline', intervalMs: number): string[] {
-  const lean = leanProtocol(system, intervalMs);
+export function nativeWireArgs(system: NativeSystemId, intervalMs: number): string[] {
+  const lean = leanProtocol(system === 'raw' ? 'raw' : 'lifeline', intervalMs);
   const hello = lean.create({ write() {}, ready() {}, roundTrip() {}, fail() {} }).hello();
   if (!hello) throw new Error(`lean ${system} client has no hello bytes`);
-  const args = ['--mode', system, '--hello', hex(hello), '--ping', hex(lean.ping)];
-  if (system === 'lifeline') {
+  const args = ['--mode', system === 'raw' ? 'raw' : 'lifeline', '--hello', hex(hello), '--ping', hex(lean.ping)];
+  // lifeline-sl: the server leads (its WELCOME says so: the HELLO offers to follow), we answer.
+  if (system === 'lifeline-sl') args.push('--follow', '1');
+  if (system !== 'raw') {
     // The answer to a server PING with id i, exactly as lean-clients.ts writes it.
     const pongs = Buffer.concat(Array.from({ length: 32 }, (_, id) => encodePong(id, 'ok', 0)));
     args.push('--pongs', hex(pongs));
@@ -85,7 +87,11 @@ export interface NativeGeneratorOptions {
   connectDeadlineMs: number;
 }
 
-export function spawnNativeGenerator(name: string, binary: string, system: 'raw' | 'lifeline', o: NativeGeneratorOptions): JsonChild {
+/** The systems the C generator speaks. */
+export type NativeSystemId = 'raw' | 'lifeline' | 'lifeline-sl';
+export const NATIVE_SYSTEMS: readonly NativeSystemId[] = ['raw', 'lifeline', 'lifeline-sl'];
+
+export function spawnNativeGenerator(name: string, binary: string, system: NativeSystemId, o: NativeGeneratorOptions): JsonChild {
   const args = [
     ...nativeWireArgs(system, o.intervalMs),
     '--host', o.host,

@@ -70,7 +70,7 @@ test('bench smoke - raw, rawsweep, lifeline (both leaders) and ws hold 200 heart
   assert.match(report, /a bare server-led sweep with one write pass per slot \(rawsweep\) measured \d+\.\d\d× raw in this run/);
 });
 
-test('bench smoke - native C generator (--native) holds raw and lifeline connections on independent servers; lifeline detects a frozen generator', { timeout: 40_000 }, async (t) => {
+test('bench smoke - native C generator (--native) holds raw and lifeline (both leaders) connections on independent servers; lifeline detects a frozen generator', { timeout: 60_000 }, async (t) => {
   t.after(() => killAllChildren());
   const binary = await nativeGeneratorBinary();
   if ('unavailable' in binary) {
@@ -81,13 +81,13 @@ test('bench smoke - native C generator (--native) holds raw and lifeline connect
     connections: CONNECTIONS,
     intervalMs: INTERVAL_MS,
     durationMs: DURATION_MS,
-    systems: ['raw', 'lifeline'],
+    systems: ['raw', 'lifeline', 'lifeline-sl'],
     scale: true,
     freeze: true,
     native: true,
   });
   for (const line of renderBenchReport(result).split('\n')) t.diagnostic(line);
-  for (const system of ['raw', 'lifeline'] as const) {
+  for (const system of ['raw', 'lifeline', 'lifeline-sl'] as const) {
     const r = result.results.find((x) => x.system === system)!;
     const where = `${system} (native): `;
     assert.equal(r.error, undefined, where + String(r.error));
@@ -99,14 +99,18 @@ test('bench smoke - native C generator (--native) holds raw and lifeline connect
     assert.ok(d.missed <= 0.1 * d.roundTrips, `${where}${d.missed} missed beats of ${d.roundTrips}`);
     // Same bytes on the wire as the Node lean clients: the C generator sends the encoder's bytes.
     assert.ok(Math.abs(d.bytesPerRoundTrip! - EXPECTED_BYTES[system]!) < 0.2, `${where}${d.bytesPerRoundTrip} bytes per heartbeat`);
-    assert.ok(r.generators!.rttP99Ms! > 0, `${where}client RTT measured`);
+    // The generator times its own PINGs; when the server leads it sends none.
+    if (system !== 'lifeline-sl') assert.ok(r.generators!.rttP99Ms! > 0, `${where}client RTT measured`);
+    else assert.equal(r.generators!.rttP99Ms, undefined, `${where}no client RTT: the client sent no PING`);
   }
   // One C generator holds all 200 here, so freezing "the first ~10 % of generators" freezes it.
-  const detection = result.results.find((x) => x.system === 'lifeline')!.detection!;
-  assert.equal(detection.frozen, CONNECTIONS);
-  assert.equal(detection.detected, CONNECTIONS, 'every frozen connection declared dead');
-  // Timeout 3T = 600 ms, judged by a 50 ms wheel; a generous bound for a shared box.
-  assert.ok(detection.p99Ms! >= 3 * INTERVAL_MS - 100 && detection.p99Ms! < 3 * INTERVAL_MS + 2000, `detection p99 ${detection.p99Ms} ms`);
+  for (const system of ['lifeline', 'lifeline-sl'] as const) {
+    const detection = result.results.find((x) => x.system === system)!.detection!;
+    assert.equal(detection.frozen, CONNECTIONS, system);
+    assert.equal(detection.detected, CONNECTIONS, `${system}: every frozen connection declared dead`);
+    // Timeout 3T = 600 ms, judged by a 50 ms wheel; a generous bound for a shared box.
+    assert.ok(detection.p99Ms! >= 3 * INTERVAL_MS - 100 && detection.p99Ms! < 3 * INTERVAL_MS + 2000, `${system}: detection p99 ${detection.p99Ms} ms`);
+  }
   assert.equal(result.results.find((x) => x.system === 'raw')!.detection, undefined, 'raw never detects: not frozen');
 });
 

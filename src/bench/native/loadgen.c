@@ -6,6 +6,8 @@
  * TypeScript protocol encoder and passed in as hex (src/bench/native-generator.ts):
  *   lifeline: write HELLO, wait for WELCOME (open), then PING every T; a PONG is the round trip;
  *             a server PING with id i is answered with pong[i] and counts as a round trip;
+ *             with --follow 1 (the server leads, spec 0010) we never PING: the server's PINGs
+ *             are the round trips and its PONGs (pushed status) are not;
  *             a CLOSE frame fails the connection.
  *   raw:      write 1 byte, its echo means open; then 1 byte every T; each byte back is a round trip.
  * To parse the server's stream it knows the frame layout (PROTOCOL.md §3): 1ssiiiii + load byte =
@@ -24,7 +26,7 @@
  * process, loopback (127.0.0.0/8) addresses only.
  *
  * Args: --mode raw|lifeline --host 127.0.0.1 --interval MS --segments SRC:PORT:COUNT,...
- *       --hello HEX --ping HEX [--pongs HEX (32 PONGs, 2 bytes each, id 0..31)]
+ *       --hello HEX --ping HEX [--pongs HEX (32 PONGs, 2 bytes each, id 0..31)] [--follow 1]
  *       [--connect-deadline MS] [--in-flight N]
  * Build: gcc -O2 -o loadgen loadgen.c
  */
@@ -83,6 +85,8 @@ static double intervalMs, connectDeadlineMs;
 static int maxInFlight = 256;
 static uint8_t hello[256], ping[16], pongs[64];
 static int helloLen, pingLen, pongsLen;
+/* The server leads the heartbeat (lifeline, spec 0010): never PING, only answer. */
+static int follow;
 static int ep;
 
 static int *slotHead;
@@ -189,7 +193,7 @@ static void opened(int i) {
   readyCount++;
   c->lastRt = now();
   c->sentAt = 0;
-  if (!c->inSlot) {
+  if (!c->inSlot && !follow) {
     /* First PING at a uniformly random phase of one interval, then every T. */
     int s = (int)(drand48() * nslots);
     c->slotNext = slotHead[s];
@@ -302,7 +306,7 @@ static int onData(int i, const uint8_t *b, int n) {
         break;
       case P_PONG_LOAD:
         c->parse = P_TYPE;
-        if (c->state == C_OPEN) roundTrip(i);
+        if (c->state == C_OPEN && !follow) roundTrip(i);
         break;
       case P_LEN:
         c->lenValue |= (uint32_t)(x & 0x7f) << (7 * c->lenBytes++);
@@ -463,6 +467,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--pongs")) pongsLen = hexdecode(v, pongs, sizeof pongs);
     else if (!strcmp(k, "--connect-deadline")) connectDeadlineMs = atof(v);
     else if (!strcmp(k, "--in-flight")) maxInFlight = atoi(v);
+    else if (!strcmp(k, "--follow")) follow = atoi(v) != 0;
     else die("unknown argument");
   }
   raw = !strcmp(mode, "raw");
