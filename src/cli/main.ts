@@ -95,7 +95,7 @@ program
   .option('--freeze', "also SIGSTOP a generator holding 10% of the connections (--native: the first 10% of the C generators) and time the server's detection", false)
   .option('--scale', 'cluster servers behind one port, more generators and source addresses (up to 200,000)', false)
   .option('--lifeline-socket-tuning <mode>', "lifeline's keepalive / TCP_USER_TIMEOUT on accepted sockets: default or off", 'default')
-  .option('--native', 'scale mode with the C load generator (built with gcc) and independent server processes: raw and lifeline, up to 1,000,000', false)
+  .option('--native', 'scale mode with the C load generator (built with gcc) and independent server processes: raw, lifeline and lifeline-sl, up to 1,000,000', false)
   .option('--json <file>', 'write every raw measurement as JSON')
   .action(async (opts) => {
     process.exitCode = await runBenchCommand(opts);
