@@ -52,7 +52,7 @@ export function negotiateHeartbeat(
  * - The server leads when it is configured to and the client offered it (HELLO
  *   followServerPings, spec 0010): the server's PINGs of one timer-wheel tick go out in one
  *   pass and their PONGs come back together, so one wake-up reads many (measured on loopback:
- *   0.80× a raw echo's server CPU per beat, median of 5 rounds, against 0.88× when the client leads;
+ *   0.80–0.87× a raw echo's server CPU per beat (medians of 5 rounds), 0.88–0.95× client-led;
  *   BENCHMARKS.md). The server then pushes its status with a PONG in front of a PING only when
  *   it changed (connection/connection.ts pushStatus).
  */

@@ -54,8 +54,8 @@ export interface ServerOptions extends SocketTuningOptions {
    * client pings after an idle interval and every PONG brings it the server's status, load and
    * a round-trip time. 'server': with clients that offer it (HELLO followServerPings; lifeline's
    * own client does unless its heartbeat is 'adaptive'), the server pings and the PINGs of one
-   * timer-wheel tick go out in one pass: 0.80× a raw echo's server CPU per heartbeat on
-   * loopback, against 0.88× client-led (BENCHMARKS.md). Clients then learn the server's status from a PONG pushed with a PING when
+   * timer-wheel tick go out in one pass: 0.80–0.87× a raw echo's server CPU per heartbeat
+   * on loopback, against 0.88–0.95× client-led (BENCHMARKS.md). Clients then learn the server's status from a PONG pushed with a PING when
    * it changes, and time a PING of their own only once the server has gone quiet.
    */
   heartbeatLeader?: HeartbeatLeader;
