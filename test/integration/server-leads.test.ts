@@ -170,3 +170,8 @@ test('server leads - a WELCOME that says so unasked is ignored: the client keeps
   assert.ok(clientPings >= 3, `the client kept leading: ${clientPings} PINGs`);
   assert.equal(client.state, 'open');
 });
+
+test('server leads - bad option values are refused by name', () => {
+  assert.throws(() => createServer({ heartbeatLeader: 'both' as unknown as 'server' }), /invalid option server\.heartbeatLeader: must be 'client' or 'server'/);
+  assert.throws(() => connect({ port: 1, followServerPings: 'yes' as unknown as boolean }), /invalid option followServerPings: must be a boolean/);
+});

@@ -56,3 +56,10 @@ test('bench report - one round: no per-round table, the targets use that round',
   assert.match(report, /CPU per heartbeat ≤ 0\.8× raw\s+0\.900×\s+MISSED/);
   assert.match(report, /heap per connection ≤ 1\.2× raw\s+1\.300×\s+MISSED/);
 });
+
+test('bench command - --rounds outside [1, 20] is refused before anything starts', async () => {
+  const { runBenchCommand } = await import('../../../src/cli/bench-command.js');
+  for (const rounds of [0, 21, 1.5]) {
+    await assert.rejects(runBenchCommand({ connections: 10, interval: 1000, duration: 1000, rounds }), /--rounds must be an integer in \[1, 20\]/);
+  }
+});
