@@ -19,7 +19,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnBenchChild, type JsonChild } from './child.js';
 import { readMemInfo, readNetCounters, waitForMemorySettled, watchMemory, type NetCounters } from './memory-guard.js';
-import { NATIVE_SYSTEMS, nativeGeneratorBinary, spawnNativeGenerator, type NativeSystemId } from './native-generator.js';
+import { NATIVE_SYSTEMS, isNativeSystem, nativeGeneratorBinary, spawnNativeGenerator } from './native-generator.js';
 import { FROZEN_SHARE, nativeSegmentConnections, planGenerators, planNativeSegments, serverProcesses, sourcesFor } from './plan.js';
 import { startExternalServer, type ExternalServer } from './external-servers.js';
 import { isNodeSystem } from './node-servers.js';
@@ -77,7 +77,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
         const unavailable =
           native && 'unavailable' in native
             ? native.unavailable
-            : config.native && !(NATIVE_SYSTEMS as readonly string[]).includes(system)
+            : config.native && !isNativeSystem(system)
               ? `native mode (C load generator) runs ${NATIVE_SYSTEMS.join(', ')} only`
               : await systemUnavailable(system, { intervalMs: config.intervalMs, scale: config.scale });
         skips.set(system, unavailable);
@@ -226,11 +226,11 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
     /** Native: connections per generator, to freeze the first ~10 % of them. */
     const nativeCounts: number[] = [];
     const connectDeadlineMs = config.native ? 120_000 + config.connections : 30_000 + config.connections * 2;
-    if (config.native) {
+    if (config.native && isNativeSystem(system)) {
       for (const [i, segments] of planNativeSegments(config.connections, server.ports).entries()) {
         nativeCounts.push(nativeSegmentConnections(segments));
         generators.push(
-          spawnNativeGenerator(`${system} native generator ${i + 1}`, nativeBinary!, system as NativeSystemId, {
+          spawnNativeGenerator(`${system} native generator ${i + 1}`, nativeBinary!, system, {
             host: HOST,
             intervalMs: config.intervalMs,
             segments,

@@ -63,12 +63,22 @@ export async function nativeGeneratorBinary(): Promise<{ path: string } | { unav
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
-/** The wire bytes of the lean client for `system` (raw or lifeline), as loadgen arguments. */
+/** The systems the C generator speaks. */
+export type NativeSystemId = 'raw' | 'lifeline' | 'lifeline-sl';
+export const NATIVE_SYSTEMS: readonly NativeSystemId[] = ['raw', 'lifeline', 'lifeline-sl'];
+
+export function isNativeSystem(id: string): id is NativeSystemId {
+  return (NATIVE_SYSTEMS as readonly string[]).includes(id);
+}
+
+/** The wire bytes of the lean client for `system`, as loadgen arguments. */
 export function nativeWireArgs(system: NativeSystemId, intervalMs: number): string[] {
-  const lean = leanProtocol(system === 'raw' ? 'raw' : 'lifeline', intervalMs);
+  // lifeline-sl speaks lifeline's bytes; only who pings differs (--follow).
+  const mode = system === 'raw' ? 'raw' : 'lifeline';
+  const lean = leanProtocol(mode, intervalMs);
   const hello = lean.create({ write() {}, ready() {}, roundTrip() {}, fail() {} }).hello();
   if (!hello) throw new Error(`lean ${system} client has no hello bytes`);
-  const args = ['--mode', system === 'raw' ? 'raw' : 'lifeline', '--hello', hex(hello), '--ping', hex(lean.ping)];
+  const args = ['--mode', mode, '--hello', hex(hello), '--ping', hex(lean.ping)];
   // lifeline-sl: the server leads (its WELCOME says so: the HELLO offers to follow), we answer.
   if (system === 'lifeline-sl') args.push('--follow', '1');
   if (system !== 'raw') {
@@ -86,10 +96,6 @@ export interface NativeGeneratorOptions {
   segments: string;
   connectDeadlineMs: number;
 }
-
-/** The systems the C generator speaks. */
-export type NativeSystemId = 'raw' | 'lifeline' | 'lifeline-sl';
-export const NATIVE_SYSTEMS: readonly NativeSystemId[] = ['raw', 'lifeline', 'lifeline-sl'];
 
 export function spawnNativeGenerator(name: string, binary: string, system: NativeSystemId, o: NativeGeneratorOptions): JsonChild {
   const args = [
