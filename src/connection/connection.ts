@@ -141,7 +141,7 @@ const ACK_DELAY_MS = 50;
 /** …or at once after this many unacknowledged messages. */
 const ACK_EVERY = 64;
 /** pushStatus: a PONG rides with our PING when the load moved this much since we last told it. */
-export const LOAD_PUSH_STEP = 32;
+const LOAD_PUSH_STEP = 32;
 /** statusTold when we do not push status (the peer leads). */
 const NOT_PUSHING = -1;
 /** statusTold's status bits before the first push (no status is 3). */

@@ -61,3 +61,15 @@ test('availability - options are validated', () => {
   assert.throws(() => new AvailabilityMonitor({ budgetMs: 0, busyPongs: 2 }), RangeError);
   assert.throws(() => new AvailabilityMonitor({ budgetMs: 100, busyPongs: 0 }), RangeError);
 });
+
+test('AvailabilityMonitor - serverPinged (the server leads) repeats the last pushed status: busyPongs still counts beats', () => {
+  const m = new AvailabilityMonitor({ budgetMs: 100, busyPongs: 2 });
+  assert.equal(m.serverPinged(0), undefined, 'ok by default, nothing to report');
+  assert.equal(m.pong('busy', 200, undefined, 10), undefined, 'one busy beat (the pushed PONG)');
+  const change = m.serverPinged(1010);
+  assert.equal(change?.kind, 'unavailable');
+  assert.equal(change?.kind === 'unavailable' && change.reason, 'busy');
+  assert.equal(m.pong('ok', 5, undefined, 2000)?.kind, 'available', 'a pushed ok clears it');
+  assert.equal(m.serverPinged(3000), undefined);
+  assert.equal(m.isAvailable, true);
+});
