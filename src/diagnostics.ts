@@ -12,6 +12,7 @@
  * | `lifeline:session:open` | `{ session }` |
  * | `lifeline:session:close` | `{ session, reason }` |
  * | `lifeline:server:stall` | `{ server, lateByMs }` |
+ * | `lifeline:server:client-error` | `{ server, transport, code, message, remoteAddress }` (TLS handshake / WebSocket upgrade failed) |
  * | `lifeline:server:ping-strike` | `{ session?, verdict: 'strike' \| 'too-many' }` |
  * | `lifeline:client:adaptive` | `{ client, event: 'survived' \| 'died' \| 'settled' \| 'reprobe', idleMs, key, phase, intervalMs, goodMs, badMs }` |
  */
@@ -24,6 +25,7 @@ export const channels = {
   sessionOpen: diagnostics.channel('lifeline:session:open'),
   sessionClose: diagnostics.channel('lifeline:session:close'),
   serverStall: diagnostics.channel('lifeline:server:stall'),
+  serverClientError: diagnostics.channel('lifeline:server:client-error'),
   serverPingStrike: diagnostics.channel('lifeline:server:ping-strike'),
   clientAdaptive: diagnostics.channel('lifeline:client:adaptive'),
 } as const;

@@ -15,7 +15,9 @@ export type ErrorCode =
   | 'LL_ERR_INVALID_OPTION'
   | 'LL_ERR_NOT_OPEN'
   | 'LL_ERR_BUFFER_OVERFLOW'
-  | 'LL_ERR_SERVER_NOT_LISTENING';
+  | 'LL_ERR_SERVER_NOT_LISTENING'
+  | 'LL_ERR_WS_TEXT_MESSAGE'
+  | 'LL_ERR_WS_CLOSED';
 
 export class LifelineError extends Error {
   readonly code: ErrorCode;

@@ -1,5 +1,5 @@
 /**
- * Link: one TCP connection of a Client, from dial to close — connect, HELLO / WELCOME checks,
+ * Link: one connection of a Client (TCP, TLS or WebSocket: dial.ts), from dial to close — connect, HELLO / WELCOME checks,
  * heartbeat (through Connection), availability verdicts (docs/spec/0004-availability.md). The
  * Client outlives its links: after a loss it starts a new Link (docs/spec/0005-reconnect.md);
  * resume will later hand the session over from one link to the next.
@@ -7,7 +7,6 @@
  * A link reports to its owner through LinkOwner (STYLE.md §1.2), always passing itself so the
  * owner can ignore a link it has already let go. It never retries anything itself.
  */
-import net from 'node:net';
 import { Connection, defaultStallThresholdMs, type ConnectionOwner, type PongInfo } from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { PROTOCOL_VERSION, type Frame, type GoawayFrame, type HelloFrame, type WelcomeFrame } from '../protocol/frames.js';
@@ -16,7 +15,8 @@ import { pingSchedule } from '../liveness/negotiate.js';
 import { AvailabilityMonitor, type AvailabilityChange } from '../liveness/availability.js';
 import type { Cancel, Clock } from '../time/clock.js';
 import type { Scheduler } from '../time/scheduler.js';
-import { TcpTransport } from '../transport/tcp.js';
+import type { Transport } from '../transport/types.js';
+import { dial, type Dial, type DialOwner } from './dial.js';
 import {
   applySocketTuning,
   tuningForHeartbeat,
@@ -84,17 +84,27 @@ interface IdleCycle {
   idleMs: number;
 }
 
+/** What linkConnected reports for a transport without a tunable socket. */
+const UNTUNED: AppliedSocketOptions = {
+  keepalive: { enabled: false, idleMs: 'kernel-default', intervalMs: 'kernel-default', count: 'kernel-default' },
+  userTimeoutMs: 'kernel-default',
+  via: 'node',
+  warnings: [],
+};
+
 function resumeHello(r: { resumable: boolean; sessionId?: Uint8Array; lastSeq?: number }): Partial<HelloFrame> {
   if (!r.resumable) return {};
   return { resumable: true, ...(r.sessionId ? { resumeSessionId: r.sessionId, resumeLastSeq: r.lastSeq ?? 0 } : {}) };
 }
 
-export class Link implements ConnectionOwner {
+export class Link implements ConnectionOwner, DialOwner {
   readonly server: ServerAddress;
   state: LinkState = 'connecting';
   connection: Connection | undefined;
   private readonly deps: LinkDeps;
-  private socket: net.Socket | undefined;
+  /** The dial in progress, until it reports. */
+  private dialing: Dial | undefined;
+  private dialStartedAt = 0;
   private cancelConnectTimer: Cancel | undefined;
   private availability: AvailabilityMonitor | undefined;
   private cancelAvailabilityCheck: Cancel | undefined;
@@ -130,81 +140,90 @@ export class Link implements ConnectionOwner {
     return this.availability?.isAvailable ?? true;
   }
 
-  /** Start the TCP connect; everything else follows from events. */
+  /** Start the connect (TCP, TLS or WebSocket: dial.ts); everything else follows from events. */
   dial(): void {
     const { clock, scheduler, options } = this.deps;
-    const { host, port } = this.server;
     const handshakeTimeout = options.handshakeTimeout;
-    const startedAt = clock.now();
-    const socket = net.connect({ host, port, noDelay: true });
-    this.socket = socket;
-    const onError = (err: Error) => {
-      this.cancelConnectTimer?.();
+    this.dialStartedAt = clock.now();
+    this.cancelConnectTimer = scheduler.schedule(this.dialStartedAt + handshakeTimeout, () => {
+      this.dialing?.abort();
+      this.dialing = undefined;
       this.deps.adaptive?.connectFailed();
       this.report({
         code: 'connect-failed',
-        message: `cannot connect to ${this.address}: ${err.message}`,
-        initiator: 'transport',
-        detectedBy: 'transport',
-        sinceLastSeenMs: 0,
-        error: err,
-      });
-    };
-    socket.once('error', onError);
-    this.cancelConnectTimer = scheduler.schedule(startedAt + handshakeTimeout, () => {
-      socket.off('error', onError);
-      socket.on('error', () => {});
-      socket.destroy();
-      this.deps.adaptive?.connectFailed();
-      this.report({
-        code: 'connect-failed',
-        message: `cannot connect to ${this.address}: no TCP connection within ${handshakeTimeout} ms`,
+        message: `cannot connect to ${this.address}: no ${this.transportName} connection within ${handshakeTimeout} ms`,
         initiator: 'local',
         detectedBy: 'handshake-timer',
         sinceLastSeenMs: 0,
       });
     });
-    socket.once('connect', () => {
-      this.cancelConnectTimer?.();
-      socket.off('error', onError);
-      if (this.state !== 'connecting') return void socket.destroy();
-      this.state = 'handshake';
-      const socketOptions = applySocketTuning(socket, options.socketTuning, this.deps.netKeepalive);
-      const connection = new Connection({
-        transport: new TcpTransport(socket),
-        owner: this,
-        clock,
-        scheduler,
-        maxFrameSize: options.maxFrameSize,
-        maxBufferedBytes: options.maxQueuedBytes,
-        health: () => ({ status: 'ok', load: 0 }),
-        // The adaptive heartbeat learns from silence in both directions (outbound refreshes a NAT).
-        trackWriteTimes: this.deps.adaptive !== undefined,
-      });
-      this.connection = connection;
-      this.deps.owner.linkConnected(this, socketOptions);
-      if (this.state !== 'handshake') return; // the owner closed us from its listener
-      const token = options.token;
-      const adaptive = this.deps.adaptive;
-      if (adaptive) {
-        // Before HELLO: a pending death on this key is fed first, so HELLO already proposes the
-        // fallen-back interval (spec 0007 §Wiring 7).
-        this.networkKey = networkKey(this.address, socket.localAddress ?? 'unknown');
-        this.proposedIntervalMs = adaptive.connected(this.networkKey);
-      }
-      connection.sendHandshake({
-        type: 'hello',
-        version: PROTOCOL_VERSION,
-        heartbeatIntervalMs: Math.round(adaptive ? this.proposedIntervalMs : (options.heartbeatInterval ?? 0)),
-        heartbeatTimeoutMs: Math.round(options.heartbeatTimeout ?? 0),
-        maxFrameSize: options.maxFrameSize,
-        ...(token === undefined ? {} : { token: typeof token === 'string' ? new TextEncoder().encode(token) : token }),
-        ...resumeHello(this.deps.owner.linkResumeHello(this)),
-        // Spec 0010: the adaptive learner must time the idle itself, so it never hands the lead over.
-        ...(options.followServerPings && !adaptive ? { followServerPings: true } : {}),
-      });
-      connection.startHandshakeTimer(Math.max(1, startedAt + handshakeTimeout - clock.now()));
+    this.dialing = dial(this.server, { tls: options.tls, maxFrameSize: options.maxFrameSize }, this);
+  }
+
+  /** How the transport is named in messages ('TCP', 'TLS', 'WebSocket'). */
+  private get transportName(): string {
+    const t = this.server.transport ?? 'tcp';
+    return t === 'ws' || t === 'wss' ? 'WebSocket' : t.toUpperCase();
+  }
+
+  // --- DialOwner ------------------------------------------------------------------------------
+
+  dialFailed(err: Error): void {
+    this.dialing = undefined;
+    this.cancelConnectTimer?.();
+    this.deps.adaptive?.connectFailed();
+    this.report({
+      code: 'connect-failed',
+      message: `cannot connect to ${this.address}: ${err.message}`,
+      initiator: 'transport',
+      detectedBy: 'transport',
+      sinceLastSeenMs: 0,
+      error: err,
     });
+  }
+
+  dialed(transport: Transport, localAddress: string | undefined): void {
+    this.dialing = undefined;
+    this.cancelConnectTimer?.();
+    if (this.state !== 'connecting') return void transport.destroy();
+    const { clock, scheduler, options } = this.deps;
+    this.state = 'handshake';
+    const tunable = transport.tunable;
+    const socketOptions = tunable ? applySocketTuning(tunable, options.socketTuning, this.deps.netKeepalive) : UNTUNED;
+    const connection = new Connection({
+      transport,
+      owner: this,
+      clock,
+      scheduler,
+      maxFrameSize: options.maxFrameSize,
+      maxBufferedBytes: options.maxQueuedBytes,
+      health: () => ({ status: 'ok', load: 0 }),
+      // The adaptive heartbeat learns from silence in both directions (outbound refreshes a NAT).
+      trackWriteTimes: this.deps.adaptive !== undefined,
+    });
+    this.connection = connection;
+    this.deps.owner.linkConnected(this, socketOptions);
+    if (this.state !== 'handshake') return; // the owner closed us from its listener
+    const token = options.token;
+    const adaptive = this.deps.adaptive;
+    if (adaptive) {
+      // Before HELLO: a pending death on this key is fed first, so HELLO already proposes the
+      // fallen-back interval (spec 0007 §Wiring 7).
+      this.networkKey = networkKey(this.address, localAddress ?? 'unknown');
+      this.proposedIntervalMs = adaptive.connected(this.networkKey);
+    }
+    connection.sendHandshake({
+      type: 'hello',
+      version: PROTOCOL_VERSION,
+      heartbeatIntervalMs: Math.round(adaptive ? this.proposedIntervalMs : (options.heartbeatInterval ?? 0)),
+      heartbeatTimeoutMs: Math.round(options.heartbeatTimeout ?? 0),
+      maxFrameSize: options.maxFrameSize,
+      ...(token === undefined ? {} : { token: typeof token === 'string' ? new TextEncoder().encode(token) : token }),
+      ...resumeHello(this.deps.owner.linkResumeHello(this)),
+      // Spec 0010: the adaptive learner must time the idle itself, so it never hands the lead over.
+      ...(options.followServerPings && !adaptive ? { followServerPings: true } : {}),
+    });
+    connection.startHandshakeTimer(Math.max(1, this.dialStartedAt + options.handshakeTimeout - clock.now()));
   }
 
   send(payload: Uint8Array): boolean {
@@ -220,12 +239,8 @@ export class Link implements ConnectionOwner {
       return;
     }
     this.cancelConnectTimer?.();
-    const socket = this.socket;
-    if (socket) {
-      socket.removeAllListeners('error');
-      socket.on('error', () => {});
-      socket.destroy();
-    }
+    this.dialing?.abort();
+    this.dialing = undefined;
     this.report({
       code: 'local-close',
       message: message || 'closed locally before connecting',

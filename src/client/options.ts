@@ -7,7 +7,8 @@ import { validateDetectorSpec } from '../liveness/detectors/index.js';
 import type { DetectorSpec } from '../liveness/detectors/types.js';
 import { positiveNumber, stripUndefined } from '../options.js';
 import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions, type TuningFollows } from '../transport/socket-tuning.js';
-import { toServerAddress, type ServerAddress, type ServerSpec } from './servers.js';
+import { toServerAddress, transportOf, type DialTransport, type ServerAddress, type ServerSpec } from './servers.js';
+import type tls from 'node:tls';
 import { resolveNatLearnerOptions, type NatLearnerOptions, type ResolvedNatLearnerOptions } from '../liveness/nat-learner.js';
 import type { NatStateStore } from '../liveness/nat-store.js';
 
@@ -63,6 +64,20 @@ export interface ClientOptions extends SocketTuningOptions {
   host?: string;
   /** Server port. Required unless `servers` is given. */
   port?: number;
+  /**
+   * Transport to `host` / `port` (docs/spec/0011-transports.md): 'tcp' (default), 'tls',
+   * 'ws' or 'wss' (WebSocket, over TLS). In `servers` each entry names its own
+   * (`tls://host:port`, `ws://host:port/path`).
+   */
+  transport?: DialTransport;
+  /** WebSocket request path with `transport` 'ws' / 'wss'. Default '/'. */
+  path?: string;
+  /**
+   * TLS client options for tls / wss servers (node:tls: `ca`, `servername`, `cert`, `key`,
+   * `rejectUnauthorized`…). The server's certificate is verified against Node's CA store unless
+   * `ca` says otherwise; SNI is the host name. Default: none.
+   */
+  tls?: tls.ConnectionOptions;
   /**
    * Servers to use, in rotation: `"host:port"` (IPv6: `"[::1]:7400"`) or `{ host, port }`. The
    * client dials the first; after each loss it dials the next. Not with `host` / `port`.
@@ -188,7 +203,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   validateSocketTuning(socketTuning);
   const given = stripUndefined(options);
   const { servers: serverSpecs, reconnect, ...rest } = given;
-  const servers = resolveServers(serverSpecs, rest.host, rest.port);
+  const servers = resolveServers(serverSpecs, rest.host, rest.port, rest.transport, rest.path);
   const first = servers[0]!;
   const o = {
     ...CLIENT_DEFAULTS,
@@ -216,6 +231,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   if (!Number.isInteger(o.busyPongs) || o.busyPongs < 1) {
     throw new InvalidOptionError('busyPongs', `must be an integer >= 1, got ${String(o.busyPongs)}`);
   }
+  if (o.tls !== undefined && (typeof o.tls !== 'object' || o.tls === null)) throw new InvalidOptionError('tls', 'must be node:tls connection options ({ ca, … })');
   if (o.maxFrameSize < 64) throw new InvalidOptionError('maxFrameSize', `must be at least 64 bytes, got ${o.maxFrameSize}`);
   o.heartbeat ??= 'fixed';
   if (o.heartbeat !== 'fixed' && o.heartbeat !== 'adaptive') {
@@ -247,7 +263,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   return o;
 }
 
-function resolveServers(specs: unknown, host: unknown, port: unknown): ServerAddress[] {
+function resolveServers(specs: unknown, host: unknown, port: unknown, transport: unknown, path: unknown): ServerAddress[] {
   if (specs === undefined) {
     if (port === undefined) throw new InvalidOptionError('port', 'is required (or give `servers`)');
     if (typeof port !== 'number' || !Number.isInteger(port) || port <= 0 || port > 65535) {
@@ -255,11 +271,11 @@ function resolveServers(specs: unknown, host: unknown, port: unknown): ServerAdd
     }
     const h = host ?? CLIENT_DEFAULTS.host;
     if (typeof h !== 'string' || h === '') throw new InvalidOptionError('host', 'must be a non-empty string');
-    return [{ host: h, port }];
+    return [{ host: h, port, ...transportOf(transport, path, '') }];
   }
   // Mutually exclusive, as ws refuses mixed options: which one would be dialled first?
-  if (host !== undefined || port !== undefined) {
-    throw new InvalidOptionError('servers', 'give either `servers` or `host` / `port`, not both');
+  if (host !== undefined || port !== undefined || transport !== undefined || path !== undefined) {
+    throw new InvalidOptionError('servers', 'give either `servers` or `host` / `port` / `transport` / `path`, not both');
   }
   if (!Array.isArray(specs) || specs.length === 0) {
     throw new InvalidOptionError('servers', 'must be a non-empty array of "host:port" strings or { host, port } objects');

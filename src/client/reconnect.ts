@@ -108,7 +108,8 @@ export class ReconnectPlanner {
     if (goaway && goaway.retryAfterMs > 0) delayMs = applyRetryAfter(delayMs, goaway.retryAfterMs, this.options.jitter, this.rng);
     const redirect = goaway?.redirect === undefined ? undefined : parseServer(goaway.redirect);
     if (redirect) {
-      this.target = redirect;
+      // GOAWAY's redirect is `host:port` (PROTOCOL.md §6.7): the transport and path stay ours.
+      this.target = redirect.transport === undefined ? { ...redirect, ...transportPart(this.target) } : redirect;
     } else {
       this.index = (this.index + 1) % this.servers.length;
       this.target = this.servers[this.index]!;
@@ -116,8 +117,15 @@ export class ReconnectPlanner {
     return { kind: 'retry', attempt: this.backoff.attempt, delayMs, server: this.target, redirected: redirect !== undefined };
   }
 
-  /** For messages: `host:port` of the current target. */
+  /** For messages: `host:port` (or the URL) of the current target. */
   get currentAddress(): string {
     return formatServer(this.target);
   }
+}
+
+function transportPart(server: ServerAddress): Pick<ServerAddress, 'transport' | 'path'> {
+  return {
+    ...(server.transport === undefined ? {} : { transport: server.transport }),
+    ...(server.path === undefined ? {} : { path: server.path }),
+  };
 }

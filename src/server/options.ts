@@ -10,6 +10,8 @@ import { validateDetectorSpec } from '../liveness/detectors/index.js';
 import type { DetectorSpec } from '../liveness/detectors/types.js';
 import { positiveNumber, stripUndefined } from '../options.js';
 import type { HeartbeatLeader } from '../liveness/negotiate.js';
+import type tls from 'node:tls';
+import type { WebSocketServerOptions } from './listen-ws.js';
 import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions, type TuningFollows } from '../transport/socket-tuning.js';
 
 export interface ServerOptions extends SocketTuningOptions {
@@ -99,6 +101,14 @@ export interface ServerOptions extends SocketTuningOptions {
    * (A8's MAX_PING_STRIKES).
    */
   maxPingStrikes?: number;
+  /**
+   * TLS for every listener that does not say otherwise (docs/spec/0011-transports.md): key,
+   * certificate and the rest of node:tls's server options. With it, `listen(port)` is TLS and a
+   * `ws` listener is wss. The TLS handshake must complete within `handshakeTimeout`. Default: none.
+   */
+  tls?: tls.TlsOptions;
+  /** WebSocket listeners (`listen({ transport: 'ws' })`, `attach()`): allowed origins. */
+  websocket?: WebSocketServerOptions;
   /** Clock (tests inject a FakeClock). Default: the monotonic system clock in whole milliseconds (time/clock.ts wholeMsClock). */
   clock?: Clock;
   // tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on every accepted
@@ -109,7 +119,8 @@ export interface ServerOptions extends SocketTuningOptions {
   // tcpKeepalive is applied at accept, as given. `tcpKeepalive: false, tcpUserTimeout: 0` = off.
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'health' | 'detector' | 'maxAcceptRate' | 'acceptBurst' | keyof SocketTuningOptions>> & {
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'health' | 'detector' | 'maxAcceptRate' | 'acceptBurst' | 'tls' | keyof SocketTuningOptions>> & {
+  tls: tls.TlsOptions | undefined;
   maxAcceptRate: number | undefined;
   acceptBurst: number | undefined;
   clock: Clock | undefined;
@@ -153,7 +164,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning, 'server');
-  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, heartbeatLeader: 'client' as HeartbeatLeader, clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
+  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, tls: undefined, websocket: {}, heartbeatLeader: 'client' as HeartbeatLeader, clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
   if (o.detector !== undefined) validateDetectorSpec(o.detector, 'server.detector');
   const rate = (o as { maxAcceptRate?: unknown }).maxAcceptRate;
   if (rate !== undefined) positiveNumber('server.maxAcceptRate', rate);
@@ -190,7 +201,18 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   }
   if (o.maxFrameSize < 64) throw new InvalidOptionError('server.maxFrameSize', 'must be at least 64 bytes');
   if (o.health !== undefined && typeof o.health !== 'function') throw new InvalidOptionError('server.health', 'must be a function');
+  if (o.tls !== undefined && (typeof o.tls !== 'object' || o.tls === null)) throw new InvalidOptionError('server.tls', 'must be node:tls server options ({ key, cert, … })');
+  validateWebSocketOptions(o.websocket);
   return o;
+}
+
+function validateWebSocketOptions(ws: unknown): void {
+  if (typeof ws !== 'object' || ws === null) throw new InvalidOptionError('server.websocket', 'must be an object ({ origins })');
+  const origins: unknown = (ws as WebSocketServerOptions).origins;
+  if (origins === undefined || typeof origins === 'function') return;
+  if (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string')) {
+    throw new InvalidOptionError('server.websocket.origins', 'must be an array of origins ("https://app.example") or a function');
+  }
 }
 
 /** server.drain() options (docs/spec/0003-enforcement-and-drain.md §Graceful drain). */

@@ -1,5 +1,6 @@
 /**
- * LifelineServer: accepts TCP connections, runs the handshake, keeps the session registry, and
+ * LifelineServer: accepts connections on its listeners (TCP, TLS, WebSocket: listeners.ts,
+ * listen-ws.ts; docs/spec/0011-transports.md), runs the handshake, keeps the session registry, and
  * reclaims sessions whose peer is dead. All heartbeat checks of all connections share one
  * coarse TimerWheel (no timer per connection; see time/wheel.ts for its precision).
  *
@@ -10,9 +11,11 @@
  * Events: 'session' (Session) after a handshake; 'sessionClose' (Session, CloseReason);
  * 'listening'; 'draining' once, when drain() starts; 'error' (Error) for listener errors after
  * listen() resolved; 'warning' (string) once per distinct socket-tuning setting that could not
- * be applied exactly.
+ * be applied exactly; 'clientError' (ClientErrorInfo) for a connection that failed before it
+ * became a lifeline connection (TLS handshake, WebSocket upgrade).
  */
-import net from 'node:net';
+import type http from 'node:http';
+import type https from 'node:https';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { encodeFrame } from '../protocol/encode.js';
@@ -24,9 +27,10 @@ import { TimerWheel } from '../time/wheel.js';
 import { createEventLoopHealth, type HealthSampler } from './health.js';
 import { TokenBucket } from '../liveness/token-bucket.js';
 import type { HeartbeatBounds, NegotiatedHeartbeat } from '../liveness/negotiate.js';
-import { TcpTransport } from '../transport/tcp.js';
-import { HandleTransport, takeOverConnections, type TcpHandle } from '../transport/tcp-handle.js';
-import type { Transport } from '../transport/types.js';
+import { HandleTransport, type TcpHandle } from '../transport/tcp-handle.js';
+import type { Transport, TransportHandlers } from '../transport/types.js';
+import { TcpListener, TlsListener, type ClientErrorInfo, type Listener, type ListenerHost, type ListenOptions, type ListenTransport } from './listeners.js';
+import { WsListener } from './listen-ws.js';
 import {
   applySocketTuning,
   loadNetKeepalive,
@@ -37,7 +41,7 @@ import {
   type TunableSocket,
 } from '../transport/socket-tuning.js';
 import type { CloseReason } from '../connection/close-reason.js';
-import { LifelineError } from '../errors.js';
+import { InvalidOptionError, LifelineError } from '../errors.js';
 import { channels, publish } from '../diagnostics.js';
 import {
   resolveDrainOptions,
@@ -59,6 +63,8 @@ export interface LifelineServer {
   on(event: 'draining', listener: () => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: 'warning', listener: (message: string) => void): this;
+  /** A connection failed before it became a lifeline connection (TLS handshake, WebSocket upgrade). */
+  on(event: 'clientError', listener: (info: ClientErrorInfo) => void): this;
   /** Our own event loop stalled this long; peers were not blamed for it (at most once a second). */
   on(event: 'stall', listener: (lateByMs: number) => void): this;
   once(event: 'session', listener: (session: Session) => void): this;
@@ -68,14 +74,14 @@ export interface LifelineServer {
 /** Wheel callbacks per synchronous turn when the server leads the heartbeat (see the constructor). */
 const LEADING_MAX_PER_TURN = 250;
 
-export class LifelineServer extends EventEmitter implements PeerHost {
+export class LifelineServer extends EventEmitter implements PeerHost, ListenerHost {
   readonly options: ResolvedServerOptions;
   readonly clock: Clock;
   readonly scheduler: TimerWheel;
   readonly bounds: HeartbeatBounds;
-  private readonly netServer: net.Server;
+  /** Where connections come from, in listen() / attach() order. */
+  private readonly endpoints: Listener[] = [];
   private readonly peers = new Set<ServerPeer>();
-  private leanSocketsInUse = false;
   private connectionsClosed = 0;
   private closedBytesRead = 0;
   private closedBytesWritten = 0;
@@ -144,10 +150,6 @@ export class LifelineServer extends EventEmitter implements PeerHost {
       maxBufferedBytes: this.options.maxBufferedBytes,
       health: this.health,
     });
-    this.netServer = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
-    this.netServer.on('error', (err) => {
-      if (this.listenerCount('error') > 0) this.emit('error', err);
-    });
   }
 
   /** Shared by every connection (PeerHost). */
@@ -177,7 +179,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
    * `leanSockets`, and this Node has what it needs); known once listening.
    */
   get leanSockets(): boolean {
-    return this.leanSocketsInUse;
+    return this.endpoints.some((listener) => listener.leanSockets);
   }
 
   /**
@@ -210,30 +212,93 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     for (const { session } of this.detachedSessions.values()) yield session;
   }
 
-  async listen(port = 0, host?: string): Promise<AddressInfo> {
-    this.netKeepalive = await loadNetKeepalive();
+  /**
+   * Start accepting on a port: `listen(port, host)` (TCP, or TLS when the server has `tls`
+   * options) or `listen({ transport, port, host, path, tls })`. May be called again for more
+   * listeners — e.g. TCP for native clients and a WebSocket port for browsers: every
+   * connection joins the same sessions, limits and heartbeat. Resolves the bound address.
+   */
+  async listen(portOrOptions: number | ListenOptions = 0, host?: string): Promise<AddressInfo> {
+    const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, ...(host === undefined ? {} : { host }) } : portOrOptions;
+    const listener = this.makeListener(o);
+    await this.prepare();
+    const address = await listener.listen(o.port ?? 0, o.host);
+    this.endpoints.push(listener);
+    this.emit('listening');
+    return address;
+  }
+
+  /**
+   * Serve lifeline over WebSocket on the user's own http / https server (its routes keep
+   * working): upgrade requests for `path` (default '/') become lifeline connections. The
+   * server's close() detaches; closing the http server stays the user's job.
+   */
+  async attach(server: http.Server | https.Server, options: { path?: string } = {}): Promise<void> {
+    const listener = new WsListener(this, { path: wsPath(options.path), origins: this.options.websocket.origins, attachTo: server });
+    await this.prepare();
+    this.endpoints.push(listener);
+  }
+
+  /** The first listener's address. */
+  address(): AddressInfo {
+    const listener = this.endpoints[0];
+    if (listener === undefined) throw new LifelineError('LL_ERR_SERVER_NOT_LISTENING', 'server is not listening (call listen() first)');
+    return listener.address();
+  }
+
+  /** Every listener's transport and bound address, in listen() order. */
+  addresses(): Array<AddressInfo & { transport: ListenTransport }> {
+    return this.endpoints.map((listener) => ({ ...listener.address(), transport: listener.transport }));
+  }
+
+  private makeListener(o: ListenOptions): Listener {
+    if (typeof o !== 'object' || o === null) throw new InvalidOptionError('listen', 'expects a port number or { transport, port, host, path, tls }');
+    const tlsOptions = o.tls ?? this.options.tls;
+    const transport = o.transport ?? (tlsOptions ? 'tls' : 'tcp');
+    if (o.path !== undefined && transport !== 'ws') throw new InvalidOptionError('listen.path', `only applies to transport 'ws', not '${transport}'`);
+    switch (transport) {
+      case 'tcp':
+        return new TcpListener(this);
+      case 'tls':
+        if (!tlsOptions) throw new InvalidOptionError('listen.tls', "transport 'tls' needs TLS options ({ key, cert }) here or in createServer({ tls })");
+        return new TlsListener(this, tlsOptions);
+      case 'ws':
+        return new WsListener(this, { path: wsPath(o.path), origins: this.options.websocket.origins, tls: tlsOptions });
+      default:
+        throw new InvalidOptionError('listen.transport', `must be 'tcp', 'tls' or 'ws', got ${String(transport)}`);
+    }
+  }
+
+  /** Once, before the first listener: the optional socket-tuning module and the health sampler. */
+  private async prepare(): Promise<void> {
+    this.netKeepalive ??= await loadNetKeepalive();
     if (!this.options.health && !this.sampler) {
       this.sampler = createEventLoopHealth();
       this.healthSource = this.sampler.health;
     }
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.netServer.once('error', onError);
-      this.netServer.listen(port, host, () => {
-        this.netServer.off('error', onError);
-        this.takeOverAccepts();
-        this.emit('listening');
-        resolve(this.address());
-      });
-    });
   }
 
-  address(): AddressInfo {
-    const address = this.netServer.address();
-    if (address === null || typeof address === 'string') {
-      throw new LifelineError('LL_ERR_SERVER_NOT_LISTENING', 'server is not listening on a TCP port');
-    }
-    return address;
+  // --- ListenerHost -----------------------------------------------------------------------------
+
+  get wantsLeanSockets(): boolean {
+    return this.options.leanSockets;
+  }
+
+  get handshakeTimeoutMs(): number {
+    return this.options.handshakeTimeout;
+  }
+
+  get maxFrameSize(): number {
+    return this.options.maxFrameSize;
+  }
+
+  listenerError(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  clientError(info: ClientErrorInfo): void {
+    if (this.listenerCount('clientError') > 0) this.emit('clientError', info);
+    publish(channels.serverClientError, () => ({ server: this, ...info }));
   }
 
   /**
@@ -282,14 +347,11 @@ export class LifelineServer extends EventEmitter implements PeerHost {
    */
   async close(): Promise<void> {
     this.closing = true;
-    const listenerClosed = new Promise<void>((resolve) => {
-      if (!this.netServer.listening) return resolve();
-      this.netServer.close(() => resolve());
-    });
+    const listenersClosed = Promise.all(this.endpoints.map((listener) => listener.close()));
     for (const peer of this.peers) peer.connection.close('going-away', 'server shutting down');
     const shutdown: CloseReason = { code: 'server-shutdown', message: 'server shutting down', initiator: 'local', detectedBy: 'application', sinceLastSeenMs: 0 };
     for (const { session } of [...this.detachedSessions.values()]) this.finishSession(session, shutdown);
-    await listenerClosed;
+    await listenersClosed;
     this.scheduler.clear();
     this.sampler?.stop();
     this.sampler = undefined;
@@ -449,7 +511,7 @@ export class LifelineServer extends EventEmitter implements PeerHost {
    * The n-th connection shed within a second is sent to the time the bucket will have n tokens,
    * so a storm is spread over the following seconds rather than bounced back all at once.
    */
-  private shed(socket: net.Socket, now: number): void {
+  private shed(transport: Transport, now: number): void {
     if (now - this.shedWindowStartMs > 1000) {
       this.shedWindowStartMs = now;
       this.shedInWindow = 0;
@@ -457,26 +519,20 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     this.shedInWindow++;
     const retryAfterMs = this.acceptLimiter!.waitMs(this.shedInWindow, now);
     const message = `server overloaded: over ${this.options.maxAcceptRate} new connections per second`;
-    socket.on('error', () => {});
-    socket.write(encodeFrame({ type: 'goaway', code: 'overloaded', message, retryAfterMs }));
-    socket.end(encodeFrame({ type: 'close', code: 'going-away', message }));
-    socket.resume();
-    setTimeout(() => socket.destroy(), 1000).unref();
+    sendAndEnd(transport, [encodeFrame({ type: 'goaway', code: 'overloaded', message, retryAfterMs }), encodeFrame({ type: 'close', code: 'going-away', message })]);
   }
 
-  /** net.Server's 'connection' (leanSockets off or unavailable). */
-  private accept(socket: net.Socket): void {
+  /** A listener's new connection (ListenerHost): admitted, or refused with a CLOSE saying why. */
+  incoming(transport: Transport): void {
     const refusal = this.admission();
-    if (refusal !== undefined) this.refuse(socket, refusal);
-    else this.adopt(new TcpTransport(socket, { sharedReadBuffer: true }));
+    if (refusal === undefined) this.adopt(transport);
+    else if ('shedAt' in refusal) this.shed(transport, refusal.shedAt);
+    else sendAndEnd(transport, [encodeFrame({ type: 'close', code: refusal.code, message: refusal.message })]);
   }
 
-  /** The listening handle's onconnection, taken over (leanSockets): no net.Socket is built. */
-  private acceptHandle(handle: TcpHandle): void {
-    const refusal = this.admission();
-    // Refusals are rare and write a frame, FIN and wait: a net.Socket does that well.
-    if (refusal !== undefined) this.refuse(new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts), refusal);
-    else this.adopt(new HandleTransport(handle));
+  /** leanSockets: the listening handle's onconnection, taken over — no net.Socket is built. */
+  incomingHandle(handle: TcpHandle): void {
+    this.incoming(new HandleTransport(handle));
   }
 
   /** Why a new connection is refused now, or undefined to take it. Consumes an accept token. */
@@ -495,24 +551,12 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     return { code: goingAway ? 'going-away' : 'server-full', message };
   }
 
-  private refuse(socket: net.Socket, refusal: Refusal): void {
-    if ('shedAt' in refusal) {
-      this.shed(socket, refusal.shedAt);
-      return;
-    }
-    socket.on('error', () => {});
-    socket.end(encodeFrame({ type: 'close', code: refusal.code, message: refusal.message }));
-    // Read (and discard) so the peer's FIN is seen and the socket closes at once; the timer
-    // only bounds a peer that never closes.
-    socket.resume();
-    setTimeout(() => socket.destroy(), 1000).unref();
-  }
-
-  private adopt(transport: TcpTransport | HandleTransport): void {
+  private adopt(transport: Transport): void {
     // Tuning that follows the heartbeat is set once, at the handshake (socketOptionsFor): every
     // setsockopt through net-keepalive costs ≈ 5 µs, which a reconnect storm pays per
     // connection. Until then the handshake timer bounds a dead peer.
-    const applied = this.options.tuningFollows.keepalive ? undefined : this.tune(transport.tunable, this.options.socketTuning);
+    const socket = transport.tunable;
+    const applied = this.options.tuningFollows.keepalive || socket === undefined ? undefined : this.tune(socket, this.options.socketTuning);
     this.peers.add(new ServerPeer(transport, this, applied));
   }
 
@@ -520,11 +564,6 @@ export class LifelineServer extends EventEmitter implements PeerHost {
     const applied = this.shareSocketOptions(applySocketTuning(socket, tuning, this.netKeepalive));
     this.warnOnce(applied.warnings);
     return applied;
-  }
-
-  /** leanSockets: accepted connections skip net.Socket (transport/tcp-handle.ts). */
-  private takeOverAccepts(): void {
-    this.leanSocketsInUse = this.options.leanSockets && takeOverConnections(this.netServer, (handle) => this.acceptHandle(handle));
   }
 
   /**
@@ -599,6 +638,24 @@ interface DrainState {
 
 /** Transport losses a resumable session survives; deliberate closes end it at once. */
 const DETACHABLE = new Set<CloseReason['code']>(['heartbeat-timeout', 'transport-closed', 'transport-error']);
+
+/** Refusals: read and discard until the peer's FIN (the transport's end() bounds a peer that never sends it). */
+const DISCARD: TransportHandlers = { onData() {}, onDrain() {}, onTransportClose() {} };
+
+/** Write a refusal's frames, then close gracefully: the peer reads why before the FIN. */
+function sendAndEnd(transport: Transport, frames: Uint8Array[]): void {
+  transport.setHandlers(DISCARD);
+  transport.cork();
+  for (const frame of frames) transport.write(frame);
+  transport.uncork();
+  transport.end();
+}
+
+function wsPath(path: string | undefined): string {
+  if (path === undefined) return '/';
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new InvalidOptionError('path', `must start with '/', got ${String(path)}`);
+  return path;
+}
 
 /** Create a lifeline server. Call `listen()` to start accepting. */
 export function createServer(options?: ServerOptions): LifelineServer {

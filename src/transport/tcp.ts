@@ -1,5 +1,5 @@
 /**
- * TCP adapter: maps a `net.Socket` to Transport. Nagle is disabled (a heartbeat is a 1–2 byte
+ * TCP adapter: maps a `net.Socket` (or a `tls.TLSSocket`, option `kind`) to Transport. Nagle is disabled (a heartbeat is a 1–2 byte
  * write that must not wait 40 ms for a delayed ACK). Socket options beyond that (keepalive,
  * TCP_USER_TIMEOUT) are applied by socket-tuning.ts, not here.
  *
@@ -31,6 +31,12 @@ type OwnedSocket = net.Socket & { [kTransport]?: TcpTransport };
 export interface TcpTransportOptions {
   /** Read into one buffer shared by all sockets instead of a new allocation per read (see above). Default false. */
   sharedReadBuffer?: boolean;
+  /**
+   * 'tls' for a tls.TLSSocket: the same adapter serves it (a TLSSocket is a net.Socket whose
+   * reads are already decrypted; its handle still has the TCP fd, so socket tuning applies).
+   * Shared reads are not used on TLS (decryption owns the read buffers). Default 'tcp'.
+   */
+  kind?: 'tcp' | 'tls';
 }
 
 
@@ -94,6 +100,7 @@ const F_LOCALLY_CLOSED = 2;
 const F_DRAIN_LISTENER = 4;
 const F_WANTS_SHARED_READS = 8;
 const F_SHARED_READS = 16;
+const F_TLS = 32;
 
 export class TcpTransport implements Transport {
   readonly socket: net.Socket;
@@ -106,15 +113,16 @@ export class TcpTransport implements Transport {
 
   constructor(socket: net.Socket, options: TcpTransportOptions = {}) {
     this.socket = socket;
-    if (options.sharedReadBuffer === true) this.flags |= F_WANTS_SHARED_READS;
+    if (options.kind === 'tls') this.flags |= F_TLS;
+    else if (options.sharedReadBuffer === true) this.flags |= F_WANTS_SHARED_READS;
     socket.setNoDelay(true);
     (socket as OwnedSocket)[kTransport] = this;
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
   }
 
-  get kind(): 'tcp' {
-    return 'tcp';
+  get kind(): 'tcp' | 'tls' {
+    return (this.flags & F_TLS) !== 0 ? 'tls' : 'tcp';
   }
 
   get remoteAddress(): string | undefined {

@@ -1,0 +1,173 @@
+/**
+ * Listeners: where a LifelineServer's connections come from (docs/spec/0011-transports.md). One
+ * server may listen on several — plain TCP for native clients beside a WebSocket port for
+ * browsers — and every connection, whatever its transport, lands in the same registry, limits
+ * and heartbeat. A listener only turns its socket kind into a Transport and hands it to its host;
+ * admission, refusal and the handshake stay in the server.
+ *
+ * TCP (`tcp`): net.Server; with leanSockets the accepted handles skip net.Socket (tcp-handle.ts).
+ * TLS (`tls`): tls.Server; the session starts once the TLS handshake is done, which must finish
+ * within the server's handshakeTimeout (else the socket is destroyed and 'clientError' says so).
+ * WebSocket (`ws`, over TLS when `tls` is given): listen-ws.ts.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { TcpTransport } from '../transport/tcp.js';
+import { takeOverConnections, type TcpHandle } from '../transport/tcp-handle.js';
+import type { Transport } from '../transport/types.js';
+import { LifelineError } from '../errors.js';
+
+/** Transports a server can listen on. */
+export type ListenTransport = 'tcp' | 'tls' | 'ws';
+
+/** `server.listen(options)`. */
+export interface ListenOptions {
+  /** Default: 'tls' when the server has `tls` options, else 'tcp'. */
+  transport?: ListenTransport;
+  /** Port; 0 (default) picks a free one (see the returned address). */
+  port?: number;
+  /** Address to bind. Default: all interfaces (Node's default). */
+  host?: string;
+  /** WebSocket: the request path served (others get 404). Default '/'. */
+  path?: string;
+  /**
+   * TLS key, certificate and the rest of node:tls's server options: `tls` makes a TLS listener,
+   * with `ws` a secure WebSocket (wss). Default: the server's `tls` option.
+   */
+  tls?: tls.TlsOptions;
+}
+
+/** A connection that failed before it became a lifeline connection (TLS handshake, WebSocket upgrade). */
+export interface ClientErrorInfo {
+  transport: ListenTransport;
+  /**
+   * `tls-handshake-timeout`, `tls-handshake-failed`, `ws-upgrade-refused` (bad request, wrong
+   * path, origin refused), `ws-upgrade-timeout`.
+   */
+  code: string;
+  message: string;
+  remoteAddress: string | undefined;
+}
+
+/** What a listener needs from its server (narrow port). */
+export interface ListenerHost {
+  /** A new connection of any transport: the server admits or refuses it. */
+  incoming(transport: Transport): void;
+  /** leanSockets: an accepted libuv TCP handle, before any Transport exists. */
+  incomingHandle(handle: TcpHandle): void;
+  /** Whether accepted TCP connections should run on bare handles (the server's leanSockets). */
+  readonly wantsLeanSockets: boolean;
+  /** Connections that never completed the TLS handshake / WebSocket upgrade in this long are cut, ms. */
+  readonly handshakeTimeoutMs: number;
+  /** Largest lifeline frame accepted (bounds a WebSocket message). */
+  readonly maxFrameSize: number;
+  listenerError(err: Error): void;
+  clientError(info: ClientErrorInfo): void;
+}
+
+export interface Listener {
+  readonly transport: ListenTransport;
+  /** True when accepted TCP connections run on bare libuv handles (TCP listeners only). */
+  readonly leanSockets: boolean;
+  listen(port: number, host: string | undefined): Promise<AddressInfo>;
+  address(): AddressInfo;
+  /** Stop accepting; connections already handed over are the server's to close. */
+  close(): Promise<void>;
+}
+
+/** Listen on a net.Server (or tls / http server) and report bind errors once. */
+export function listenOn(server: net.Server, port: number, host: string | undefined): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(addressOf(server));
+    });
+  });
+}
+
+export function addressOf(server: net.Server): AddressInfo {
+  const address = server.address();
+  if (address === null || typeof address === 'string') {
+    throw new LifelineError('LL_ERR_SERVER_NOT_LISTENING', 'server is not listening on a TCP port');
+  }
+  return address;
+}
+
+export function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}
+
+/** Plain TCP. */
+export class TcpListener implements Listener {
+  readonly transport = 'tcp';
+  private readonly server: net.Server;
+  private readonly host: ListenerHost;
+  private lean = false;
+
+  constructor(host: ListenerHost) {
+    this.host = host;
+    this.server = net.createServer({ noDelay: true }, (socket) => host.incoming(new TcpTransport(socket, { sharedReadBuffer: true })));
+    this.server.on('error', (err) => host.listenerError(err));
+  }
+
+  get leanSockets(): boolean {
+    return this.lean;
+  }
+
+  async listen(port: number, hostname: string | undefined): Promise<AddressInfo> {
+    const address = await listenOn(this.server, port, hostname);
+    this.lean = this.host.wantsLeanSockets && takeOverConnections(this.server, (handle) => this.host.incomingHandle(handle));
+    return address;
+  }
+
+  address(): AddressInfo {
+    return addressOf(this.server);
+  }
+
+  close(): Promise<void> {
+    return closeServer(this.server);
+  }
+}
+
+/** TLS: the connection is handed over once the TLS handshake completed. */
+export class TlsListener implements Listener {
+  readonly transport = 'tls';
+  readonly leanSockets = false;
+  private readonly server: tls.Server;
+
+  constructor(host: ListenerHost, options: tls.TlsOptions) {
+    this.server = tls.createServer({ ...options, handshakeTimeout: host.handshakeTimeoutMs }, (socket) => {
+      socket.setNoDelay(true);
+      host.incoming(new TcpTransport(socket, { kind: 'tls' }));
+    });
+    this.server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      const timedOut = err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT';
+      host.clientError({
+        transport: 'tls',
+        code: timedOut ? 'tls-handshake-timeout' : 'tls-handshake-failed',
+        message: timedOut ? `TLS handshake not completed within ${host.handshakeTimeoutMs} ms` : `TLS handshake failed: ${err.message}`,
+        remoteAddress: socket.remoteAddress,
+      });
+      socket.destroy();
+    });
+    this.server.on('error', (err) => host.listenerError(err));
+  }
+
+  listen(port: number, hostname: string | undefined): Promise<AddressInfo> {
+    return listenOn(this.server, port, hostname);
+  }
+
+  address(): AddressInfo {
+    return addressOf(this.server);
+  }
+
+  close(): Promise<void> {
+    return closeServer(this.server);
+  }
+}
