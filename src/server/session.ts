@@ -7,6 +7,7 @@
  * resume window, still accepting send() into its replay buffer — and 'resume' when the client
  * comes back; 'close' follows only when the window passes or the session is closed for good.
  */
+import type { TransportKind } from '../transport/types.js';
 import { EventEmitter } from 'node:events';
 import type { Connection, PongInfo } from '../connection/connection.js';
 import type { ResumeState } from '../connection/resume.js';
@@ -129,6 +130,11 @@ export class Session extends EventEmitter {
     this.state = 'closed';
     this.closeReason = reason;
     this.emit('close', reason);
+  }
+
+  /** What the client came over now: 'tcp', 'tls' or 'ws' (TLS or not). A resumed session may change it. */
+  get transport(): TransportKind {
+    return this.connection.transport.kind;
   }
 
   get remoteAddress(): string | undefined {
