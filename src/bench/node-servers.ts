@@ -38,8 +38,9 @@ export interface NodeServerOptions {
 }
 
 export interface StartedNodeServer {
-  /** Listening; the server process counts its accepted sockets. */
-  netServer: net.Server;
+  /** The listener, when the server process should count its accepted sockets (no `counters`). */
+  netServer?: net.Server;
+  address(): net.AddressInfo;
   /**
    * From now on call `record` when the server *decides* a client is gone (its disconnect
    * event), which can come long before the socket closes: socket.io closes its WebSocket
@@ -48,9 +49,9 @@ export interface StartedNodeServer {
    */
   watchDisconnects?(record: () => void): void;
   /**
-   * Counts from the server itself, for servers whose connections never reach net.Server's
-   * 'connection' event (lifeline's leanSockets). Absent: the server process counts the sockets
-   * 'connection' hands it.
+   * Counts from the server itself (lifeline: server.stats(), whose lean connections never reach
+   * a net.Server 'connection' event). Absent: the server process counts the sockets
+   * netServer's 'connection' hands it.
    */
   counters?(): { connections: number; closed: number; bytes: number };
   close(): Promise<void>;
@@ -118,7 +119,7 @@ async function startRaw(o: NodeServerOptions): Promise<StartedNodeServer> {
     socket.on('error', () => {});
   });
   await listen(server, o);
-  return { netServer: server, close: () => closeNet(server) };
+  return { netServer: server, address: () => server.address() as net.AddressInfo, close: () => closeNet(server) };
 }
 
 /** rawsweep reads the echoes only to keep the socket flowing: one listener for all sockets. */
@@ -154,6 +155,7 @@ async function startRawSweep(o: NodeServerOptions): Promise<StartedNodeServer> {
   await listen(server, o);
   return {
     netServer: server,
+    address: () => server.address() as net.AddressInfo,
     close: () => {
       clearInterval(timer);
       return closeNet(server);
@@ -171,30 +173,17 @@ async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | '
     minHeartbeatTimeout: Math.min(500, 3 * o.intervalMs),
     ...(o.socketTuning === 'off' ? { tcpKeepalive: false, tcpUserTimeout: 0 } : {}),
   });
-  // LifelineServer does not expose its listener; the benchmark needs the accepted sockets to
-  // count bytes on the wire and closes. (Suggested to the lead: a public 'connection' event.)
-  const netServer = (server as unknown as { netServer: net.Server }).netServer;
-  if (!(netServer instanceof net.Server)) throw new Error('lifeline server internals changed: no netServer to observe');
-  if (o.exclusive) {
-    // LifelineServer.listen(port, host) calls netServer.listen(port, host, cb); a cluster worker
-    // needs the options form to own its port. Only this instance's listen is wrapped.
-    const listenOnce = netServer.listen.bind(netServer);
-    netServer.listen = ((port: number, host: string, cb: () => void) =>
-      listenOnce({ port, host, backlog: 4096, exclusive: true }, cb)) as typeof netServer.listen;
-  }
-  await server.listen(o.port, o.host);
+  // A cluster worker owns its port (exclusive); generators open thousands of connections at once.
+  const address = await server.listen({ port: o.port, host: o.host, backlog: 4096, exclusive: o.exclusive ?? false });
   return {
-    netServer,
+    address: () => address,
     watchDisconnects: (record) => void server.on('sessionClose', record),
-    // With leanSockets (the default) accepted connections are not net.Sockets: ask the server.
-    ...(server.leanSockets
-      ? {
-          counters: () => {
-            const stats = server.stats();
-            return { connections: stats.connections, closed: stats.connectionsClosed, bytes: stats.bytesRead + stats.bytesWritten };
-          },
-        }
-      : {}),
+    // Lean sockets never reach a net.Server 'connection' event, and counting through the server
+    // is the same for both socket layers: ask it.
+    counters: () => {
+      const stats = server.stats();
+      return { connections: stats.connections, closed: stats.connectionsClosed, bytes: stats.bytesRead + stats.bytesWritten };
+    },
     close: () => server.close(),
   };
 }
@@ -223,6 +212,7 @@ async function startWs(o: NodeServerOptions): Promise<StartedNodeServer> {
   await listen(httpServer, o);
   return {
     netServer: httpServer,
+    address: () => httpServer.address() as net.AddressInfo,
     watchDisconnects: (record) => {
       for (const ws of wss.clients) ws.once('close', record);
     },
@@ -243,6 +233,7 @@ async function startSocketIo(o: NodeServerOptions): Promise<StartedNodeServer> {
   await listen(httpServer, o);
   return {
     netServer: httpServer,
+    address: () => httpServer.address() as net.AddressInfo,
     watchDisconnects: (record) => {
       for (const socket of io.sockets.sockets.values()) socket.once('disconnect', record);
     },
@@ -262,6 +253,7 @@ async function startAedes(o: NodeServerOptions): Promise<StartedNodeServer> {
   await listen(server, o);
   return {
     netServer: server,
+    address: () => server.address() as net.AddressInfo,
     watchDisconnects: (record) => void broker.on('clientDisconnect', record),
     close: async () => {
       await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -85,7 +85,7 @@ async function runServer(emit: Emit, onCommand: (h: (cmd: { cmd: string }) => vo
   const record = () => {
     if (closeTimes.length < 1_000_000) closeTimes.push(wallNow());
   };
-  started.netServer.on('connection', (socket: net.Socket) => {
+  started.netServer?.on('connection', (socket: net.Socket) => {
     sockets.add(socket);
     socket.once('close', () => {
       sockets.delete(socket);
@@ -105,7 +105,7 @@ async function runServer(emit: Emit, onCommand: (h: (cmd: { cmd: string }) => vo
   const connectionsNow = (): number => (counted ? counted().connections : sockets.size);
   const closesNow = (): number => (counted ? counted().closed : socketCloses);
   const baseline = await settledMemory();
-  const address = started.netServer.address() as net.AddressInfo;
+  const address = started.address();
   emit({ ev: 'ready', port: address.port, pid: process.pid, baseline });
 
   const histogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });

@@ -23,7 +23,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WS_MESSAGE_BYTES, WsTransport } from '../transport/ws.js';
-import { addressOf, closeServer, listenOn, type Listener, type ListenerHost } from './listeners.js';
+import { addressOf, closeServer, listenOn, type BindOptions, type Listener, type ListenerHost } from './listeners.js';
 
 /** The `websocket` server option. */
 export interface WebSocketServerOptions {
@@ -73,8 +73,8 @@ export class WsListener implements Listener {
     this.http.on('upgrade', this.onUpgrade);
   }
 
-  listen(port: number, hostname: string | undefined): Promise<AddressInfo> {
-    return listenOn(this.http, port, hostname);
+  listen(bind: BindOptions): Promise<AddressInfo> {
+    return listenOn(this.http, bind);
   }
 
   address(): AddressInfo {

@@ -29,6 +29,10 @@ export interface ListenOptions {
   port?: number;
   /** Address to bind. Default: all interfaces (Node's default). */
   host?: string;
+  /** Pending-connection queue length (listen(2) backlog). Default: Node's (511). */
+  backlog?: number;
+  /** Do not share the port with cluster workers (node:net `exclusive`). Default false. */
+  exclusive?: boolean;
   /** WebSocket: the request path served (others get 404). Default '/'. */
   path?: string;
   /**
@@ -70,18 +74,22 @@ export interface Listener {
   readonly transport: ListenTransport;
   /** True when accepted TCP connections run on bare libuv handles (TCP listeners only). */
   readonly leanSockets: boolean;
-  listen(port: number, host: string | undefined): Promise<AddressInfo>;
+  listen(options: BindOptions): Promise<AddressInfo>;
   address(): AddressInfo;
   /** Stop accepting; connections already handed over are the server's to close. */
   close(): Promise<void>;
 }
 
+/** Where and how a listener binds. */
+export type BindOptions = Pick<ListenOptions, 'port' | 'host' | 'backlog' | 'exclusive'>;
+
 /** Listen on a net.Server (or tls / http server) and report bind errors once. */
-export function listenOn(server: net.Server, port: number, host: string | undefined): Promise<AddressInfo> {
+export function listenOn(server: net.Server, bind: BindOptions): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     server.once('error', onError);
-    server.listen(port, host, () => {
+    const { port = 0, host, backlog, exclusive } = bind;
+    server.listen({ port, ...(host === undefined ? {} : { host }), ...(backlog === undefined ? {} : { backlog }), exclusive: exclusive ?? false }, () => {
       server.off('error', onError);
       resolve(addressOf(server));
     });
@@ -120,8 +128,8 @@ export class TcpListener implements Listener {
     return this.lean;
   }
 
-  async listen(port: number, hostname: string | undefined): Promise<AddressInfo> {
-    const address = await listenOn(this.server, port, hostname);
+  async listen(bind: BindOptions): Promise<AddressInfo> {
+    const address = await listenOn(this.server, bind);
     this.lean = this.host.wantsLeanSockets && takeOverConnections(this.server, (handle) => this.host.incomingHandle(handle));
     return address;
   }
@@ -159,8 +167,8 @@ export class TlsListener implements Listener {
     this.server.on('error', (err) => host.listenerError(err));
   }
 
-  listen(port: number, hostname: string | undefined): Promise<AddressInfo> {
-    return listenOn(this.server, port, hostname);
+  listen(bind: BindOptions): Promise<AddressInfo> {
+    return listenOn(this.server, bind);
   }
 
   address(): AddressInfo {

@@ -21,6 +21,18 @@ const DURATION_MS = 2000;
 /** Bytes per round trip from the protocols (PROTOCOL.md §12; RFC 6455 ping + masked pong). */
 const EXPECTED_BYTES: Partial<Record<SystemId, number>> = { raw: 2, rawsweep: 2, lifeline: 3, 'lifeline-sl': 3, ws: 8 };
 
+/**
+ * Bytes per heartbeat must be the protocol's, measured on the server's sockets. A server that
+ * leads (spec 0010) also pushes a 2-byte status PONG in front of a PING when its status or load
+ * moved — how often depends on how loaded this machine is, not on the protocol — and at most
+ * once per beat: between 3 and 5 bytes. Everything else has one exact figure.
+ */
+function assertBytesPerBeat(system: SystemId, bytes: number, where: string): void {
+  const exact = EXPECTED_BYTES[system]!;
+  const most = system === 'lifeline-sl' ? exact + 2 : exact;
+  assert.ok(bytes > exact - 0.2 && bytes < most + 0.2, `${where}${bytes.toFixed(3)} bytes per heartbeat, expected ${exact === most ? exact : `${exact}..${most}`}`);
+}
+
 test('bench smoke - raw, rawsweep, lifeline (both leaders) and ws hold 200 heartbeating connections with measured bytes and no drops', { timeout: 40_000 }, async (t) => {
   t.after(() => killAllChildren());
   const result = await runBench({
@@ -55,7 +67,7 @@ test('bench smoke - raw, rawsweep, lifeline (both leaders) and ws hold 200 heart
     // Measured on the server's sockets, not taken from the spec: a protocol change shows here.
     assert.equal(r.bytesSource, 'server');
     const bytes = d.bytesPerRoundTrip!;
-    assert.ok(Math.abs(bytes - EXPECTED_BYTES[r.system]!) < 0.2, `${where}${bytes.toFixed(3)} bytes per heartbeat, expected ${EXPECTED_BYTES[r.system]}`);
+    assertBytesPerBeat(r.system, bytes, where);
     assert.ok(d.cpuPerRoundTripMicros! > 0 && d.cpuPerRoundTripMicros! < 10_000, `${where}CPU per heartbeat ${d.cpuPerRoundTripMicros} µs`);
     assert.ok(d.heapPerConnection! > 0 && d.heapPerConnection! < 1_000_000, `${where}heap per connection ${d.heapPerConnection}`);
     assert.ok(Number.isFinite(d.rssPerConnection), `${where}RSS per connection`);
@@ -98,7 +110,7 @@ test('bench smoke - native C generator (--native) holds raw and lifeline (both l
     assert.ok(d.roundTrips > 0.7 * expected && d.roundTrips < 1.3 * expected, `${where}${d.roundTrips} round trips, expected ~${Math.round(expected)}`);
     assert.ok(d.missed <= 0.1 * d.roundTrips, `${where}${d.missed} missed beats of ${d.roundTrips}`);
     // Same bytes on the wire as the Node lean clients: the C generator sends the encoder's bytes.
-    assert.ok(Math.abs(d.bytesPerRoundTrip! - EXPECTED_BYTES[system]!) < 0.2, `${where}${d.bytesPerRoundTrip} bytes per heartbeat`);
+    assertBytesPerBeat(system, d.bytesPerRoundTrip!, where);
     // The generator times its own PINGs; when the server leads it sends none.
     if (system !== 'lifeline-sl') assert.ok(r.generators!.rttP99Ms! > 0, `${where}client RTT measured`);
     else assert.equal(r.generators!.rttP99Ms, undefined, `${where}no client RTT: the client sent no PING`);
