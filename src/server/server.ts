@@ -222,7 +222,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, ...(host === undefined ? {} : { host }) } : portOrOptions;
     const listener = this.makeListener(o);
     await this.prepare();
-    const address = await listener.listen(o.port ?? 0, o.host);
+    const address = await listener.listen(o);
     this.endpoints.push(listener);
     this.emit('listening');
     return address;
