@@ -75,7 +75,7 @@ const rtt = createHistogram();
 const leanKind: Partial<Record<SystemId, LeanProtocolId>> = { raw: 'raw', rawsweep: 'rawsweep', lifeline: 'lifeline', 'lifeline-sl': 'lifeline', aedes: 'mqtt', mosquitto: 'mqtt', nats: 'nats' };
 const lean: LeanProtocol | undefined = leanKind[system] ? leanProtocol(leanKind[system], intervalMs) : undefined;
 const openLibrary: OpenLibraryClient | undefined =
-  system === 'ws' || system === 'socketio' ? await libraryClient(system) : undefined;
+  system === 'ws' || system === 'socketio' || system === 'lifeline-ws' ? await libraryClient(system, intervalMs) : undefined;
 if (!lean && !openLibrary) throw new Error(`bench generator: unknown system ${system}`);
 
 const leanSockets = new Set<net.Socket>();

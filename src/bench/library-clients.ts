@@ -6,8 +6,14 @@
  *             'ping' event is one round trip.
  * - socketio: `socket.io-client`, websocket transport only, no reconnection; each Engine.IO
  *             'ping' is one round trip (the client answers "3").
+ * - lifeline-ws: a `ws` WebSocket carrying lean lifeline frames, as a browser page would: HELLO
+ *             (interval T, timeout 3T, followServerPings — browser sessions follow the server's
+ *             heartbeat, spec 0011); each server PING is answered and is one round trip. Should
+ *             the server not lead, the client PINGs every T and each PONG is the round trip.
  */
 import type net from 'node:net';
+import { FrameDecoder } from '../protocol/decoder.js';
+import { encodeFrame, encodePing, encodePong } from '../protocol/encode.js';
 
 export interface LibraryHooks {
   ready(): void;
@@ -21,11 +27,12 @@ export interface LibraryConnection {
   bytes(): number | undefined;
 }
 
-export type LibraryClientId = 'ws' | 'socketio';
+export type LibraryClientId = 'ws' | 'socketio' | 'lifeline-ws';
 
 export type OpenLibraryClient = (url: string, localAddress: string, hooks: LibraryHooks) => LibraryConnection;
 
-export async function libraryClient(id: LibraryClientId): Promise<OpenLibraryClient> {
+export async function libraryClient(id: LibraryClientId, intervalMs: number): Promise<OpenLibraryClient> {
+  if (id === 'lifeline-ws') return lifelineWsClient(intervalMs);
   if (id === 'ws') {
     const { WebSocket } = await import('ws');
     return (url, localAddress, hooks) => {
@@ -57,5 +64,50 @@ export async function libraryClient(id: LibraryClientId): Promise<OpenLibraryCli
     socket.on('disconnect', () => hooks.closed());
     socket.io.on('open', () => socket.io.engine.on('ping', () => hooks.roundTrip()));
     return { bytes: () => undefined };
+  };
+}
+
+async function lifelineWsClient(intervalMs: number): Promise<OpenLibraryClient> {
+  const { WebSocket } = await import('ws');
+  const hello = encodeFrame({ type: 'hello', version: 1, heartbeatIntervalMs: intervalMs, heartbeatTimeoutMs: 3 * intervalMs, followServerPings: true });
+  const ping = encodePing(1);
+  return (url, localAddress, hooks) => {
+    const ws = new WebSocket(url, { localAddress, perMessageDeflate: false });
+    const decoder = new FrameDecoder();
+    let timer: NodeJS.Timeout | undefined;
+    // Server leads: its PONGs are pushed status (not answers to us), its PINGs the round trips.
+    let serverLeads = false;
+    ws.on('open', () => ws.send(hello));
+    ws.on('message', (data: Buffer) => {
+      try {
+        decoder.push(data, (frame) => {
+          if (frame.type === 'pong') {
+            if (!serverLeads) hooks.roundTrip();
+          } else if (frame.type === 'ping') {
+            ws.send(encodePong(frame.id, 'ok', 0));
+            hooks.roundTrip();
+          } else if (frame.type === 'welcome') {
+            serverLeads = frame.serverPings === true;
+            hooks.ready();
+            if (serverLeads) return;
+            // Spread the connections' PINGs over the interval, as real clients' jitter does.
+            setTimeout(() => (timer = setInterval(() => ws.send(ping), intervalMs)), Math.random() * intervalMs).unref();
+          } else if (frame.type === 'close') hooks.fail(`server sent CLOSE ${frame.code}: ${frame.message}`);
+        });
+      } catch (err) {
+        hooks.fail(`lifeline decode: ${(err as Error).message}`);
+      }
+    });
+    ws.on('error', (err) => hooks.fail(`lifeline-ws: ${err.message}`));
+    ws.on('close', () => {
+      clearInterval(timer);
+      hooks.closed();
+    });
+    return {
+      bytes() {
+        const socket = (ws as unknown as { _socket?: net.Socket })._socket;
+        return socket ? socket.bytesRead + socket.bytesWritten : undefined;
+      },
+    };
   };
 }

@@ -11,6 +11,8 @@
  *             heartbeat, measured beside raw's client-led one.
  * - lifeline: src/server with heartbeatInterval T, heartbeatTimeout 3T, default socket tuning.
  * - lifeline-sl: the same with heartbeatLeader 'server' (the lean clients offer to follow).
+ * - lifeline-ws: the lifeline server on a WebSocket listener (ws underneath; spec 0011), leading
+ *   the heartbeat as it does for browser clients.
  * - ws:       the heartbeat pattern from ws's README ("How to detect and close broken
  *             connections?"): one setInterval(T) sweep pings every client and terminates those
  *             that did not answer the previous sweep.
@@ -57,8 +59,8 @@ export interface StartedNodeServer {
   close(): Promise<void>;
 }
 
-export type NodeSystemId = Extract<SystemId, 'raw' | 'rawsweep' | 'lifeline' | 'lifeline-sl' | 'ws' | 'socketio' | 'aedes'>;
-export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'rawsweep', 'lifeline', 'lifeline-sl', 'ws', 'socketio', 'aedes'];
+export type NodeSystemId = Extract<SystemId, 'raw' | 'rawsweep' | 'lifeline' | 'lifeline-sl' | 'lifeline-ws' | 'ws' | 'socketio' | 'aedes'>;
+export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'rawsweep', 'lifeline', 'lifeline-sl', 'lifeline-ws', 'ws', 'socketio', 'aedes'];
 
 export function isNodeSystem(id: SystemId): id is NodeSystemId {
   return (NODE_SYSTEMS as readonly string[]).includes(id);
@@ -66,7 +68,7 @@ export function isNodeSystem(id: SystemId): id is NodeSystemId {
 
 /** Why a Node system cannot run here (its optional peer is missing), or undefined. */
 export async function nodeSystemUnavailable(id: NodeSystemId): Promise<string | undefined> {
-  const peer = { raw: undefined, rawsweep: undefined, lifeline: undefined, 'lifeline-sl': undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
+  const peer = { raw: undefined, rawsweep: undefined, lifeline: undefined, 'lifeline-sl': undefined, 'lifeline-ws': undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
   if (peer === undefined) return undefined;
   try {
     await import(peer);
@@ -87,6 +89,8 @@ export async function startNodeServer(id: NodeSystemId, o: NodeServerOptions): P
       return startLifeline(o, 'client');
     case 'lifeline-sl':
       return startLifeline(o, 'server');
+    case 'lifeline-ws':
+      return startLifeline(o, 'server', 'ws');
     case 'ws':
       return startWs(o);
     case 'socketio':
@@ -163,7 +167,7 @@ async function startRawSweep(o: NodeServerOptions): Promise<StartedNodeServer> {
   };
 }
 
-async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | 'server'): Promise<StartedNodeServer> {
+async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | 'server', transport: 'tcp' | 'ws' = 'tcp'): Promise<StartedNodeServer> {
   const server = createLifelineServer({
     heartbeatLeader,
     heartbeatInterval: o.intervalMs,
@@ -174,7 +178,7 @@ async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | '
     ...(o.socketTuning === 'off' ? { tcpKeepalive: false, tcpUserTimeout: 0 } : {}),
   });
   // A cluster worker owns its port (exclusive); generators open thousands of connections at once.
-  const address = await server.listen({ port: o.port, host: o.host, backlog: 4096, exclusive: o.exclusive ?? false });
+  const address = await server.listen({ transport, port: o.port, host: o.host, backlog: 4096, exclusive: o.exclusive ?? false });
   return {
     address: () => address,
     watchDisconnects: (record) => void server.on('sessionClose', record),

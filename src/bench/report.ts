@@ -160,6 +160,8 @@ function renderRounds(result: BenchResult): string | undefined {
 export function renderTargets(result: BenchResult): string | undefined {
   const rows = measured(result.results);
   const tables = rows.filter((r) => r.system === 'lifeline' || r.system === 'lifeline-sl').map((ll) => targetTable(result, ll));
+  const overWs = rows.find((r) => r.system === 'lifeline-ws');
+  if (overWs) tables.push(wsTargetTable(result, overWs));
   if (tables.length === 0) return undefined;
   const out = tables.join('\n\n');
   // The CPU target assumes batching a slot's writes helps; rawsweep is that technique alone.
@@ -167,6 +169,33 @@ export function renderTargets(result: BenchResult): string | undefined {
   if (sweep === undefined) return out;
   const where = result.rounds && result.rounds.length > 1 ? `as the median of ${result.rounds.length} rounds` : 'in this run';
   return `${out}\nFor the CPU target: a bare server-led sweep with one write pass per slot (rawsweep) measured ${sweep.toFixed(2)}× raw ${where}.`;
+}
+
+/**
+ * Issue 14's targets for lifeline over WebSocket, against `ws` (README pattern) in the same run:
+ * heap per connection and CPU per heartbeat ≤ ws's, loop-delay p99 < 5 ms, 0 false drops, bytes
+ * per heartbeat reported beside ws's.
+ */
+function wsTargetTable(result: BenchResult, ll: MeasuredRow): string {
+  const ws = measured(result.results).find((r) => r.system === 'ws');
+  const d = ll.derived;
+  const check = (ok: boolean | undefined) => (ok === undefined ? '?' : ok ? 'met' : 'MISSED');
+  const ratio = (key: 'heapPerConnection' | 'cpuPerRoundTripMicros') => {
+    const mine = d[key];
+    const theirs = ws?.derived[key];
+    return mine === undefined || theirs === undefined || theirs === 0 ? undefined : mine / theirs;
+  };
+  const heap = ratio('heapPerConnection');
+  const cpu = ratio('cpuPerRoundTripMicros');
+  const p99 = ll.server?.loopDelayP99Ms;
+  const lines: string[][] = [
+    ['heap per connection ≤ ws', heap === undefined ? dash : `${heap.toFixed(3)}× ws`, check(heap === undefined ? undefined : heap <= 1)],
+    ['CPU per heartbeat ≤ ws', cpu === undefined ? dash : `${cpu.toFixed(3)}× ws`, check(cpu === undefined ? undefined : cpu <= 1)],
+    [`loop-delay p99 < 5 ms (target at 19,000 conns; this run ${ll.server?.connectionsAtStart ?? '?'})`, fixed(p99, 1, ' ms'), check(p99 === undefined ? undefined : p99 < 5)],
+    ['bytes per heartbeat (ws: 2 × 6-byte ping/pong frames)', `${fixed(d.bytesPerRoundTrip, 2)} (ws ${fixed(ws?.derived.bytesPerRoundTrip, 2)})`, ''],
+    ['zero live connections dropped', String(d.dropped), check(d.dropped === 0)],
+  ];
+  return `${SYSTEMS[ll.system].label} against issue 14's targets (ratios to ws in this run):\n${renderTable(['target', 'measured', ''], lines)}`;
 }
 
 function targetTable(result: BenchResult, ll: MeasuredRow): string {

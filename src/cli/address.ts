@@ -1,13 +1,27 @@
 /** Parsing of user-typed addresses and numbers, with errors that say what was expected. */
 import { InvalidArgumentError } from 'commander';
+import { parseServer, type ServerAddress } from '../client/servers.js';
 
-export function parseHostPort(text: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text.trim());
-  if (!match) throw new InvalidArgumentError(`expected host:port (e.g. 127.0.0.1:7400), got "${text}"`);
-  const host = match[1] ?? match[2] ?? '';
-  const port = Number(match[3]);
-  if (port < 1 || port > 65535) throw new InvalidArgumentError(`port must be 1..65535, got ${port}`);
-  return { host: host || '127.0.0.1', port };
+/**
+ * `host:port`, `[v6]:port` or a `tcp://` `tls://` `ws://host:port/path` `wss://…` URL (the
+ * library's parseServer, so the CLI accepts exactly what `servers` does).
+ */
+export function parseServerAddress(text: string): ServerAddress {
+  const trimmed = text.trim();
+  // ":7400" has always meant the loopback address here; parseServer wants a host.
+  const parsed = parseServer(trimmed.startsWith(':') ? `127.0.0.1${trimmed}` : trimmed);
+  if (parsed) return parsed;
+  // Name the port when it is the only thing wrong, as parseHostPort did.
+  const port = /:(\d+)(?:\/.*)?$/.exec(trimmed)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw new InvalidArgumentError(`port must be 1..65535, got ${Number(port)}`);
+  throw new InvalidArgumentError(`expected host:port (e.g. 127.0.0.1:7400) or a tcp:// tls:// ws:// wss:// URL (e.g. wss://example.com/lifeline), got "${text}"`);
+}
+
+/** "a:1,tls://b:2,ws://c:3/x" → one or more addresses (for failover lists). */
+export function parseServerList(text: string): ServerAddress[] {
+  const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
+  if (parts.length === 0) throw new InvalidArgumentError(`expected host:port or URL[,host:port…], got "${text}"`);
+  return parts.map(parseServerAddress);
 }
 
 export function parseMs(name: string) {
@@ -24,9 +38,31 @@ export function parsePort(text: string): number {
   return value;
 }
 
-/** "a:1,b:2" → one or more addresses (for failover lists). */
-export function parseHostPortList(text: string): { host: string; port: number }[] {
-  const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
-  if (parts.length === 0) throw new InvalidArgumentError(`expected host:port[,host:port…], got "${text}"`);
-  return parts.map(parseHostPort);
+/** A WebSocket request path: the server compares it to the request's, so it must be absolute. */
+export function parseWsPath(text: string): string {
+  if (!text.startsWith('/') || /[\s?#]/.test(text)) throw new InvalidArgumentError(`expected a path starting with '/' (e.g. /lifeline), got "${text}"`);
+  return text;
+}
+
+/**
+ * Repeatable and comma-separated: `--ws-origin a --ws-origin b,c`. Each must be an origin as a
+ * browser sends it (`https://app.example[:port]`, no path or trailing slash): the server compares
+ * the Origin header as a string, so `https://app.example/` would never match anything.
+ */
+export function collectOrigins(text: string, previous: string[] | undefined): string[] {
+  const origins = text.split(',').map((o) => o.trim()).filter(Boolean);
+  if (origins.length === 0) throw new InvalidArgumentError(`expected an origin such as https://app.example, got "${text}"`);
+  for (const origin of origins) {
+    let normal: string | undefined;
+    try {
+      normal = new URL(origin).origin;
+    } catch {
+      normal = undefined;
+    }
+    if (normal !== origin) {
+      const hint = normal !== undefined && normal !== 'null' ? ` (did you mean ${normal}?)` : '';
+      throw new InvalidArgumentError(`expected an origin such as https://app.example (scheme://host[:port]), got "${origin}"${hint}`);
+    }
+  }
+  return [...(previous ?? []), ...origins];
 }

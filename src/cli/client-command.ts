@@ -1,16 +1,24 @@
 /**
  * `lifeline client --connect host:port[,host:port…]`: stdin lines become messages, received
  * messages are printed on stdout, heartbeat / status changes and the close reason are logged on
- * stderr. Several addresses (or --reconnect) turn on reconnect, failover and resume.
+ * stderr. Several addresses (or --reconnect) turn on reconnect, failover and resume. Addresses
+ * may be tls:// ws:// wss:// URLs; --ca / --insecure set how tls and wss servers are verified.
  * Exit code: 0 after a local close (stdin ended), 1 when the connection was lost for good.
  */
 import { createInterface } from 'node:readline';
 import diagnostics from 'node:diagnostics_channel';
+import type tls from 'node:tls';
 import { connect, type AdaptiveEvent } from '../client/client.js';
+import { formatServer, type ServerAddress } from '../client/servers.js';
 import { createLogger, type LogFormat } from './logger.js';
+import { readFlagFile } from './files.js';
 
 export interface ClientCommandOptions {
-  connect: { host: string; port: number }[];
+  connect: ServerAddress[];
+  /** PEM CA(s) to trust for tls / wss servers instead of Node's store. */
+  ca?: string;
+  /** Do not verify tls / wss server certificates (testing only; warned about). */
+  insecure: boolean;
   /** Reconnect (and resume) after a loss, even with a single address. */
   reconnect: boolean;
   interval?: number;
@@ -24,12 +32,34 @@ export interface ClientCommandOptions {
   stay: boolean;
 }
 
+/**
+ * Flag combinations commander cannot express, as the message for `command.error()`; undefined
+ * when fine. --ca / --insecure without a tls or wss address would be ignored, and someone who
+ * gave them most likely expected an encrypted connection they would not get.
+ */
+export function clientFlagError(opts: ClientCommandOptions): string | undefined {
+  const secure = opts.connect.some((a) => a.transport === 'tls' || a.transport === 'wss');
+  if (!secure && (opts.ca !== undefined || opts.insecure)) {
+    return `error: ${opts.ca !== undefined ? '--ca' : '--insecure'} applies to tls:// and wss:// servers, and --connect names none (e.g. --connect tls://host:port or wss://host:port/path)`;
+  }
+  return undefined;
+}
+
 export function runClient(opts: ClientCommandOptions): void {
   const log = createLogger('lifeline-client', opts.log, opts.verbose ? 'debug' : 'info');
-  const servers = opts.connect.map(({ host, port }) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`));
+  const servers = opts.connect.map(formatServer);
   const failover = opts.reconnect || servers.length > 1;
+  const tlsOptions: tls.ConnectionOptions | undefined = opts.insecure
+    ? { rejectUnauthorized: false }
+    : opts.ca !== undefined
+      ? { ca: readFlagFile('--ca', opts.ca) }
+      : undefined;
+  if (opts.insecure) log.warn({ event: 'insecure' }, '--insecure: server certificates are NOT verified; anyone on the path can impersonate the server');
   const client = connect({
-    ...(failover ? { servers } : { host: opts.connect[0]!.host, port: opts.connect[0]!.port }),
+    // One address without --reconnect: host / port / transport / path, so the first loss stays
+    // final as it always was (`servers` would turn reconnect on).
+    ...(failover ? { servers } : { ...opts.connect[0]! }),
+    ...(tlsOptions ? { tls: tlsOptions } : {}),
     heartbeatInterval: opts.interval,
     heartbeatTimeout: opts.timeout,
     ...(opts.adaptive ? { heartbeat: 'adaptive' as const } : {}),

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /** The `lifeline` command: argv → commands. Nothing the library needs lives here. */
 import { Command, Option } from 'commander';
-import { parseHostPortList, parseMs, parsePort } from './address.js';
-import { runServer } from './server-command.js';
-import { runClient } from './client-command.js';
+import { collectOrigins, parseMs, parsePort, parseServerList, parseWsPath } from './address.js';
+import { runServer, serverFlagError } from './server-command.js';
+import { clientFlagError, runClient } from './client-command.js';
 import { runDemo } from './demo-command.js';
 import { runLabAgentCommand, runLabCommand } from './lab-command.js';
 import { runAdaptiveLabCommand, runLabAdaptiveAgentCommand } from './lab-adaptive-command.js';
@@ -28,15 +28,24 @@ program
   .option('--timeout <ms>', 'default heartbeat timeout, ms', parseMs('--timeout'), 15000)
   .option('--echo', 'echo every message back to its sender', false)
   .addOption(new Option('--heartbeat-leader <side>', 'who sends the heartbeat PINGs (server: for clients that offer it, spec 0010)').choices(['client', 'server']).default('client'))
+  .option('--tls-cert <file>', 'PEM certificate (chain): the main listener is TLS (with --tls-key)')
+  .option('--tls-key <file>', 'PEM private key of --tls-cert')
+  .option('--ws-port <port>', 'also listen for WebSocket clients on this port, same --host (wss with --tls-cert)', parsePort)
+  .option('--ws-path <path>', 'WebSocket request path (default /)', parseWsPath)
+  .option('--ws-origin <origin>', 'browser origin the WebSocket listener accepts, e.g. https://app.example (repeatable or comma list; default any)', collectOrigins)
   .addOption(logOption())
-  .action(async (opts) => {
+  .action(async (opts, command: Command) => {
+    const problem = serverFlagError(opts);
+    if (problem) command.error(problem);
     await runServer(opts);
   });
 
 program
   .command('client')
   .description('connect to a lifeline server: stdin lines become messages, received messages are printed')
-  .requiredOption('--connect <host:port,...>', 'server address(es); several = failover in rotation', parseHostPortList)
+  .requiredOption('--connect <address,...>', 'server address(es): host:port, tls://host:port, ws://host:port/path, wss://…; several = failover in rotation', parseServerList)
+  .option('--ca <file>', 'PEM CA certificate(s) to trust for tls:// and wss:// servers (default: Node\'s CA store)')
+  .addOption(new Option('--insecure', 'do not verify tls:// and wss:// server certificates (testing only)').default(false).conflicts('ca'))
   .option('--reconnect', 'reconnect (and resume the session) after a loss, also with one address', false)
   .option('--interval <ms>', 'heartbeat interval to propose, ms', parseMs('--interval'))
   .option('--timeout <ms>', 'heartbeat timeout to propose, ms', parseMs('--timeout'))
@@ -44,7 +53,11 @@ program
   .option('--verbose', 'log every heartbeat PONG (RTT, server status)', false)
   .option('--stay', 'stay connected when stdin ends', false)
   .addOption(logOption())
-  .action((opts) => runClient(opts));
+  .action((opts, command: Command) => {
+    const problem = clientFlagError(opts);
+    if (problem) command.error(problem);
+    runClient(opts);
+  });
 
 program
   .command('demo')

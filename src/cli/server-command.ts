@@ -2,11 +2,16 @@
  * `lifeline server`: a lifeline server in the foreground. Messages from clients are printed on
  * stdout; lines typed on stdin are sent to every session (so two terminals can talk). Session
  * open / close (with the reason and how stale the peer was) are logged on stderr.
+ * `--tls-cert` / `--tls-key` make the main listener TLS; `--ws-port` adds a WebSocket listener
+ * (wss with the TLS files) for browsers and proxies that only pass HTTP.
  */
 import { createInterface } from 'node:readline';
+import type tls from 'node:tls';
 import { createServer } from '../server/server.js';
 import type { Session } from '../server/session.js';
+import { formatServer, type DialTransport } from '../client/servers.js';
 import { createLogger, type LogFormat } from './logger.js';
+import { readFlagFile } from './files.js';
 
 export interface ServerCommandOptions {
   host: string;
@@ -16,11 +21,44 @@ export interface ServerCommandOptions {
   echo: boolean;
   heartbeatLeader: 'client' | 'server';
   log: LogFormat;
+  /** PEM certificate (chain) and its key: both or neither (serverFlagError). */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** A WebSocket listener on this port too, same host. */
+  wsPort?: number;
+  /** Its request path. Default '/'. */
+  wsPath?: string;
+  /** Browser origins the WebSocket listener accepts. Default: any. */
+  wsOrigin?: string[];
+}
+
+/**
+ * Flag combinations commander cannot express, as the message for `command.error()`; undefined
+ * when fine. Checked before anything starts, so a half-configured TLS server never listens in
+ * plain text.
+ */
+export function serverFlagError(opts: ServerCommandOptions): string | undefined {
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+    return `error: --tls-cert and --tls-key go together: give both (the PEM certificate and its private key) or neither (missing ${opts.tlsCert === undefined ? '--tls-cert' : '--tls-key'})`;
+  }
+  if (opts.wsPort === undefined && (opts.wsPath !== undefined || opts.wsOrigin !== undefined)) {
+    return `error: ${opts.wsPath !== undefined ? '--ws-path' : '--ws-origin'} applies to the WebSocket listener: add --ws-port`;
+  }
+  return undefined;
 }
 
 export async function runServer(opts: ServerCommandOptions): Promise<void> {
   const log = createLogger('lifeline-server', opts.log);
-  const server = createServer({ heartbeatInterval: opts.interval, heartbeatTimeout: opts.timeout, heartbeatLeader: opts.heartbeatLeader });
+  // Read at start: an unreadable file is a start-up error, not a failure on the first handshake.
+  const tlsOptions: tls.TlsOptions | undefined =
+    opts.tlsCert !== undefined && opts.tlsKey !== undefined ? { cert: readFlagFile('--tls-cert', opts.tlsCert), key: readFlagFile('--tls-key', opts.tlsKey) } : undefined;
+  const server = createServer({
+    heartbeatInterval: opts.interval,
+    heartbeatTimeout: opts.timeout,
+    heartbeatLeader: opts.heartbeatLeader,
+    ...(tlsOptions ? { tls: tlsOptions } : {}),
+    ...(opts.wsOrigin ? { websocket: { origins: opts.wsOrigin } } : {}),
+  });
   const short = (s: Session) => s.id.slice(0, 8);
 
   server.on('session', (session) => {
@@ -39,9 +77,26 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
       `session closed: ${reason.code} — ${reason.message}`,
     );
   });
+  // Failed TLS handshakes and refused upgrades never become sessions: without this line a
+  // client with the wrong CA or origin would fail with nothing on the server's side. The info
+  // carries no TLS material, only what went wrong and from where.
+  server.on('clientError', (info) => {
+    log.warn(
+      { event: 'client-error', transport: info.transport, code: info.code, reason: info.message, remoteAddress: info.remoteAddress },
+      `${info.transport} connection from ${info.remoteAddress ?? 'unknown'} failed: ${info.code} — ${info.message}`,
+    );
+  });
 
-  const address = await server.listen(opts.port, opts.host);
-  log.info({ event: 'listening', host: address.address, port: address.port }, `listening on ${address.address}:${address.port}`);
+  // The main listener first and alone on the first 'listening' line: the demo and the tests
+  // take that line's port as the server's.
+  const secure = tlsOptions !== undefined;
+  const main = await server.listen(opts.port, opts.host);
+  logListening(log, secure ? 'tls' : 'tcp', main.address, main.port);
+  if (opts.wsPort !== undefined) {
+    const path = opts.wsPath ?? '/';
+    const ws = await server.listen({ transport: 'ws', port: opts.wsPort, host: opts.host, path });
+    logListening(log, secure ? 'wss' : 'ws', ws.address, ws.port, path);
+  }
 
   if (!process.stdin.isTTY || process.stdin.readable) {
     const rl = createInterface({ input: process.stdin, terminal: false });
@@ -60,4 +115,10 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** One line per listener; `url` is what a client passes to --connect (wss, not the listener's 'ws'). */
+function logListening(log: ReturnType<typeof createLogger>, transport: DialTransport, host: string, port: number, path?: string): void {
+  const url = formatServer({ host, port, transport, ...(path !== undefined ? { path } : {}) });
+  log.info({ event: 'listening', host, port, transport, ...(path !== undefined ? { path } : {}), url }, `listening on ${url}`);
 }

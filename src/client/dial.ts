@@ -8,7 +8,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { WebSocket } from 'ws';
 import { TcpTransport } from '../transport/tcp.js';
-import { WS_MESSAGE_BYTES, WsTransport } from '../transport/ws.js';
+import { WsTransport } from '../transport/ws.js';
+import { maxWsMessageBytes } from '../transport/ws-framing.js';
 import type { Transport } from '../transport/types.js';
 import type { ServerAddress } from './servers.js';
 import { serverUrl } from './servers.js';
@@ -30,8 +31,6 @@ export interface Dial {
   abort(): void;
 }
 
-/** Bytes a frame header may add to a frame of maxFrameSize (as listen-ws.ts). */
-const FRAME_HEADER_BYTES = 16;
 
 export function dial(server: ServerAddress, settings: DialSettings, owner: DialOwner): Dial {
   switch (server.transport ?? 'tcp') {
@@ -83,7 +82,7 @@ function dialWebSocket(server: ServerAddress, settings: DialSettings, owner: Dia
   let done = false;
   const ws = new WebSocket(serverUrl(server), {
     perMessageDeflate: false,
-    maxPayload: Math.max(WS_MESSAGE_BYTES, settings.maxFrameSize + FRAME_HEADER_BYTES),
+    maxPayload: maxWsMessageBytes(settings.maxFrameSize),
     ...(server.transport === 'wss' ? { ...sniFor(server.host), ...settings.tls } : {}),
   });
   const onError = (err: Error) => {

@@ -16,7 +16,8 @@ import { AvailabilityMonitor, type AvailabilityChange } from '../liveness/availa
 import type { Cancel, Clock } from '../time/clock.js';
 import type { Scheduler } from '../time/scheduler.js';
 import type { Transport } from '../transport/types.js';
-import { dial, type Dial, type DialOwner } from './dial.js';
+import type { Dial, DialOwner, DialSettings } from './dial.js';
+import { toHex } from '../util/hex.js';
 import {
   applySocketTuning,
   tuningForHeartbeat,
@@ -65,9 +66,14 @@ export interface LinkOwner {
   linkCanRenegotiate(link: Link): boolean;
 }
 
+/** Opens a transport to a server (Node: dial.ts; browser: browser/dial.ts). Type-only here: the browser bundle never loads dial.ts. */
+export type DialFn = (server: ServerAddress, settings: DialSettings, owner: DialOwner) => Dial;
+
 export type LinkState = 'connecting' | 'handshake' | 'open' | 'closing' | 'closed';
 
 export interface LinkDeps {
+  /** Opens the transport (Node: dial.ts; browser: browser/dial.ts). */
+  dial: DialFn;
   server: ServerAddress;
   options: ResolvedClientOptions;
   clock: Clock;
@@ -157,7 +163,7 @@ export class Link implements ConnectionOwner, DialOwner {
         sinceLastSeenMs: 0,
       });
     });
-    this.dialing = dial(this.server, { tls: options.tls, maxFrameSize: options.maxFrameSize }, this);
+    this.dialing = this.deps.dial(this.server, { tls: options.tls, maxFrameSize: options.maxFrameSize }, this);
   }
 
   /** How the transport is named in messages ('TCP', 'TLS', 'WebSocket'). */
@@ -312,7 +318,7 @@ export class Link implements ConnectionOwner, DialOwner {
     const budgetMs = Math.min(options.availabilityBudget, negotiated.timeoutMs / 2);
     this.availability = new AvailabilityMonitor({ budgetMs, busyPongs: options.busyPongs });
     this.deps.owner.linkOpened(this, {
-      sessionId: frame.sessionId ? Buffer.from(frame.sessionId).toString('hex') : '',
+      sessionId: frame.sessionId ? toHex(frame.sessionId) : '',
       heartbeatInterval: negotiated.intervalMs,
       heartbeatTimeout: negotiated.timeoutMs,
     });

@@ -16,8 +16,9 @@ import type { PeerStatus } from '../protocol/frames.js';
 
 /** One slot per (type byte & 0x7f, load): the type byte always has its top bit set. */
 const SLOTS = 128 * 256;
-const table = Buffer.alloc(SLOTS * 2);
-const views: (Buffer | undefined)[] = new Array<Buffer | undefined>(SLOTS).fill(undefined);
+const NodeBuffer = (globalThis as { Buffer?: { alloc(n: number): Uint8Array; from(b: Uint8Array): Uint8Array } }).Buffer;
+const table: Uint8Array = NodeBuffer ? NodeBuffer.alloc(SLOTS * 2) : new Uint8Array(SLOTS * 2);
+const views: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(SLOTS).fill(undefined);
 
 /** A status's bits in the type byte (0ss00000), taken from encodePong itself. */
 const OK_BITS = encodePong(0, 'ok', 0)[0]! & 0x7f;
@@ -42,7 +43,7 @@ export function pongBytes(id: number, status: PeerStatus, load: number): Uint8Ar
 }
 
 /** The 32 PING frames, shared the same way: a server that leads the heartbeat writes one per beat. */
-const PINGS: readonly Uint8Array[] = Array.from({ length: PING_ID_MODULO }, (_, id) => Buffer.from(encodePing(id)));
+const PINGS: readonly Uint8Array[] = Array.from({ length: PING_ID_MODULO }, (_, id) => NodeBuffer ? NodeBuffer.from(encodePing(id)) : encodePing(id));
 
 /** encodePing(id), shared (never mutate it). Throws on a bad id like encodePing. */
 export function pingBytes(id: number): Uint8Array {

@@ -22,7 +22,8 @@ import type tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { WS_MESSAGE_BYTES, WsTransport } from '../transport/ws.js';
+import { WsTransport } from '../transport/ws.js';
+import { maxWsMessageBytes } from '../transport/ws-framing.js';
 import { addressOf, closeServer, listenOn, type BindOptions, type Listener, type ListenerHost } from './listeners.js';
 
 /** The `websocket` server option. */
@@ -43,9 +44,6 @@ export interface WsListenerSettings {
   attachTo?: http.Server | https.Server | undefined;
 }
 
-/** Bytes a frame header may add to a frame of maxFrameSize (type + length varint, PROTOCOL.md). */
-const FRAME_HEADER_BYTES = 16;
-
 export class WsListener implements Listener {
   readonly transport = 'ws';
   readonly leanSockets = false;
@@ -63,7 +61,7 @@ export class WsListener implements Listener {
       noServer: true,
       clientTracking: false,
       perMessageDeflate: false,
-      maxPayload: Math.max(WS_MESSAGE_BYTES, host.maxFrameSize + FRAME_HEADER_BYTES),
+      maxPayload: maxWsMessageBytes(host.maxFrameSize),
     });
     this.wss.on('wsClientError', (err: Error, socket: Duplex, req: http.IncomingMessage) => {
       this.refuseUpgrade(socket, req, 400, err.message);

@@ -19,23 +19,18 @@ import type { RawData, WebSocket } from 'ws';
 import { LifelineError } from '../errors.js';
 import type { Transport, TransportCloseCause, TransportHandlers } from './types.js';
 import { GRACEFUL_END_TIMEOUT_MS } from './shared-read.js';
+import { sendInMessages } from './ws-framing.js';
 
 /** WebSocket close codes we send (RFC 6455 §7.4.1). */
 export const WS_CLOSE_NORMAL = 1000;
 export const WS_CLOSE_GOING_AWAY = 1001;
 export const WS_CLOSE_UNSUPPORTED_DATA = 1003;
 
-/**
- * Largest WebSocket message we send: a longer write (or corked batch) goes out as several
- * messages. Receivers read messages as one byte stream, so a frame may span messages; the cap
- * keeps every message under any peer's per-message limit (PROTOCOL.md §Transports).
- */
-export const WS_MESSAGE_BYTES = 64 * 1024;
-
 /** write() reports a full buffer (wait for onDrain) above this many queued bytes, as net.Socket's default. */
 const HIGH_WATER_MARK_BYTES = 16 * 1024;
 
 const kTransport = Symbol('lifeline.wsTransport');
+const BINARY = { binary: true } as const;
 type OwnedWebSocket = WebSocket & { [kTransport]?: WsTransport };
 type OwnedSocket = net.Socket & { [kTransport]?: WsTransport };
 
@@ -154,8 +149,7 @@ export class WsTransport implements Transport {
       this.corked.push(bytes);
       return true;
     }
-    if (bytes.byteLength <= WS_MESSAGE_BYTES) this.ws.send(bytes, { binary: true });
-    else for (let at = 0; at < bytes.byteLength; at += WS_MESSAGE_BYTES) this.ws.send(bytes.subarray(at, at + WS_MESSAGE_BYTES), { binary: true });
+    sendInMessages(bytes, this.sendMessage);
     const ok = this.ws.bufferedAmount < HIGH_WATER_MARK_BYTES;
     if (!ok && !this.drainListening) {
       this.drainListening = true;
@@ -215,6 +209,8 @@ export class WsTransport implements Transport {
     this.handlers = undefined;
     handlers.onTransportClose(cause);
   }
+
+  private readonly sendMessage = (message: Uint8Array): void => this.ws.send(message, BINARY);
 
   private flushCorked(): void {
     if (this.corked === undefined) return;

@@ -3,6 +3,7 @@
  * kernel has — read back through net-keepalive's getsockopt AND through `ss` (iproute2), whose
  * `timer:(keepalive,<left>,<probes>)` shows that SO_KEEPALIVE is on and when the next probe is due.
  */
+import { kernelKeepaliveDefaults } from '../../src/transport/kernel-defaults.js';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -10,7 +11,6 @@ import { execFileSync } from 'node:child_process';
 import {
   RECOMMENDED_SOCKET_TUNING,
   applySocketTuning,
-  kernelKeepaliveDefaults,
   loadNetKeepalive,
   readSocketOptions,
   type NetKeepaliveApi,

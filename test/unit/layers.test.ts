@@ -13,21 +13,25 @@ import ts from 'typescript';
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
 
-const PURE = new Set(['protocol', 'liveness', 'time', 'errors']);
-const OUTER = ['connection', 'transport', 'server', 'client', 'cli', 'lab', 'bench', 'metrics', 'presence'];
+const PURE = new Set(['protocol', 'liveness', 'time', 'errors', 'util']);
+const OUTER = ['connection', 'transport', 'server', 'client', 'browser', 'cli', 'lab', 'bench', 'metrics', 'presence'];
 const EDGES = ['cli', 'lab', 'bench'];
 /** For each layer (top folder under src/, or a root file's stem), the layers it must not import. */
 const FORBIDDEN: Record<string, readonly string[]> = {
   time: [...OUTER, 'protocol', 'liveness'],
+  util: [...OUTER, 'protocol', 'liveness', 'time'],
   errors: OUTER,
   protocol: OUTER,
   liveness: OUTER,
-  transport: ['connection', 'server', 'client', 'metrics', ...EDGES],
-  connection: ['server', 'client', 'metrics', ...EDGES],
-  presence: ['server', 'client', ...EDGES],
-  metrics: EDGES,
-  server: EDGES,
-  client: EDGES,
+  transport: ['connection', 'server', 'client', 'browser', 'metrics', ...EDGES],
+  connection: ['server', 'client', 'browser', 'metrics', ...EDGES],
+  presence: ['server', 'client', 'browser', ...EDGES],
+  metrics: ['browser', ...EDGES],
+  server: ['browser', ...EDGES],
+  client: ['browser', ...EDGES],
+  // The browser client reuses client/'s core; what it may load at run time is checked on the
+  // bundle itself (test/unit/browser/bundle.test.ts: no node:* module, no `ws`).
+  browser: ['server', 'metrics', 'presence', ...EDGES],
 };
 /** Ambient time sources that liveness/ and time/ may reach only through an injected Clock. */
 const TIME_GLOBALS = new Set([
@@ -154,7 +158,7 @@ function problemsOfKind(...kinds: Kind[]): string[] {
     .map((p) => `src/${p.file}: ${p.detail}`);
 }
 
-test('layers - protocol/, liveness/, time/ and errors.ts import no node builtin and use no Buffer', () => {
+test('layers - protocol/, liveness/, time/, util/ and errors.ts import no node builtin and use no Buffer', () => {
   assert.ok(existsSync(join(SRC, 'errors.ts')));
   assert.deepEqual(problemsOfKind('node-builtin', 'buffer'), []);
 });

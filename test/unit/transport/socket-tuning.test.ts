@@ -1,3 +1,4 @@
+import { kernelKeepaliveDefaults } from '../../../src/transport/kernel-defaults.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -6,7 +7,6 @@ import {
   applySocketTuning,
   keepaliveDropAfterMs,
   keepaliveIdleForHeartbeat,
-  kernelKeepaliveDefaults,
   loadNetKeepalive,
   tuningForHeartbeat,
   readSocketOptions,
