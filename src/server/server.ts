@@ -2,7 +2,10 @@
  * LifelineServer: accepts connections on its listeners (TCP, TLS, WebSocket: listeners.ts,
  * listen-ws.ts; docs/spec/0011-transports.md), runs the handshake, keeps the session registry, and
  * reclaims sessions whose peer is dead. All heartbeat checks of all connections share one
- * coarse TimerWheel (no timer per connection; see time/wheel.ts for its precision).
+ * coarse TimerWheel (no timer per connection; see time/wheel.ts for its precision). Its parts,
+ * one per server: admission.ts (accept rate, limits, refusals), resume-registry.ts (resumable
+ * and detached sessions), server-tuning.ts (socket tuning), shared-rules.ts (stall guards and
+ * ping-rate rules), drain.ts, server-stats.ts, listener-factory.ts (listen() → a listener).
  *
  * Graceful drain (drain(); docs/spec/0003-enforcement-and-drain.md §Graceful drain): GOAWAY to
  * every session, PONGs say `draining`, new connections are refused, stragglers are closed at a
@@ -18,41 +21,30 @@ import type http from 'node:http';
 import type https from 'node:https';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { encodeFrame } from '../protocol/encode.js';
-import type { GoawayFrame } from '../protocol/frames.js';
-import type { Cancel } from '../time/clock.js';
 import type { ConnectionEnv, HealthReport, StallGuardOptions } from '../connection/connection.js';
 import { wholeMsClock, type Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/wheel.js';
 import { createEventLoopHealth, type HealthSampler } from './health.js';
-import { TokenBucket } from '../liveness/token-bucket.js';
 import type { HeartbeatBounds, NegotiatedHeartbeat } from '../liveness/negotiate.js';
 import { HandleTransport, type TcpHandle } from '../transport/tcp-handle.js';
-import type { Transport, TransportHandlers } from '../transport/types.js';
-import { TcpListener, TlsListener, type ClientErrorInfo, type Listener, type ListenerHost, type ListenOptions, type ListenTransport } from './listeners.js';
-import { WsListener } from './listen-ws.js';
-import {
-  applySocketTuning,
-  loadNetKeepalive,
-  tuningForHeartbeat,
-  type AppliedSocketOptions,
-  type NetKeepaliveApi,
-  type SocketTuningOptions,
-  type TunableSocket,
-} from '../transport/socket-tuning.js';
+import type { Transport } from '../transport/types.js';
+import type { ClientErrorInfo, Listener, ListenerHost, ListenOptions, ListenTransport } from './listeners.js';
+import { attachedListener, makeListener } from './listener-factory.js';
+import type { AppliedSocketOptions } from '../transport/socket-tuning.js';
 import type { CloseReason } from '../connection/close-reason.js';
-import { InvalidOptionError, LifelineError } from '../errors.js';
+import { LifelineError } from '../errors.js';
 import { channels, publish } from '../diagnostics.js';
-import {
-  resolveDrainOptions,
-  resolveServerOptions,
-  type DrainOptions,
-  type ResolvedServerOptions,
-  type ServerOptions,
-} from './options.js';
+import { resolveDrainOptions, resolveServerOptions, type DrainOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { ServerPeer, type PeerHost, type PingRule } from './peer.js';
-import { PingRatePolicy } from '../liveness/enforcement.js';
 import type { Session } from './session.js';
+import { Admission } from './admission.js';
+import { ResumeRegistry } from './resume-registry.js';
+import { ServerTuning } from './server-tuning.js';
+import { SharedRules } from './shared-rules.js';
+import { Drain } from './drain.js';
+import { ConnectionCounts, type ServerStats } from './server-stats.js';
+
+export type { ServerStats } from './server-stats.js';
 
 export interface LifelineServer {
   on(event: 'session', listener: (session: Session) => void): this;
@@ -82,41 +74,22 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
   /** Where connections come from, in listen() / attach() order. */
   private readonly endpoints: Listener[] = [];
   private readonly peers = new Set<ServerPeer>();
-  private connectionsClosed = 0;
-  private closedBytesRead = 0;
-  private closedBytesWritten = 0;
+  private readonly counts = new ConnectionCounts();
   /**
    * Sessions open or detached. No registry of its own: an open session is its peer's, a detached
-   * one is in detachedSessions (one Set entry per connection fewer, at ~100k connections).
+   * one is in the resume registry (one Set entry per connection fewer, at ~100k connections).
    */
   private liveSessionCount = 0;
   private closing = false;
   /** Set by the first drain() call; never cleared (a drained server stays draining). */
-  private drainState: DrainState | undefined;
-  private netKeepalive: NetKeepaliveApi | undefined;
-  private readonly warned = new Set<string>();
+  private drainState: Drain | undefined;
   private sampler: HealthSampler | undefined;
   private healthSource: () => HealthReport;
   private lastStallReportAtMs = -Infinity;
-  private readonly acceptLimiter: TokenBucket | undefined;
-  /** Connections shed in the current second: each gets a later retry-after than the previous. */
-  private shedInWindow = 0;
-  private shedWindowStartMs = 0;
-  /** Detached sessions by id, oldest first, with the replay bytes each held (sum in detachedBytes). */
-  private readonly detachedSessions = new Map<string, DetachedSession>();
-  private detachedBytes = 0;
-  /**
-   * Resumable sessions not yet closed (attached or detached), by id: a resume HELLO finds its
-   * session in O(1) instead of scanning every connection — a mass reconnect of N clients would
-   * otherwise cost N² steps. Only sessions that asked for resume pay the entry.
-   */
-  private readonly resumableSessions = new Map<string, Session>();
-  /** Shared stall guards, by threshold (one per negotiated timeout, not one per connection). */
-  private readonly stallGuards = new Map<number, StallGuardOptions>();
-  /** Shared ping-rate rules, by negotiated interval (undefined: enforcement off). */
-  private readonly pingRules = new Map<number, PingRule | undefined>();
-  /** Distinct socket-tuning results, shared (frozen) by every session they describe. */
-  private readonly socketOptionsSeen = new Map<string, AppliedSocketOptions>();
+  private readonly admission: Admission;
+  private readonly resume: ResumeRegistry;
+  private readonly tuning: ServerTuning;
+  private readonly rules: SharedRules;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -131,8 +104,23 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
       tickMs: this.options.timerResolution,
       ...(this.options.heartbeatLeader === 'server' ? { maxPerTurn: LEADING_MAX_PER_TURN } : {}),
     });
-    const rate = this.options.maxAcceptRate;
-    this.acceptLimiter = rate === undefined ? undefined : new TokenBucket(rate, this.options.acceptBurst ?? rate);
+    // The parts' ports, one object each per server (private state read through getters).
+    const server = this;
+    this.admission = new Admission(this.options, {
+      clock: this.clock,
+      get connectionCount() {
+        return server.peers.size;
+      },
+      get closing() {
+        return server.closing;
+      },
+      get draining() {
+        return server.drainState !== undefined;
+      },
+    });
+    this.resume = new ResumeRegistry(this.options, this.clock, this.scheduler, { finishSession: (session, reason) => this.finishSession(session, reason) });
+    this.tuning = new ServerTuning(this.options, { warn: (message) => this.emit('warning', message) });
+    this.rules = new SharedRules(this.options, this);
     // Until listen() starts the event-loop sampler (or forever, when the user gave a hook).
     this.healthSource = this.options.health ?? (() => ({ status: 'ok', load: 0 }));
     this.bounds = {
@@ -188,14 +176,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
    * every open connection's counters: O(connections), for metrics, not per message.
    */
   stats(): ServerStats {
-    let bytesRead = this.closedBytesRead;
-    let bytesWritten = this.closedBytesWritten;
-    for (const peer of this.peers) {
-      const transport = peer.connection.transport;
-      bytesRead += transport.bytesRead ?? 0;
-      bytesWritten += transport.bytesWritten ?? 0;
-    }
-    return { connections: this.peers.size, connectionsClosed: this.connectionsClosed, bytesRead, bytesWritten };
+    return this.counts.stats(this.peers);
   }
 
   /** Every accepted connection not yet closed, handshaking ones included. */
@@ -209,7 +190,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
       const session = peer.session;
       if (session !== undefined && session.state !== 'closed') yield session;
     }
-    for (const { session } of this.detachedSessions.values()) yield session;
+    yield* this.resume.detached();
   }
 
   /**
@@ -220,7 +201,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
    */
   async listen(portOrOptions: number | ListenOptions = 0, host?: string): Promise<AddressInfo> {
     const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, ...(host === undefined ? {} : { host }) } : portOrOptions;
-    const listener = this.makeListener(o);
+    const listener = makeListener(this, o, this.options);
     await this.prepare();
     const address = await listener.listen(o);
     this.endpoints.push(listener);
@@ -234,7 +215,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
    * server's close() detaches; closing the http server stays the user's job.
    */
   async attach(server: http.Server | https.Server, options: { path?: string } = {}): Promise<void> {
-    const listener = new WsListener(this, { path: wsPath(options.path), origins: this.options.websocket.origins, attachTo: server });
+    const listener = attachedListener(this, server, options.path, this.options);
     await this.prepare();
     this.endpoints.push(listener);
   }
@@ -251,27 +232,9 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     return this.endpoints.map((listener) => ({ ...listener.address(), transport: listener.transport }));
   }
 
-  private makeListener(o: ListenOptions): Listener {
-    if (typeof o !== 'object' || o === null) throw new InvalidOptionError('listen', 'expects a port number or { transport, port, host, path, tls }');
-    const tlsOptions = o.tls ?? this.options.tls;
-    const transport = o.transport ?? (tlsOptions ? 'tls' : 'tcp');
-    if (o.path !== undefined && transport !== 'ws') throw new InvalidOptionError('listen.path', `only applies to transport 'ws', not '${transport}'`);
-    switch (transport) {
-      case 'tcp':
-        return new TcpListener(this);
-      case 'tls':
-        if (!tlsOptions) throw new InvalidOptionError('listen.tls', "transport 'tls' needs TLS options ({ key, cert }) here or in createServer({ tls })");
-        return new TlsListener(this, tlsOptions);
-      case 'ws':
-        return new WsListener(this, { path: wsPath(o.path), origins: this.options.websocket.origins, tls: tlsOptions });
-      default:
-        throw new InvalidOptionError('listen.transport', `must be 'tcp', 'tls' or 'ws', got ${String(transport)}`);
-    }
-  }
-
   /** Once, before the first listener: the optional socket-tuning module and the health sampler. */
   private async prepare(): Promise<void> {
-    this.netKeepalive ??= await loadNetKeepalive();
+    await this.tuning.load();
     if (!this.options.health && !this.sampler) {
       this.sampler = createEventLoopHealth();
       this.healthSource = this.sampler.health;
@@ -301,6 +264,17 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     publish(channels.serverClientError, () => ({ server: this, ...info }));
   }
 
+  /** A listener's new connection (ListenerHost): admitted, or refused with a CLOSE saying why. */
+  incoming(transport: Transport): void {
+    // Explicit socket tuning only; tuning that follows the heartbeat waits for the handshake.
+    if (this.admission.admit(transport)) this.peers.add(new ServerPeer(transport, this, this.tuning.atAccept(transport)));
+  }
+
+  /** leanSockets: the listening handle's onconnection, taken over — no net.Socket is built. */
+  incomingHandle(handle: TcpHandle): void {
+    this.incoming(new HandleTransport(handle));
+  }
+
   /**
    * Drain gracefully (docs/spec/0003-enforcement-and-drain.md §Graceful drain):
    * 1. every open session gets GOAWAY(draining, message, redirect, retryAfterMs) and may keep
@@ -316,29 +290,11 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
    */
   drain(options: DrainOptions = {}): Promise<void> {
     if (this.drainState) return this.drainState.done;
-    const o = resolveDrainOptions(options);
-    let resolve!: () => void;
-    const done = new Promise<void>((r) => (resolve = r));
-    const goaway: Omit<GoawayFrame, 'type'> = {
-      code: 'draining',
-      message: o.message,
-      retryAfterMs: o.retryAfterMs,
-      ...(o.redirect === undefined ? {} : { redirect: o.redirect }),
-    };
-    const state: DrainState = { done, resolve, goaway, cancelDeadline: undefined };
-    this.drainState = state;
+    const drain = new Drain(resolveDrainOptions(options));
+    this.drainState = drain;
     this.emit('draining');
-    // Connection.goaway() is a no-op before the handshake completes; sessionOpened() covers those.
-    for (const peer of this.peers) peer.connection.goaway(goaway);
-    if (this.peers.size === 0) {
-      resolve();
-      return done;
-    }
-    state.cancelDeadline = this.scheduler.schedule(this.clock.now() + o.deadlineMs, () => {
-      state.cancelDeadline = undefined;
-      for (const peer of this.peers) peer.connection.close('going-away', `drain deadline (${o.deadlineMs} ms) reached`);
-    });
-    return done;
+    drain.start(this.peers, this.scheduler, this.clock);
+    return drain.done;
   }
 
   /**
@@ -350,7 +306,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     const listenersClosed = Promise.all(this.endpoints.map((listener) => listener.close()));
     for (const peer of this.peers) peer.connection.close('going-away', 'server shutting down');
     const shutdown: CloseReason = { code: 'server-shutdown', message: 'server shutting down', initiator: 'local', detectedBy: 'application', sinceLastSeenMs: 0 };
-    for (const { session } of [...this.detachedSessions.values()]) this.finishSession(session, shutdown);
+    for (const session of [...this.resume.detached()]) this.finishSession(session, shutdown);
     await listenersClosed;
     this.scheduler.clear();
     this.sampler?.stop();
@@ -360,25 +316,16 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
   // --- PeerHost ---------------------------------------------------------------------------------
 
   stallGuard(thresholdMs: number): StallGuardOptions {
-    let guard = this.stallGuards.get(thresholdMs);
-    if (guard === undefined) {
-      guard = Object.freeze({ thresholdMs, onStall: (lateByMs: number) => this.stalled(lateByMs) });
-      // Thresholds follow the negotiated timeouts: a handful in practice; bounded all the same.
-      if (this.stallGuards.size < MAX_SHARED_STALL_GUARDS) this.stallGuards.set(thresholdMs, guard);
-    }
-    return guard;
+    return this.rules.stallGuard(thresholdMs);
   }
 
   pingRule(intervalMs: number): PingRule | undefined {
-    if (this.pingRules.has(intervalMs)) return this.pingRules.get(intervalMs);
-    const minPingIntervalMs = intervalMs * this.options.minPingIntervalRatio;
-    const rule =
-      minPingIntervalMs > 0
-        ? Object.freeze({ intervalMs, policy: new PingRatePolicy({ minPingIntervalMs, maxStrikes: this.options.maxPingStrikes }) })
-        : undefined;
-    // Intervals follow the clients' proposals (clamped to the bounds): bounded all the same.
-    if (this.pingRules.size < MAX_SHARED_PING_RULES) this.pingRules.set(intervalMs, rule);
-    return rule;
+    return this.rules.pingRule(intervalMs);
+  }
+
+  /** Spec 0008: a default keepalive is set at the handshake, following the heartbeat (server-tuning.ts). */
+  socketOptionsFor(transport: Transport, applied: AppliedSocketOptions | undefined, heartbeat: NegotiatedHeartbeat): AppliedSocketOptions | undefined {
+    return this.tuning.forHeartbeat(transport, applied, heartbeat);
   }
 
   /** A connection's heartbeat check ran late: every stalled connection reports; we tell once a second. */
@@ -392,7 +339,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
 
   sessionOpened(peer: ServerPeer, session: Session): void {
     this.liveSessionCount++;
-    if (session.resumable) this.resumableSessions.set(session.id, session);
+    this.resume.opened(session);
     // A handshake that was in flight when the drain began completes and is sent away at once:
     // unlike a refusing CLOSE, GOAWAY carries the redirect and retryAfterMs (spec 0003).
     const drain = this.drainState;
@@ -402,35 +349,28 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
   }
 
   peerClosed(peer: ServerPeer, reason: CloseReason): void {
-    if (this.peers.delete(peer)) this.countClosed(peer);
+    if (this.peers.delete(peer)) this.counts.closed(peer);
     const session = peer.session;
     if (session) {
       // A resumable session survives the loss of its transport (not a deliberate close) for the
       // resume window, unless the server itself is going away.
-      if (session.resumable && DETACHABLE.has(reason.code) && !this.closing && !this.drainState) this.detach(session, reason);
+      if (this.resume.detachable(session, reason) && !this.closing && !this.drainState) this.resume.detach(session, reason);
       else this.finishSession(session, reason);
     }
-    const drain = this.drainState;
-    if (drain && this.peers.size === 0) {
-      drain.cancelDeadline?.();
-      drain.cancelDeadline = undefined;
-      drain.resolve();
-    }
+    if (this.drainState && this.peers.size === 0) this.drainState.finished();
   }
 
   resumableSession(id: string): Session | undefined {
     if (this.closing || this.drainState) return undefined;
-    // Attached or detached: resumableSessions holds both.
-    const session = this.resumableSessions.get(id);
-    return session !== undefined && session.state !== 'closed' ? session : undefined;
+    return this.resume.find(id);
   }
 
   sessionResumed(peer: ServerPeer, session: Session): void {
-    this.forgetDetached(session);
+    this.resume.forgetDetached(session);
     // The client came back before we noticed its old transport died (half-open): retire it.
     const old = session.state === 'open' ? session.currentPeer : undefined;
     if (old instanceof ServerPeer && old !== peer && this.peers.delete(old)) {
-      this.countClosed(old);
+      this.counts.closed(old);
       old.retired = true;
       old.connection.destroy({ code: 'remote-close', message: 'replaced by a resumed connection', initiator: 'peer', detectedBy: 'peer' });
     }
@@ -443,218 +383,22 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
 
   /** Detached (resumable, transport lost) sessions waiting for their client. */
   get detachedCount(): number {
-    return this.detachedSessions.size;
-  }
-
-  private detach(session: Session, reason: CloseReason): void {
-    const windowMs = this.options.resumeWindow;
-    const cancelExpiry = this.scheduler.schedule(this.clock.now() + windowMs, () => {
-      this.finishSession(session, { ...reason, message: `${reason.message}; not resumed within ${windowMs} ms` });
-    });
-    const bytes = session.resume?.unackedBytes ?? 0;
-    this.detachedSessions.set(session.id, { session, cancelExpiry, bytes });
-    this.detachedBytes += bytes;
-    session.markDetached(reason);
-    this.enforceMaxResumeBytes(reason);
+    return this.resume.detachedCount;
   }
 
   /** A detached session's replay buffer grew (send() while detached). */
   detachedSessionGrew(session: Session): void {
-    const entry = this.detachedSessions.get(session.id);
-    if (entry === undefined || entry.session !== session) return;
-    const bytes = session.resume?.unackedBytes ?? 0;
-    this.detachedBytes += bytes - entry.bytes;
-    entry.bytes = bytes;
-  }
-
-  /**
-   * Bound the memory all waiting sessions hold: the oldest give way first. A running total and
-   * the Map's insertion order keep this O(sessions evicted) per detach, not O(all detached): a
-   * mass disconnect of N resumable clients must not cost N² steps.
-   */
-  private enforceMaxResumeBytes(reason: CloseReason): void {
-    for (const { session: oldest } of this.detachedSessions.values()) {
-      if (this.detachedBytes <= this.options.maxResumeBytes) break;
-      this.finishSession(oldest, { ...reason, message: `${reason.message}; resume buffers over maxResumeBytes` });
-    }
-  }
-
-  private countClosed(peer: ServerPeer): void {
-    const transport = peer.connection.transport;
-    this.connectionsClosed++;
-    this.closedBytesRead += transport.bytesRead ?? 0;
-    this.closedBytesWritten += transport.bytesWritten ?? 0;
-  }
-
-  private forgetDetached(session: Session): void {
-    const detached = this.detachedSessions.get(session.id);
-    if (detached === undefined || detached.session !== session) return;
-    detached.cancelExpiry();
-    this.detachedSessions.delete(session.id);
-    this.detachedBytes -= detached.bytes;
+    this.resume.grew(session);
   }
 
   private finishSession(session: Session, reason: CloseReason): void {
-    this.forgetDetached(session);
-    if (this.resumableSessions.get(session.id) === session) this.resumableSessions.delete(session.id);
+    this.resume.release(session);
     if (session.state === 'closed') return;
     this.liveSessionCount--;
     session.finish(reason);
     this.emit('sessionClose', session, reason);
     publish(channels.sessionClose, () => ({ session, reason }));
   }
-
-  // --- accept -----------------------------------------------------------------------------------
-
-  /**
-   * Over the accept rate: tell the client when to come back instead of taking the handshake on.
-   * The n-th connection shed within a second is sent to the time the bucket will have n tokens,
-   * so a storm is spread over the following seconds rather than bounced back all at once.
-   */
-  private shed(transport: Transport, now: number): void {
-    if (now - this.shedWindowStartMs > 1000) {
-      this.shedWindowStartMs = now;
-      this.shedInWindow = 0;
-    }
-    this.shedInWindow++;
-    const retryAfterMs = this.acceptLimiter!.waitMs(this.shedInWindow, now);
-    const message = `server overloaded: over ${this.options.maxAcceptRate} new connections per second`;
-    sendAndEnd(transport, [encodeFrame({ type: 'goaway', code: 'overloaded', message, retryAfterMs }), encodeFrame({ type: 'close', code: 'going-away', message })]);
-  }
-
-  /** A listener's new connection (ListenerHost): admitted, or refused with a CLOSE saying why. */
-  incoming(transport: Transport): void {
-    const refusal = this.admission();
-    if (refusal === undefined) this.adopt(transport);
-    else if ('shedAt' in refusal) this.shed(transport, refusal.shedAt);
-    else sendAndEnd(transport, [encodeFrame({ type: 'close', code: refusal.code, message: refusal.message })]);
-  }
-
-  /** leanSockets: the listening handle's onconnection, taken over — no net.Socket is built. */
-  incomingHandle(handle: TcpHandle): void {
-    this.incoming(new HandleTransport(handle));
-  }
-
-  /** Why a new connection is refused now, or undefined to take it. Consumes an accept token. */
-  private admission(): Refusal | undefined {
-    // One clock reading for the refused take() and the retry-after: read twice, the bucket could
-    // refill in between and tell the client to come back after 0 ms.
-    const now = this.clock.now();
-    if (this.acceptLimiter && !this.closing && !this.drainState && !this.acceptLimiter.take(now)) return { shedAt: now };
-    const goingAway = this.closing || this.drainState !== undefined;
-    if (!goingAway && this.peers.size < this.options.maxConnections) return undefined;
-    const message = this.closing
-      ? 'server shutting down'
-      : this.drainState
-        ? 'server draining'
-        : `server is at maxConnections (${this.options.maxConnections})`;
-    return { code: goingAway ? 'going-away' : 'server-full', message };
-  }
-
-  private adopt(transport: Transport): void {
-    // Tuning that follows the heartbeat is set once, at the handshake (socketOptionsFor): every
-    // setsockopt through net-keepalive costs ≈ 5 µs, which a reconnect storm pays per
-    // connection. Until then the handshake timer bounds a dead peer.
-    const socket = transport.tunable;
-    const applied = this.options.tuningFollows.keepalive || socket === undefined ? undefined : this.tune(socket, this.options.socketTuning);
-    this.peers.add(new ServerPeer(transport, this, applied));
-  }
-
-  private tune(socket: TunableSocket, tuning: SocketTuningOptions): AppliedSocketOptions {
-    const applied = this.shareSocketOptions(applySocketTuning(socket, tuning, this.netKeepalive));
-    this.warnOnce(applied.warnings);
-    return applied;
-  }
-
-  /**
-   * Spec 0008: with the default keepalive, the socket is tuned once the heartbeat is negotiated,
-   * its keepalive idle moved past interval + timeout (a heartbeating connection then never
-   * probes; at 1M connections with T = 60 s the 15 s default meant ~67k probes/s). Explicit
-   * tuning was applied at accept and stays. Returns the report in force.
-   */
-  socketOptionsFor(transport: Transport, applied: AppliedSocketOptions | undefined, heartbeat: NegotiatedHeartbeat): AppliedSocketOptions | undefined {
-    const socket = transport.tunable;
-    const follows = this.options.tuningFollows;
-    if (!follows.keepalive || socket === undefined) return applied;
-    return this.tune(socket, tuningForHeartbeat(this.options.socketTuning, heartbeat, follows));
-  }
-
-  /** One 'warning' per distinct line, not one per socket. */
-  private warnOnce(warnings: readonly string[]): void {
-    for (const warning of warnings) {
-      if (this.warned.has(warning)) continue;
-      this.warned.add(warning);
-      this.emit('warning', warning);
-    }
-  }
-
-  /**
-   * Every socket gets the same tuning, so the report is almost always one of a few values: share
-   * one frozen copy instead of keeping ~200 bytes of identical objects per session.
-   */
-  private shareSocketOptions(applied: AppliedSocketOptions): AppliedSocketOptions {
-    const key = JSON.stringify(applied);
-    const seen = this.socketOptionsSeen.get(key);
-    if (seen !== undefined) return seen;
-    Object.freeze(applied.keepalive);
-    Object.freeze(applied.warnings);
-    Object.freeze(applied);
-    if (this.socketOptionsSeen.size < MAX_SHARED_SOCKET_OPTIONS) this.socketOptionsSeen.set(key, applied);
-    return applied;
-  }
-}
-
-const MAX_SHARED_STALL_GUARDS = 64;
-const MAX_SHARED_PING_RULES = 64;
-const MAX_SHARED_SOCKET_OPTIONS = 64;
-
-/** What `server.stats()` reports. */
-export interface ServerStats {
-  /** Accepted connections not yet closed, handshaking ones included. */
-  connections: number;
-  /** Accepted connections closed since listen() (refused ones are not counted). */
-  connectionsClosed: number;
-  /** TCP payload bytes received / sent on those connections. */
-  bytesRead: number;
-  bytesWritten: number;
-}
-
-/** Why admission() turned a connection away: over the accept rate, or a CLOSE to send. */
-type Refusal = { readonly shedAt: number } | { readonly code: 'going-away' | 'server-full'; readonly message: string };
-
-interface DetachedSession {
-  readonly session: Session;
-  readonly cancelExpiry: () => void;
-  /** session.resume.unackedBytes as last counted in detachedBytes. */
-  bytes: number;
-}
-
-interface DrainState {
-  readonly done: Promise<void>;
-  readonly resolve: () => void;
-  readonly goaway: Omit<GoawayFrame, 'type'>;
-  cancelDeadline: Cancel | undefined;
-}
-
-/** Transport losses a resumable session survives; deliberate closes end it at once. */
-const DETACHABLE = new Set<CloseReason['code']>(['heartbeat-timeout', 'transport-closed', 'transport-error']);
-
-/** Refusals: read and discard until the peer's FIN (the transport's end() bounds a peer that never sends it). */
-const DISCARD: TransportHandlers = { onData() {}, onDrain() {}, onTransportClose() {} };
-
-/** Write a refusal's frames, then close gracefully: the peer reads why before the FIN. */
-function sendAndEnd(transport: Transport, frames: Uint8Array[]): void {
-  transport.setHandlers(DISCARD);
-  transport.cork();
-  for (const frame of frames) transport.write(frame);
-  transport.uncork();
-  transport.end();
-}
-
-function wsPath(path: string | undefined): string {
-  if (path === undefined) return '/';
-  if (typeof path !== 'string' || !path.startsWith('/')) throw new InvalidOptionError('path', `must start with '/', got ${String(path)}`);
-  return path;
 }
 
 /** Create a lifeline server. Call `listen()` to start accepting. */
