@@ -56,9 +56,9 @@ export function runClient(opts: ClientCommandOptions): void {
       : undefined;
   if (opts.insecure) log.warn({ event: 'insecure' }, '--insecure: server certificates are NOT verified; anyone on the path can impersonate the server');
   const client = connect({
-    // One address without --reconnect: host / port / transport / path, so the first loss stays
-    // final as it always was (`servers` would turn reconnect on).
-    ...(failover ? { servers } : { ...opts.connect[0]! }),
+    // One address without --reconnect is one connection: its first loss ends the command (the
+    // library reconnects by default; a command-line probe of one server should not).
+    ...(failover ? { servers } : { ...opts.connect[0]!, reconnect: false }),
     ...(tlsOptions ? { tls: tlsOptions } : {}),
     heartbeatInterval: opts.interval,
     heartbeatTimeout: opts.timeout,

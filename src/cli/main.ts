@@ -27,7 +27,7 @@ program
   .option('--interval <ms>', 'default heartbeat interval, ms', parseMs('--interval'), 5000)
   .option('--timeout <ms>', 'default heartbeat timeout, ms', parseMs('--timeout'), 15000)
   .option('--echo', 'echo every message back to its sender', false)
-  .addOption(new Option('--heartbeat-leader <side>', 'who sends the heartbeat PINGs (server: for clients that offer it, spec 0010)').choices(['client', 'server']).default('client'))
+  .addOption(new Option('--heartbeat-leader <side>', 'who sends the heartbeat PINGs (auto: the server on WebSocket, the client on TCP / TLS; spec 0010)').choices(['auto', 'client', 'server']).default('auto'))
   .option('--tls-cert <file>', 'PEM certificate (chain): the main listener is TLS (with --tls-key)')
   .option('--tls-key <file>', 'PEM private key of --tls-cert')
   .option('--ws-port <port>', 'also listen for WebSocket clients on this port, same --host (wss with --tls-cert)', parsePort)

@@ -19,7 +19,7 @@ export interface ServerCommandOptions {
   interval: number;
   timeout: number;
   echo: boolean;
-  heartbeatLeader: 'client' | 'server';
+  heartbeatLeader: 'auto' | 'client' | 'server';
   log: LogFormat;
   /** PEM certificate (chain) and its key: both or neither (serverFlagError). */
   tlsCert?: string;

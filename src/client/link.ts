@@ -295,9 +295,10 @@ export class Link implements ConnectionOwner, DialOwner {
     if (adaptive) adaptive.opened(this.networkKey!);
     // The server leads only if we offered (a WELCOME saying so unasked is ignored: we keep pinging).
     this.serverLeads = frame.serverPings === true && options.followServerPings && !adaptive;
+    const schedule = adaptive ? adaptive.pingSchedule(this.networkKey!, negotiated) : pingSchedule('client', negotiated, this.serverLeads ? 'server' : 'client');
     connection.open({
       ...(resume.state ? { resume: resume.state } : {}),
-      ...(adaptive ? adaptive.pingSchedule(this.networkKey!, negotiated) : pingSchedule('client', negotiated, this.serverLeads ? 'server' : 'client')),
+      ...schedule,
       timeoutMs: negotiated.timeoutMs,
       peerMaxFrameSize: frame.maxFrameSize ?? options.maxFrameSize,
       ...(options.detector ? { detector: options.detector } : {}),
@@ -315,7 +316,10 @@ export class Link implements ConnectionOwner, DialOwner {
     // Resend what the server has not received (original seqs; it drops any duplicate).
     if (resume.replayAfter !== undefined) connection.replayAfter(resume.replayAfter);
     // The budget must leave room to report before the heartbeat declares the server dead.
-    const budgetMs = Math.min(options.availabilityBudget, negotiated.timeoutMs / 2);
+    // When the server leads, our own PING (the one the budget times) goes out only after
+    // interval + margin of silence: leave it room to report before the timeout declares death.
+    const followerRoomMs = this.serverLeads ? (negotiated.timeoutMs - schedule.pingAfterMs) * 0.8 : Infinity;
+    const budgetMs = Math.min(options.availabilityBudget, negotiated.timeoutMs / 2, followerRoomMs);
     this.availability = new AvailabilityMonitor({ budgetMs, busyPongs: options.busyPongs });
     this.deps.owner.linkOpened(this, {
       sessionId: frame.sessionId ? toHex(frame.sessionId) : '',

@@ -81,13 +81,12 @@ export interface ClientOptions extends SocketTuningOptions {
   /**
    * Servers to use, in rotation: `"host:port"` (IPv6: `"[::1]:7400"`) or `{ host, port }`. The
    * client dials the first; after each loss it dials the next. Not with `host` / `port`.
-   * Giving `servers` turns `reconnect` on by default.
    */
   servers?: ServerSpec[];
   /**
    * Reconnect after an unexpected loss (docs/spec/0005-reconnect.md): `true`, `false`, or
-   * settings. Default: off with `host` / `port` (the first loss is the final 'close', as before),
-   * on with `servers`.
+   * settings. Default on, as socket.io, mqtt.js and nats.js clients; `false`: the first loss is
+   * the final 'close'.
    */
   reconnect?: boolean | ReconnectOptions;
   /**
@@ -212,7 +211,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     host: first.host,
     port: first.port,
     servers,
-    reconnect: resolveReconnect(reconnect, serverSpecs !== undefined),
+    reconnect: resolveReconnect(reconnect),
     socketTuning,
     tuningFollows: { keepalive: options.tcpKeepalive === undefined, userTimeout: options.tcpUserTimeout === undefined },
   } as ResolvedClientOptions;
@@ -283,8 +282,9 @@ function resolveServers(specs: unknown, host: unknown, port: unknown, transport:
   return specs.map((spec, i) => toServerAddress(spec, `servers[${i}]`));
 }
 
-function resolveReconnect(value: unknown, haveServerList: boolean): ResolvedReconnectOptions | false {
-  if (value === undefined) value = haveServerList;
+function resolveReconnect(value: unknown): ResolvedReconnectOptions | false {
+  // On by default, as socket.io, mqtt.js and nats.js clients are (spec 0005 §Defaults).
+  if (value === undefined) value = true;
   if (value === false) return false;
   if (value === true) return { ...RECONNECT_DEFAULTS };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

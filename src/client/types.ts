@@ -10,7 +10,7 @@ export interface OpenInfo {
   heartbeatTimeout: number;
   /** Whether a previous session was resumed (always false until resume lands). */
   resumed: boolean;
-  /** The server this connection reached, `host:port` (IPv6 as `[::1]:port`). */
+  /** The server this connection reached: `host:port` (IPv6 as `[::1]:port`) over TCP, the URL (`tls://…`, `ws://host:port/path`) otherwise. */
   server: string;
 }
 
@@ -20,7 +20,7 @@ export interface ReconnectingInfo {
   attempt: number;
   /** How long the client waits before dialling, ms. */
   delayMs: number;
-  /** Where it will dial, `host:port`. */
+  /** Where it will dial: `host:port`, or the URL for TLS and WebSocket. */
   server: string;
 }
 

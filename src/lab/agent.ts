@@ -152,7 +152,8 @@ async function lifelineServer(spec: MechanismSpec, host: string, port: number): 
 
 function lifelineClient(spec: MechanismSpec, host: string, port: number): Endpoint {
   const hb = spec.heartbeat!;
-  const client = connect({ host, port, heartbeatInterval: hb.intervalMs, heartbeatTimeout: hb.timeoutMs, ...kernelOptions(spec) });
+  // One connection per fault: the lab times how its loss is noticed, never a reconnect.
+  const client = connect({ host, port, reconnect: false, heartbeatInterval: hb.intervalMs, heartbeatTimeout: hb.timeoutMs, ...kernelOptions(spec) });
   let timer: NodeJS.Timeout | undefined;
   client.on('open', () => {
     emit({ ev: 'applied', mech: spec.id, side: 'client', options: client.socketOptions });

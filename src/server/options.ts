@@ -52,15 +52,17 @@ export interface ServerOptions extends SocketTuningOptions {
    */
   leanSockets?: boolean;
   /**
-   * Who sends the heartbeat PINGs (docs/spec/0010-server-leads.md). 'client' (default): each
-   * client pings after an idle interval and every PONG brings it the server's status, load and
-   * a round-trip time. 'server': with clients that offer it (HELLO followServerPings; lifeline's
+   * Who sends the heartbeat PINGs (docs/spec/0010-server-leads.md). 'auto' (default): the server
+   * leads on WebSocket connections (browsers throttle a background tab's timers, not its message
+   * events; docs/spec/0011-transports.md §Browser client) and the client on TCP and TLS.
+   * 'client': each client pings after an idle interval and every PONG brings it the server's
+   * status, load and a round-trip time. 'server': with clients that offer it (HELLO followServerPings; lifeline's
    * own client does unless its heartbeat is 'adaptive'), the server pings and the PINGs of one
    * timer-wheel tick go out in one pass: 0.80–0.87× a raw echo's server CPU per heartbeat
    * on loopback, against 0.88–0.95× client-led (BENCHMARKS.md). Clients then learn the server's status from a PONG pushed with a PING when
    * it changes, and time a PING of their own only once the server has gone quiet.
    */
-  heartbeatLeader?: HeartbeatLeader;
+  heartbeatLeader?: HeartbeatLeader | 'auto';
   /** Dead-peer detector: fixed timeout (default) or phi-accrual (docs/spec/0002-phi-accrual.md). */
   detector?: DetectorSpec;
   /**
@@ -164,7 +166,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning, 'server');
-  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, tls: undefined, websocket: {}, heartbeatLeader: 'client' as HeartbeatLeader, clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
+  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, tls: undefined, websocket: {}, heartbeatLeader: 'auto' as HeartbeatLeader | 'auto', clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
   if (o.detector !== undefined) validateDetectorSpec(o.detector, 'server.detector');
   const rate = (o as { maxAcceptRate?: unknown }).maxAcceptRate;
   if (rate !== undefined) positiveNumber('server.maxAcceptRate', rate);
@@ -174,8 +176,8 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   }
   if (typeof o.stallGuard !== 'boolean') throw new InvalidOptionError('server.stallGuard', `must be a boolean, got ${String(o.stallGuard)}`);
   if (typeof o.leanSockets !== 'boolean') throw new InvalidOptionError('server.leanSockets', `must be a boolean, got ${String(o.leanSockets)}`);
-  if (o.heartbeatLeader !== 'client' && o.heartbeatLeader !== 'server') {
-    throw new InvalidOptionError('server.heartbeatLeader', `must be 'client' or 'server', got ${String(o.heartbeatLeader)}`);
+  if (o.heartbeatLeader !== 'client' && o.heartbeatLeader !== 'server' && o.heartbeatLeader !== 'auto') {
+    throw new InvalidOptionError('server.heartbeatLeader', `must be 'auto', 'client' or 'server', got ${String(o.heartbeatLeader)}`);
   }
   for (const key of Object.keys(SERVER_DEFAULTS) as (keyof typeof SERVER_DEFAULTS)[]) {
     if (!ZERO_ALLOWED.has(key)) positiveNumber(`server.${key}`, o[key]);

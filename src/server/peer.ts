@@ -123,7 +123,8 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
     const sessionId = resuming ? Buffer.from(existing!.id, 'hex') : randomBytes(SESSION_ID_BYTES);
     // Spec 0010: we lead only for a client that said it can follow (an older one would keep
     // pinging too, and learn our status only from PONGs to its own PINGs).
-    const serverLeads = options.heartbeatLeader === 'server' && frame.followServerPings === true;
+    const leader = options.heartbeatLeader;
+    const serverLeads = (leader === 'server' || (leader === 'auto' && conn.transport.kind === 'ws')) && frame.followServerPings === true;
     conn.sendHandshake({
       type: 'welcome',
       // A newer client negotiates down to what we speak (PROTOCOL.md §Version negotiation).

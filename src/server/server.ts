@@ -98,11 +98,12 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     this.clock = this.options.clock ?? wholeMsClock;
     // A leading server's wheel checks each write a PING (≈ 10 µs with the syscall), so a tick's
     // pass is cut into turns of at most LEADING_MAX_PER_TURN (≈ 2.5 ms) with I/O in between: the
-    // loop-delay p99 stays under 5 ms at 19,000 connections / 1 s. Clients leading: the checks
-    // mostly just re-arm, the default turn size is fine.
+    // loop-delay p99 stays under 5 ms at 19,000 connections / 1 s. 'auto' may lead (WebSocket
+    // clients) and gets the same turns. Clients always leading: the checks mostly just re-arm,
+    // the default turn size is fine.
     this.scheduler = new TimerWheel(this.clock, {
       tickMs: this.options.timerResolution,
-      ...(this.options.heartbeatLeader === 'server' ? { maxPerTurn: LEADING_MAX_PER_TURN } : {}),
+      ...(this.options.heartbeatLeader !== 'client' ? { maxPerTurn: LEADING_MAX_PER_TURN } : {}),
     });
     // The parts' ports, one object each per server (private state read through getters).
     const server = this;

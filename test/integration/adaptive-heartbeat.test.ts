@@ -126,16 +126,16 @@ test('adaptive heartbeat - learns a 1.2 s NAT idle timeout, settles below it, re
 });
 
 test("adaptive heartbeat - options: 'adaptive' excludes heartbeatInterval; learner settings are checked by name; keepalive off by default", () => {
-  assert.throws(() => connect({ port: 1, heartbeat: 'adaptive', heartbeatInterval: 1000 }), /invalid option heartbeat/);
-  assert.throws(() => connect({ port: 1, heartbeat: 'adaptive', adaptiveHeartbeat: { stepMs: -1 } }), /adaptiveHeartbeat\.stepMs/);
-  assert.throws(() => connect({ port: 1, heartbeat: 'adaptive', adaptiveHeartbeat: { stepMS: 1 } as never }), /adaptiveHeartbeat\.stepMS/);
-  assert.throws(() => connect({ port: 1, adaptiveHeartbeat: {} }), /need heartbeat: 'adaptive'/);
-  assert.throws(() => connect({ port: 1, heartbeat: 'smart' as never }), /invalid option heartbeat/);
-  assert.throws(() => connect({ port: 1, heartbeat: 'adaptive', natStore: {} as never }), /invalid option natStore/);
+  assert.throws(() => connect({ reconnect: false, port: 1, heartbeat: 'adaptive', heartbeatInterval: 1000 }), /invalid option heartbeat/);
+  assert.throws(() => connect({ reconnect: false, port: 1, heartbeat: 'adaptive', adaptiveHeartbeat: { stepMs: -1 } }), /adaptiveHeartbeat\.stepMs/);
+  assert.throws(() => connect({ reconnect: false, port: 1, heartbeat: 'adaptive', adaptiveHeartbeat: { stepMS: 1 } as never }), /adaptiveHeartbeat\.stepMS/);
+  assert.throws(() => connect({ reconnect: false, port: 1, adaptiveHeartbeat: {} }), /need heartbeat: 'adaptive'/);
+  assert.throws(() => connect({ reconnect: false, port: 1, heartbeat: 'smart' as never }), /invalid option heartbeat/);
+  assert.throws(() => connect({ reconnect: false, port: 1, heartbeat: 'adaptive', natStore: {} as never }), /invalid option natStore/);
   // Kernel keepalive probes would keep the NAT alive for the learner: off by default, on if asked.
-  const adaptive = connect({ port: 1, heartbeat: 'adaptive', natStore: false });
-  const explicit = connect({ port: 1, heartbeat: 'adaptive', natStore: false, tcpKeepalive: { idle: 60_000, interval: 5000, count: 3 } });
-  const fixed = connect({ port: 1 });
+  const adaptive = connect({ reconnect: false, port: 1, heartbeat: 'adaptive', natStore: false });
+  const explicit = connect({ reconnect: false, port: 1, heartbeat: 'adaptive', natStore: false, tcpKeepalive: { idle: 60_000, interval: 5000, count: 3 } });
+  const fixed = connect({ reconnect: false, port: 1 });
   for (const c of [adaptive, explicit, fixed]) c.on('close', () => {});
   assert.equal(adaptive.options.socketTuning.tcpKeepalive, false);
   assert.deepEqual(explicit.options.socketTuning.tcpKeepalive, { idle: 60_000, interval: 5000, count: 3 });

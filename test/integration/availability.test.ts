@@ -17,7 +17,7 @@ test('availability - busy PONGs make the client report unavailable (busy), ok PO
   const server = createServer({ minHeartbeatInterval: 50, minHeartbeatTimeout: 100, health: () => report });
   t.after(() => server.close());
   const { port } = await server.listen(0, '127.0.0.1');
-  const client = connect({ port, heartbeatInterval: 100, heartbeatTimeout: 1000, availabilityBudget: 300, busyPongs: 2 });
+  const client = connect({ reconnect: false, port, heartbeatInterval: 100, heartbeatTimeout: 1000, availabilityBudget: 300, busyPongs: 2 });
   t.after(() => client.close());
   await nextEvent(client, 'open', 3000);
   const unavailable: UnavailableInfo[] = [];
@@ -67,7 +67,7 @@ test('availability - a frozen server: heartbeat says unavailable within interval
   raw.on('error', () => {});
   raw.on('close', () => (rawClosedAt = performance.now()));
 
-  const client = connect({ port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS, availabilityBudget: BUDGET_MS });
+  const client = connect({ reconnect: false, port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS, availabilityBudget: BUDGET_MS });
   t.after(() => client.close());
   await nextEvent(client, 'open', 5000);
   await nextEvent(client, 'pong', 3000); // a fresh round trip just completed

@@ -26,7 +26,7 @@ async function setup(t: TestContext): Promise<{ server: LifelineServer; proxy: F
 
 async function openThrough(t: TestContext, server: LifelineServer, proxyPort: number): Promise<{ client: Client; session: Session }> {
   const sessionP = nextEvent<[Session]>(server, 'session', 3000);
-  const client = connect({ host: '127.0.0.1', port: proxyPort, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS });
+  const client = connect({ reconnect: false, host: '127.0.0.1', port: proxyPort, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS });
   t.after(() => client.close());
   const [[info], [session]] = await Promise.all([nextEvent<[OpenInfo]>(client, 'open', 3000), sessionP]);
   assert.equal(info.sessionId, session.id);
@@ -90,7 +90,7 @@ test('blackhole - both the server and the client detect a blackholed path by hea
 test('blackhole - a new connection through a blackholed path never completes its handshake', async (t) => {
   const { server, proxy, proxyPort } = await setup(t);
   proxy.setMode('blackhole');
-  const client = connect({ host: '127.0.0.1', port: proxyPort, handshakeTimeout: 400 });
+  const client = connect({ reconnect: false, host: '127.0.0.1', port: proxyPort, handshakeTimeout: 400 });
   t.after(() => client.close());
   const [reason] = await nextEvent<[CloseReason]>(client, 'close', 3000);
   assert.equal(reason.code, 'handshake-timeout');
@@ -118,7 +118,7 @@ test('blackhole - reset mode: the client sees the transport fail at once, and so
 
   // New connections are reset too while the mode lasts. On loopback the RST can beat the
   // client's own 'connect' callback, so connect-failed (ECONNRESET) is as right as transport-error.
-  const again = connect({ host: '127.0.0.1', port: proxyPort });
+  const again = connect({ reconnect: false, host: '127.0.0.1', port: proxyPort });
   t.after(() => again.close());
   const [againReason] = await nextEvent<[CloseReason]>(again, 'close', 3000);
   assert.ok(['transport-error', 'transport-closed', 'connect-failed'].includes(againReason.code), `new connection: ${againReason.code}`);

@@ -142,7 +142,7 @@ interface ClientRecord {
 }
 
 function openClient(t: TestContext, port: number, index: number): ClientRecord {
-  const client = connect({ host: '127.0.0.1', port, heartbeatInterval: 1000, heartbeatTimeout: 3000 });
+  const client = connect({ reconnect: false, host: '127.0.0.1', port, heartbeatInterval: 1000, heartbeatTimeout: 3000 });
   t.after(() => client.close());
   const record: ClientRecord = {
     client,
@@ -239,7 +239,7 @@ test('drain - 1,000 clients: drain completes without losing queued messages; PON
   void drained.then(() => (drainedAtMs = performance.now()));
 
   // A client arriving during the drain is refused with CLOSE going-away.
-  const late = connect({ host: '127.0.0.1', port, heartbeatInterval: 1000, heartbeatTimeout: 3000 });
+  const late = connect({ reconnect: false, host: '127.0.0.1', port, heartbeatInterval: 1000, heartbeatTimeout: 3000 });
   t.after(() => late.close());
   const [lateReason] = await nextEvent<[CloseReason]>(late, 'close', 5000);
   assert.equal(late.info, undefined, 'the late client never opened');

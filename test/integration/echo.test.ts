@@ -28,7 +28,7 @@ async function startServer(t: TestContext, options: ServerOptions = {}): Promise
 }
 
 function dial(t: TestContext, port: number, options: Partial<ClientOptions> = {}): Client {
-  const client = connect({ host: '127.0.0.1', port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS, ...options });
+  const client = connect({ reconnect: false, host: '127.0.0.1', port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS, ...options });
   t.after(() => client.close());
   return client;
 }

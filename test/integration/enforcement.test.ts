@@ -145,7 +145,7 @@ test('enforcement - maxPingStrikes and minPingIntervalRatio are honoured; ratio 
 test('enforcement - a well-behaved lifeline client over several intervals collects no strikes', async (t) => {
   const { server, port } = await startServer(t, { timerResolution: 10 });
   const sessionP = nextEvent<[Session]>(server, 'session', 3000);
-  const client = connect({ host: '127.0.0.1', port, heartbeatInterval: 100, heartbeatTimeout: 300 });
+  const client = connect({ reconnect: false, host: '127.0.0.1', port, heartbeatInterval: 100, heartbeatTimeout: 300 });
   t.after(() => client.close());
   const [[info], [session]] = await Promise.all([nextEvent<[OpenInfo]>(client, 'open', 3000), sessionP]);
   assert.equal(info.heartbeatInterval, 100);
@@ -265,7 +265,7 @@ async function bunchedPings(t: TestContext, options: ServerOptions, holdMs: numb
   const relayPort = await relay.listen();
   const sessionP = nextEvent<[Session]>(server, 'session', 3000);
   // Interval 100 ms: while held, the client pings at ~100 ms and repeats at ~200 ms (no answer).
-  const client = connect({ host: '127.0.0.1', port: relayPort, heartbeatInterval: 100, heartbeatTimeout: 1000 });
+  const client = connect({ reconnect: false, host: '127.0.0.1', port: relayPort, heartbeatInterval: 100, heartbeatTimeout: 1000 });
   t.after(() => client.close());
   const [, [session]] = await Promise.all([nextEvent<[OpenInfo]>(client, 'open', 3000), sessionP]);
   let pingsAtServer = 0;

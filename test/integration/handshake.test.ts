@@ -141,14 +141,14 @@ test('handshake - beyond maxConnections a client gets CLOSE server-full; the oth
   const { server, port } = await startServer(t, { maxConnections: 2 });
   const opened = [];
   for (let i = 0; i < 2; i++) {
-    const client = connect({ host: '127.0.0.1', port });
+    const client = connect({ reconnect: false, host: '127.0.0.1', port });
     t.after(() => client.close());
     opened.push(client);
     await nextEvent<[OpenInfo]>(client, 'open', 3000);
   }
   assert.equal(server.connectionCount, 2);
 
-  const extra = connect({ host: '127.0.0.1', port });
+  const extra = connect({ reconnect: false, host: '127.0.0.1', port });
   t.after(() => extra.close());
   const [reason] = await nextEvent<[CloseReason]>(extra, 'close', 3000);
   assert.equal(reason.code, 'server-full');
@@ -167,7 +167,7 @@ test('handshake - beyond maxConnections a client gets CLOSE server-full; the oth
   const left = nextEvent(server, 'sessionClose', 3000);
   opened[0]!.close();
   await left;
-  const next = connect({ host: '127.0.0.1', port });
+  const next = connect({ reconnect: false, host: '127.0.0.1', port });
   t.after(() => next.close());
   await nextEvent<[OpenInfo]>(next, 'open', 3000);
   assert.equal(server.sessionCount, 2);
@@ -179,10 +179,10 @@ test(
   'handshake - server.close() does not wait on connections it refused as server-full',
   async (t) => {
     const { server, port } = await startServer(t, { maxConnections: 1 });
-    const first = connect({ host: '127.0.0.1', port });
+    const first = connect({ reconnect: false, host: '127.0.0.1', port });
     t.after(() => first.close());
     await nextEvent<[OpenInfo]>(first, 'open', 3000);
-    const refused = connect({ host: '127.0.0.1', port });
+    const refused = connect({ reconnect: false, host: '127.0.0.1', port });
     t.after(() => refused.close());
     const [reason] = await nextEvent<[CloseReason]>(refused, 'close', 3000);
     assert.equal(reason.code, 'server-full');
@@ -215,7 +215,7 @@ test('handshake - a client whose server never answers HELLO closes with handshak
 
   const handshakeTimeout = 300;
   const startedAt = performance.now();
-  const client = connect({ host: '127.0.0.1', port, handshakeTimeout });
+  const client = connect({ reconnect: false, host: '127.0.0.1', port, handshakeTimeout });
   t.after(() => client.close());
   const [reason] = await nextEvent<[CloseReason]>(client, 'close', 3000);
   const elapsedMs = performance.now() - startedAt;
@@ -243,7 +243,7 @@ test('handshake - connecting to a closed port closes with connect-failed', async
   const { port } = probe.address() as net.AddressInfo;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
 
-  const client = connect({ host: '127.0.0.1', port });
+  const client = connect({ reconnect: false, host: '127.0.0.1', port });
   t.after(() => client.close());
   const [reason] = await nextEvent<[CloseReason]>(client, 'close', 3000);
   assert.equal(reason.code, 'connect-failed');

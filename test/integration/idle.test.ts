@@ -19,7 +19,7 @@ test('idle - a silent connection stays up for 5 × the timeout on heartbeats alo
   t.after(() => server.close());
   const { port } = await server.listen(0, '127.0.0.1');
   const sessionP = nextEvent<[Session]>(server, 'session', 3000);
-  const client = connect({ host: '127.0.0.1', port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS });
+  const client = connect({ reconnect: false, host: '127.0.0.1', port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS });
   t.after(() => client.close());
   const [[info], [session]] = await Promise.all([nextEvent<[OpenInfo]>(client, 'open', 3000), sessionP]);
   assert.equal(info.heartbeatInterval, INTERVAL_MS);

@@ -19,7 +19,7 @@ for (const leanSockets of [true, false]) {
     assert.deepEqual(server.stats(), { connections: 0, connectionsClosed: 0, bytesRead: 0, bytesWritten: 0 });
 
     const sessionP = nextEvent<[Session]>(server, 'session', 3000);
-    const client = connect({ port });
+    const client = connect({ reconnect: false, port });
     t.after(() => client.close());
     await nextEvent(client, 'open', 3000);
     const [session] = await sessionP;

@@ -13,7 +13,7 @@ async function negotiate(t: TestContext, serverOptions: ServerOptions, proposal:
   t.after(() => server.close());
   const { port } = await server.listen(0, '127.0.0.1');
   const sessionP = nextEvent<[Session]>(server, 'session', 3000);
-  const client = connect({ host: '127.0.0.1', port, ...proposal });
+  const client = connect({ reconnect: false, host: '127.0.0.1', port, ...proposal });
   t.after(() => client.close());
   const [[info], [session]] = await Promise.all([nextEvent<[OpenInfo]>(client, 'open', 3000), sessionP]);
   assert.equal(session.heartbeatInterval, info.heartbeatInterval, 'client and server agree on the interval');

@@ -39,7 +39,7 @@ test('no leaks - 50 connections ended by client, server and heartbeat leave no s
 
   const clients: Client[] = [];
   async function open(viaPort: number): Promise<Client> {
-    const client = connect({ host: '127.0.0.1', port: viaPort, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS });
+    const client = connect({ reconnect: false, host: '127.0.0.1', port: viaPort, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS });
     clients.push(client);
     t.after(() => client.close());
     await nextEvent<[OpenInfo]>(client, 'open', 5000);

@@ -59,9 +59,25 @@ function dial(t: TestContext, options: ClientOptions): Recorder {
   return { client, events, reconnecting: () => of('reconnecting'), disconnects: () => of('disconnect'), closes: () => of('close') };
 }
 
-test('reconnect - off by default for host/port: the first loss is the final close', async (t) => {
+test('reconnect - on by default, with resume: a lost connection is followed by reconnecting, not close', async (t) => {
   const { server, port } = await startServer(t);
-  const r = dial(t, { port });
+  const r = dial(t, { port, rng: () => 0.5 });
+  assert.notEqual(r.client.options.reconnect, false);
+  assert.equal(r.client.options.resume, true);
+  await nextEvent<[OpenInfo]>(r.client, 'open', 3000);
+  const reconnecting = nextEvent<[ReconnectingInfo]>(r.client, 'reconnecting', 3000);
+  await server.close();
+  const [info] = await reconnecting;
+  assert.equal(info.attempt, 1);
+  assert.deepEqual(r.events.map((e) => e.name), ['open', 'disconnect', 'reconnecting']);
+  assert.equal(r.disconnects()[0]!.code, 'server-shutdown');
+  assert.equal(r.client.state, 'reconnecting');
+});
+
+test('reconnect - reconnect: false makes the first loss the final close', async (t) => {
+  const { server, port } = await startServer(t);
+  const r = dial(t, { port, reconnect: false });
+  assert.equal(r.client.options.resume, false, 'no resume without reconnect');
   await nextEvent<[OpenInfo]>(r.client, 'open', 3000);
   const closed = nextEvent<[CloseReason]>(r.client, 'close', 3000);
   await server.close();

@@ -30,7 +30,7 @@ async function pair(t: TestContext, clientOptions: Partial<Parameters<typeof con
   t.after(() => server.close());
   const { port } = await server.listen(0, '127.0.0.1');
   const sessionP = nextEvent<[Session]>(server, 'session', 3000);
-  const client = connect({ host: '127.0.0.1', port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS, ...clientOptions });
+  const client = connect({ reconnect: false, host: '127.0.0.1', port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS, ...clientOptions });
   t.after(() => client.close());
   const [, [session]] = await Promise.all([nextEvent(client, 'open', 3000), sessionP]);
   return { server, client, session };
@@ -123,7 +123,7 @@ test('server leads - a frozen server: the client still reports unavailable, then
   const timeout = 2000;
   const budget = 400;
   const { child, port } = await spawnCliServer(t, ['--heartbeat-leader', 'server']);
-  const client = connect({ port, heartbeatInterval: interval, heartbeatTimeout: timeout, availabilityBudget: budget });
+  const client = connect({ reconnect: false, port, heartbeatInterval: interval, heartbeatTimeout: timeout, availabilityBudget: budget });
   t.after(() => client.close());
   await nextEvent(client, 'open', 5000);
   assert.equal(client.heartbeatLeader, 'server');
@@ -161,7 +161,7 @@ test('server leads - a WELCOME that says so unasked is ignored: the client keeps
   t.after(() => server.close());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
-  const client = connect({ host: '127.0.0.1', port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS, followServerPings: false });
+  const client = connect({ reconnect: false, host: '127.0.0.1', port, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS, followServerPings: false });
   t.after(() => client.close());
   await nextEvent(client, 'open', 3000);
   assert.equal(hello?.type === 'hello' && hello.followServerPings, undefined, 'HELLO did not offer');
@@ -172,6 +172,6 @@ test('server leads - a WELCOME that says so unasked is ignored: the client keeps
 });
 
 test('server leads - bad option values are refused by name', () => {
-  assert.throws(() => createServer({ heartbeatLeader: 'both' as unknown as 'server' }), /invalid option server\.heartbeatLeader: must be 'client' or 'server'/);
-  assert.throws(() => connect({ port: 1, followServerPings: 'yes' as unknown as boolean }), /invalid option followServerPings: must be a boolean/);
+  assert.throws(() => createServer({ heartbeatLeader: 'both' as unknown as 'server' }), /invalid option server\.heartbeatLeader: must be 'auto', 'client' or 'server'/);
+  assert.throws(() => connect({ reconnect: false, port: 1, followServerPings: 'yes' as unknown as boolean }), /invalid option followServerPings: must be a boolean/);
 });

@@ -219,7 +219,7 @@ async function lifelinePair(
   t.after(() => server.close());
   const { port } = await server.listen(0, '127.0.0.1');
   const sessionP = new Promise<import('../../src/index.js').Session>((resolve) => server.once('session', resolve));
-  const client = connect({ port, ...clientOptions });
+  const client = connect({ reconnect: false, port, ...clientOptions });
   t.after(() => client.close());
   await new Promise((resolve) => client.once('open', resolve));
   return { session: await sessionP, client, port };

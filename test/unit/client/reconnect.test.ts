@@ -106,8 +106,9 @@ test('servers - host:port parsing and formatting, IPv6 in brackets', () => {
   assert.equal(formatServer({ host: 'h', port: 2 }), 'h:2');
 });
 
-test('client options - reconnect is off for host/port, on with servers; bad input names the option', () => {
-  assert.equal(resolveClientOptions({ port: 1 }).reconnect, false);
+test('client options - reconnect is on by default (host/port or servers), reconnect: false turns it off; bad input names the option', () => {
+  assert.deepEqual(resolveClientOptions({ port: 1 }).reconnect, RECONNECT_DEFAULTS);
+  assert.equal(resolveClientOptions({ port: 1, reconnect: false }).reconnect, false);
   assert.deepEqual(resolveClientOptions({ port: 1, reconnect: true }).reconnect, RECONNECT_DEFAULTS);
   const listed = resolveClientOptions({ servers: ['a:1', { host: 'b', port: 2 }] });
   assert.deepEqual(listed.reconnect, RECONNECT_DEFAULTS);
