@@ -7,11 +7,11 @@ import type { PongInfo } from '../connection/connection.js';
 import type { GoawayFrame, PeerStatus } from '../protocol/frames.js';
 import { MemoryNatStore } from '../liveness/nat-store.js';
 import { ClientCore } from '../client/core.js';
-import type { AdaptiveSnapshot } from '../client/adaptive.js';
-import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from '../client/options.js';
+import { resolveClientOptions, type ClientOptions } from '../client/options.js';
 import type { ClientRuntime } from '../client/runtime.js';
-import type { ClientState, OpenInfo, ReconnectingInfo, UnavailableInfo } from '../client/types.js';
+import type { OpenInfo, ReconnectingInfo, UnavailableInfo } from '../client/types.js';
 import { Emitter } from '../util/emitter.js';
+import { clientFacade } from '../client/facade.js';
 import { browserDial, type WebSocketConstructor } from './dial.js';
 
 export type BrowserClientOptions = Omit<ClientOptions, 'tcpKeepalive' | 'tcpUserTimeout' | 'tls' | 'natStatePath'> & {
@@ -36,8 +36,8 @@ export interface Client {
   on(event: 'reconnecting', listener: (info: ReconnectingInfo) => void): this;
 }
 
-export class Client extends Emitter {
-  private readonly core: ClientCore;
+export class Client extends clientFacade(Emitter) {
+  protected readonly core: ClientCore;
   constructor(options: BrowserClientOptions) {
     super();
     const { WebSocket: impl, ...rest } = options;
@@ -56,21 +56,6 @@ export class Client extends Emitter {
     };
     this.core = new ClientCore(resolveClientOptions(rest), runtime, this);
   }
-  get options(): ResolvedClientOptions { return this.core.options; }
-  get state(): ClientState { return this.core.state; }
-  get info(): OpenInfo | undefined { return this.core.info; }
-  get closeReason(): CloseReason | undefined { return this.core.closeReason; }
-  get rtt(): number | undefined { return this.core.rtt; }
-  get smoothedRtt(): number | undefined { return this.core.smoothedRtt; }
-  get sinceLastSeen(): number | undefined { return this.core.sinceLastSeen; }
-  get heartbeatLeader(): 'client' | 'server' { return this.core.heartbeatLeader; }
-  get serverStatus(): PeerStatus { return this.core.serverStatus; }
-  get available(): boolean { return this.core.available; }
-  get adaptiveHeartbeat(): AdaptiveSnapshot | undefined { return this.core.adaptiveHeartbeat; }
-  get server(): string { return this.core.server; }
-  get bufferedAmount(): number { return this.core.bufferedAmount; }
-  send(data: Uint8Array | string): boolean { return this.core.send(data); }
-  close(message = ''): void { this.core.close(message); }
 }
 
 export function connect(options: BrowserClientOptions): Client {

@@ -28,12 +28,12 @@ import type { GoawayFrame, PeerStatus } from '../protocol/frames.js';
 import { loadNetKeepalive, type AppliedSocketOptions } from '../transport/socket-tuning.js';
 import { channels, publish } from '../diagnostics.js';
 import { ClientCore } from './core.js';
+import { clientFacade } from './facade.js';
 import { dial } from './dial.js';
-import type { AdaptiveSnapshot } from './adaptive.js';
 import { JsonFileNatStore, defaultNatStatePath } from './nat-file-store.js';
-import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
+import { resolveClientOptions, type ClientOptions } from './options.js';
 import type { ClientRuntime } from './runtime.js';
-import type { ClientState, OpenInfo, ReconnectingInfo, UnavailableInfo } from './types.js';
+import type { OpenInfo, ReconnectingInfo, UnavailableInfo } from './types.js';
 
 export type { OpenInfo, ReconnectingInfo, ClientState, UnavailableInfo } from './types.js';
 export type { AdaptiveSnapshot, AdaptiveEvent } from './adaptive.js';
@@ -63,28 +63,16 @@ export interface Client {
   once(event: 'reconnecting', listener: (info: ReconnectingInfo) => void): this;
 }
 
-export class Client extends EventEmitter {
-  private readonly core: ClientCore;
+export class Client extends clientFacade(EventEmitter) {
+  protected readonly core: ClientCore;
   constructor(options: ClientOptions) {
     super();
     this.core = new ClientCore(resolveClientOptions(options), nodeRuntime, this);
   }
-  get options(): ResolvedClientOptions { return this.core.options; }
-  get state(): ClientState { return this.core.state; }
-  get info(): OpenInfo | undefined { return this.core.info; }
-  get closeReason(): CloseReason | undefined { return this.core.closeReason; }
-  get socketOptions(): AppliedSocketOptions | undefined { return this.core.socketOptions; }
-  get rtt(): number | undefined { return this.core.rtt; }
-  get smoothedRtt(): number | undefined { return this.core.smoothedRtt; }
-  get sinceLastSeen(): number | undefined { return this.core.sinceLastSeen; }
-  get heartbeatLeader(): 'client' | 'server' { return this.core.heartbeatLeader; }
-  get serverStatus(): PeerStatus { return this.core.serverStatus; }
-  get available(): boolean { return this.core.available; }
-  get adaptiveHeartbeat(): AdaptiveSnapshot | undefined { return this.core.adaptiveHeartbeat; }
-  get server(): string { return this.core.server; }
-  get bufferedAmount(): number { return this.core.bufferedAmount; }
-  send(data: Uint8Array | string): boolean { return this.core.send(data); }
-  close(message = ''): void { this.core.close(message); }
+  /** Kernel socket options really in force (keepalive, TCP_USER_TIMEOUT), set once connected. */
+  get socketOptions(): AppliedSocketOptions | undefined {
+    return this.core.socketOptions;
+  }
 }
 
 const nodeRuntime: ClientRuntime<Buffer> = {

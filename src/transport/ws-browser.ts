@@ -8,7 +8,7 @@
  */
 import { LifelineError } from '../errors.js';
 import type { Transport, TransportCloseCause, TransportHandlers } from './types.js';
-import { sendInMessages } from './ws-framing.js';
+import { sendInMessages, WriteBatch } from './ws-framing.js';
 
 /** The part of the WHATWG WebSocket this adapter uses. */
 export interface WebSocketLike {
@@ -37,8 +37,7 @@ export class BrowserWsTransport implements Transport {
   private lastError: Error | undefined;
   private closed = false;
   private locallyClosed = false;
-  private corked: Uint8Array[] | undefined;
-  private corkDepth = 0;
+  private readonly batch = new WriteBatch();
   private drainTimer: ReturnType<typeof setTimeout> | undefined;
   private endTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -50,7 +49,7 @@ export class BrowserWsTransport implements Transport {
   }
 
   get bufferedBytes(): number {
-    return this.ws.bufferedAmount + (this.corked?.reduce((n, p) => n + p.byteLength, 0) ?? 0);
+    return this.ws.bufferedAmount + this.batch.bytes;
   }
 
   setHandlers(handlers: TransportHandlers): void {
@@ -60,10 +59,7 @@ export class BrowserWsTransport implements Transport {
 
   write(bytes: Uint8Array): boolean {
     if (this.closed || this.locallyClosed || this.ws.readyState !== OPEN) return false;
-    if (this.corked !== undefined) {
-      this.corked.push(bytes);
-      return true;
-    }
+    if (this.batch.add(bytes)) return true;
     sendInMessages(bytes, this.sendMessage);
     const ok = this.ws.bufferedAmount < HIGH_WATER_MARK_BYTES;
     if (!ok) this.pollDrain();
@@ -71,22 +67,18 @@ export class BrowserWsTransport implements Transport {
   }
 
   cork(): void {
-    if (this.corkDepth++ === 0) this.corked = [];
+    this.batch.cork();
   }
 
   uncork(): void {
-    if (this.corkDepth === 0 || --this.corkDepth > 0) return;
-    const parts = this.corked!;
-    this.corked = undefined;
-    if (parts.length > 0) this.write(parts.length === 1 ? parts[0]! : concat(parts));
+    const joined = this.batch.uncork();
+    if (joined !== undefined) this.write(joined);
   }
 
   end(): void {
     if (this.locallyClosed) return;
-    if (this.corked !== undefined) {
-      this.corkDepth = 1;
-      this.uncork();
-    }
+    const queued = this.batch.flush();
+    if (queued !== undefined) this.write(queued);
     this.locallyClosed = true;
     if (this.ws.readyState === OPEN) this.ws.close(1000);
     // No terminate() in browsers: a peer that never answers our close is given up on.
@@ -155,16 +147,4 @@ export class BrowserWsTransport implements Transport {
     this.handlers = undefined;
     handlers.onTransportClose(cause);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }

@@ -23,3 +23,61 @@ export function sendInMessages(bytes: Uint8Array, send: (message: Uint8Array) =>
   if (bytes.byteLength <= WS_MESSAGE_BYTES) return send(bytes);
   for (let at = 0; at < bytes.byteLength; at += WS_MESSAGE_BYTES) send(bytes.subarray(at, at + WS_MESSAGE_BYTES));
 }
+
+/**
+ * The writes between cork() and uncork(), joined into one message when the outermost uncork()
+ * ends the batch (both WebSocket adapters: a PONG and the DATA behind it, a resume replay).
+ */
+export class WriteBatch {
+  private parts: Uint8Array[] | undefined;
+  private depth = 0;
+
+  /** Bytes held in the open batch. */
+  get bytes(): number {
+    let n = 0;
+    for (const p of this.parts ?? []) n += p.byteLength;
+    return n;
+  }
+
+  cork(): void {
+    if (this.depth++ === 0) this.parts = [];
+  }
+
+  /** Keep `bytes` for the batch; false when no batch is open (write them now). */
+  add(bytes: Uint8Array): boolean {
+    if (this.parts === undefined) return false;
+    this.parts.push(bytes);
+    return true;
+  }
+
+  /** The batch's bytes when this uncork() ends it; undefined while still corked or when empty. */
+  uncork(): Uint8Array | undefined {
+    if (this.depth === 0 || --this.depth > 0) return undefined;
+    return this.take();
+  }
+
+  /** End the batch whatever the depth (end() flushes it). */
+  flush(): Uint8Array | undefined {
+    if (this.parts === undefined) return undefined;
+    this.depth = 0;
+    return this.take();
+  }
+
+  private take(): Uint8Array | undefined {
+    const parts = this.parts!;
+    this.parts = undefined;
+    return parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : concatBytes(parts);
+  }
+}
+
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}

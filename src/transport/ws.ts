@@ -19,7 +19,7 @@ import type { RawData, WebSocket } from 'ws';
 import { LifelineError } from '../errors.js';
 import type { Transport, TransportCloseCause, TransportHandlers } from './types.js';
 import { GRACEFUL_END_TIMEOUT_MS } from './shared-read.js';
-import { sendInMessages } from './ws-framing.js';
+import { sendInMessages, WriteBatch } from './ws-framing.js';
 
 /** WebSocket close codes we send (RFC 6455 §7.4.1). */
 export const WS_CLOSE_NORMAL = 1000;
@@ -88,8 +88,7 @@ export class WsTransport implements Transport {
   private locallyClosed = false;
   private drainListening = false;
   /** Writes between cork() and uncork(), sent as one message. */
-  private corked: Uint8Array[] | undefined;
-  private corkDepth = 0;
+  private readonly batch = new WriteBatch();
   private endTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
@@ -145,10 +144,7 @@ export class WsTransport implements Transport {
 
   write(bytes: Uint8Array): boolean {
     if (this.closed || this.locallyClosed || this.ws.readyState !== this.ws.OPEN) return false;
-    if (this.corked !== undefined) {
-      this.corked.push(bytes);
-      return true;
-    }
+    if (this.batch.add(bytes)) return true;
     sendInMessages(bytes, this.sendMessage);
     const ok = this.ws.bufferedAmount < HIGH_WATER_MARK_BYTES;
     if (!ok && !this.drainListening) {
@@ -159,20 +155,18 @@ export class WsTransport implements Transport {
   }
 
   cork(): void {
-    if (this.corkDepth++ === 0) this.corked = [];
+    this.batch.cork();
   }
 
   uncork(): void {
-    if (this.corkDepth === 0 || --this.corkDepth > 0) return;
-    const parts = this.corked!;
-    this.corked = undefined;
-    if (parts.length === 0) return;
-    this.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    const joined = this.batch.uncork();
+    if (joined !== undefined) this.write(joined);
   }
 
   end(): void {
     if (this.locallyClosed) return;
-    this.flushCorked();
+    const queued = this.batch.flush();
+    if (queued !== undefined) this.write(queued);
     this.locallyClosed = true;
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(WS_CLOSE_NORMAL);
     // A peer that never answers our close frame is cut, as a TCP peer that never sends its FIN.
@@ -212,9 +206,4 @@ export class WsTransport implements Transport {
 
   private readonly sendMessage = (message: Uint8Array): void => this.ws.send(message, BINARY);
 
-  private flushCorked(): void {
-    if (this.corked === undefined) return;
-    this.corkDepth = 1;
-    this.uncork();
-  }
 }
