@@ -37,7 +37,8 @@ export interface Client {
 }
 
 export class Client extends clientFacade(Emitter) {
-  protected readonly core: ClientCore;
+  /** @internal */
+  readonly core: ClientCore;
   constructor(options: BrowserClientOptions) {
     super();
     const { WebSocket: impl, ...rest } = options;

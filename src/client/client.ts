@@ -64,7 +64,8 @@ export interface Client {
 }
 
 export class Client extends clientFacade(EventEmitter) {
-  protected readonly core: ClientCore;
+  /** @internal */
+  readonly core: ClientCore;
   constructor(options: ClientOptions) {
     super();
     this.core = new ClientCore(resolveClientOptions(options), nodeRuntime, this);

@@ -17,8 +17,11 @@ type EmitterClass = abstract new (...args: any[]) => { emit(event: string, ...ar
 
 export function clientFacade<Base extends EmitterClass>(base: Base) {
   abstract class ClientFacade extends base {
-    /** Set by the subclass's constructor (the core needs the finished emitter as its sink). */
-    protected abstract readonly core: ClientCore;
+    /**
+     * @internal Set by the subclass's constructor (the core needs the finished emitter as its
+     * sink). Public only because a mixin's declaration cannot carry a protected member.
+     */
+    abstract readonly core: ClientCore;
     get options(): ResolvedClientOptions {
       return this.core.options;
     }
