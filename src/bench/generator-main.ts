@@ -14,6 +14,7 @@
  * The harness ends us with SIGKILL (or we exit when stdin closes).
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { createHistogram } from 'node:perf_hooks';
@@ -72,7 +73,7 @@ const counters = { roundTrips: 0, missed: 0, closed: 0 };
 let windowOpen = false;
 const rtt = createHistogram();
 
-const leanKind: Partial<Record<SystemId, LeanProtocolId>> = { raw: 'raw', rawsweep: 'rawsweep', lifeline: 'lifeline', 'lifeline-sl': 'lifeline', aedes: 'mqtt', mosquitto: 'mqtt', nats: 'nats' };
+const leanKind: Partial<Record<SystemId, LeanProtocolId>> = { raw: 'raw', rawsweep: 'rawsweep', lifeline: 'lifeline', 'lifeline-sl': 'lifeline', 'lifeline-tls': 'lifeline', aedes: 'mqtt', mosquitto: 'mqtt', nats: 'nats' };
 const lean: LeanProtocol | undefined = leanKind[system] ? leanProtocol(leanKind[system], intervalMs) : undefined;
 const openLibrary: OpenLibraryClient | undefined =
   system === 'ws' || system === 'socketio' || system === 'lifeline-ws' ? await libraryClient(system, intervalMs) : undefined;
@@ -138,7 +139,12 @@ function openLean(i: number, protocol: LeanProtocol): void {
     settled(i, ok, error);
     if (ok && protocol.clientPings && !serverLeads) startPinging();
   };
-  const socket = net.connect({ host, port, localAddress: sourceFor(i), noDelay: true });
+  // lifeline-tls: the same lean client inside TLS (the certificate is the bench's own, not verified).
+  const socket =
+    system === 'lifeline-tls'
+      ? // tls.connect passes socket.connect() options such as localAddress on (its typings omit them).
+        tls.connect({ host, port, localAddress: sourceFor(i), rejectUnauthorized: false } as tls.ConnectionOptions)
+      : net.connect({ host, port, localAddress: sourceFor(i), noDelay: true });
   leanSockets.add(socket);
   let timer: NodeJS.Timeout | undefined;
   const ping = () => {

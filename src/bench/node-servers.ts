@@ -11,6 +11,7 @@
  *             heartbeat, measured beside raw's client-led one.
  * - lifeline: src/server with heartbeatInterval T, heartbeatTimeout 3T, default socket tuning.
  * - lifeline-sl: the same with heartbeatLeader 'server' (the lean clients offer to follow).
+ * - lifeline-tls: the lifeline server on a TLS listener (certificate made at run time, certs.ts).
  * - lifeline-ws: the lifeline server on a WebSocket listener (ws underneath; spec 0011), leading
  *   the heartbeat as it does for browser clients.
  * - ws:       the heartbeat pattern from ws's README ("How to detect and close broken
@@ -20,6 +21,7 @@
  * - aedes:    MQTT broker; the client's CONNECT keepalive (whole seconds) drives PINGREQ, the
  *             broker drops a client silent for 1.5 × keepalive.
  */
+import { benchCertificate, tlsUnavailable } from './certs.js';
 import net from 'node:net';
 import http from 'node:http';
 import { createServer as createLifelineServer } from '../server/server.js';
@@ -59,8 +61,8 @@ export interface StartedNodeServer {
   close(): Promise<void>;
 }
 
-export type NodeSystemId = Extract<SystemId, 'raw' | 'rawsweep' | 'lifeline' | 'lifeline-sl' | 'lifeline-ws' | 'ws' | 'socketio' | 'aedes'>;
-export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'rawsweep', 'lifeline', 'lifeline-sl', 'lifeline-ws', 'ws', 'socketio', 'aedes'];
+export type NodeSystemId = Extract<SystemId, 'raw' | 'rawsweep' | 'lifeline' | 'lifeline-sl' | 'lifeline-ws' | 'lifeline-tls' | 'ws' | 'socketio' | 'aedes'>;
+export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'rawsweep', 'lifeline', 'lifeline-sl', 'lifeline-ws', 'lifeline-tls', 'ws', 'socketio', 'aedes'];
 
 export function isNodeSystem(id: SystemId): id is NodeSystemId {
   return (NODE_SYSTEMS as readonly string[]).includes(id);
@@ -68,7 +70,8 @@ export function isNodeSystem(id: SystemId): id is NodeSystemId {
 
 /** Why a Node system cannot run here (its optional peer is missing), or undefined. */
 export async function nodeSystemUnavailable(id: NodeSystemId): Promise<string | undefined> {
-  const peer = { raw: undefined, rawsweep: undefined, lifeline: undefined, 'lifeline-sl': undefined, 'lifeline-ws': undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
+  if (id === 'lifeline-tls') return tlsUnavailable();
+  const peer = { raw: undefined, rawsweep: undefined, lifeline: undefined, 'lifeline-sl': undefined, 'lifeline-ws': undefined, 'lifeline-tls': undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
   if (peer === undefined) return undefined;
   try {
     await import(peer);
@@ -91,6 +94,8 @@ export async function startNodeServer(id: NodeSystemId, o: NodeServerOptions): P
       return startLifeline(o, 'server');
     case 'lifeline-ws':
       return startLifeline(o, 'server', 'ws');
+    case 'lifeline-tls':
+      return startLifeline(o, 'client', 'tls');
     case 'ws':
       return startWs(o);
     case 'socketio':
@@ -167,7 +172,7 @@ async function startRawSweep(o: NodeServerOptions): Promise<StartedNodeServer> {
   };
 }
 
-async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | 'server', transport: 'tcp' | 'ws' = 'tcp'): Promise<StartedNodeServer> {
+async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | 'server', transport: 'tcp' | 'ws' | 'tls' = 'tcp'): Promise<StartedNodeServer> {
   const server = createLifelineServer({
     heartbeatLeader,
     heartbeatInterval: o.intervalMs,
@@ -176,6 +181,7 @@ async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | '
     minHeartbeatInterval: Math.min(250, o.intervalMs),
     minHeartbeatTimeout: Math.min(500, 3 * o.intervalMs),
     ...(o.socketTuning === 'off' ? { tcpKeepalive: false, tcpUserTimeout: 0 } : {}),
+    ...(transport === 'tls' ? { tls: benchCertificate() } : {}),
   });
   // A cluster worker owns its port (exclusive); generators open thousands of connections at once.
   const address = await server.listen({ transport, port: o.port, host: o.host, backlog: 4096, exclusive: o.exclusive ?? false });

@@ -36,6 +36,12 @@ export const SYSTEMS: Record<SystemId, SystemInfo> = {
     heartbeat: "lifeline in binary messages of a ws server, heartbeatLeader 'server' (as for browsers): server PING after T idle, client PONG; timeout 3T; no WebSocket pings",
     detectsDeadClients: true,
   },
+  'lifeline-tls': {
+    id: 'lifeline-tls',
+    label: 'lifeline over TLS',
+    heartbeat: 'as lifeline (client PING after T idle, server PONG; timeout 3T), on a TLS listener (ECDSA P-256 certificate made at run time)',
+    detectsDeadClients: true,
+  },
   ws: { id: 'ws', label: 'ws (README pattern)', heartbeat: 'server setInterval(T) sweep: ping all, terminate if no pong since the last sweep', detectsDeadClients: true },
   socketio: { id: 'socketio', label: 'socket.io', heartbeat: 'pingInterval T, pingTimeout 2T, websocket transport', detectsDeadClients: true },
   aedes: { id: 'aedes', label: 'MQTT (aedes)', heartbeat: 'keepalive T (whole seconds, ≥ 1 s), PINGREQ/PINGRESP; broker drops after 1.5 × keepalive', detectsDeadClients: true },
