@@ -1,11 +1,13 @@
 /**
  * Lab agent: one end of every mechanism's connection, run inside a namespace (or on loopback)
- * by the lab runner through the hidden `lifeline lab-agent` command. Speaks JSON lines:
+ * by the lab runner through the hidden `lifeline lab-agent` command. Heartbeat rows speak lifeline
+ * over TCP, or over WebSocket when the mechanism says `transport: 'ws'`. Speaks JSON lines:
  * events on stdout, commands on stdin. Times are wall-clock ms with sub-ms precision
  * (performance.timeOrigin + now), comparable across processes on the same host.
  *
  * Events:  {ev:'ready'} {ev:'open', mech} {ev:'closed', mech, side, how, message, at}
- *          {ev:'probe', mech, at} (server: a probe message arrived) {ev:'applied', mech, side, options}
+ *          {ev:'probe', mech, at} (server: a probe message arrived)
+ *          {ev:'applied', mech, side, options} (server lifeline rows add transport, leader)
  *          {ev:'unavailable', mech, side, how, at} (client: the heartbeat reported the server unavailable)
  * Commands: {cmd:'probe'} (client: send one probe on every connection)
  *           {cmd:'stream', periodMs} (client: keep data in flight on every connection)
@@ -30,6 +32,8 @@ export interface AgentOptions {
 const emit = emitJsonLine;
 const PROBE = Buffer.from('probe\n');
 const FILLER = Buffer.alloc(1024, 0x2e);
+/** WebSocket rows (mechanism transport 'ws'): the request path both agents agree on. */
+const WS_PATH = '/lab';
 
 interface Endpoint {
   /** The port a server endpoint listens on. */
@@ -138,7 +142,8 @@ async function lifelineServer(spec: MechanismSpec, host: string, port: number): 
     ...kernelOptions(spec),
   });
   server.on('session', (session) => {
-    emit({ ev: 'applied', mech: spec.id, side: 'server', options: session.socketOptions });
+    // transport: the runner checks that a row ran over what it names (leader: who pings, for the record).
+    emit({ ev: 'applied', mech: spec.id, side: 'server', options: session.socketOptions, transport: session.transport, leader: session.heartbeatLeader });
     session.on('message', (data) => {
       if (data.includes(PROBE)) emit({ ev: 'probe', mech: spec.id, at: wallNow() });
     });
@@ -146,14 +151,15 @@ async function lifelineServer(spec: MechanismSpec, host: string, port: number): 
   server.on('sessionClose', (_session, reason) => {
     emit({ ev: 'closed', mech: spec.id, side: 'server', how: reason.code, message: reason.message, at: wallNow() });
   });
-  const address = await server.listen(port, host);
+  const address = await server.listen(spec.transport === 'ws' ? { transport: 'ws', port, host, path: WS_PATH } : { port, host });
   return { port: address.port, probe() {}, stream() {} };
 }
 
 function lifelineClient(spec: MechanismSpec, host: string, port: number): Endpoint {
   const hb = spec.heartbeat!;
   // One connection per fault: the lab times how its loss is noticed, never a reconnect.
-  const client = connect({ host, port, reconnect: false, heartbeatInterval: hb.intervalMs, heartbeatTimeout: hb.timeoutMs, ...kernelOptions(spec) });
+  const via = spec.transport === 'ws' ? { transport: 'ws' as const, path: WS_PATH } : {};
+  const client = connect({ host, port, ...via, reconnect: false, heartbeatInterval: hb.intervalMs, heartbeatTimeout: hb.timeoutMs, ...kernelOptions(spec) });
   let timer: NodeJS.Timeout | undefined;
   client.on('open', () => {
     emit({ ev: 'applied', mech: spec.id, side: 'client', options: client.socketOptions });

@@ -61,6 +61,8 @@ export interface LabResult {
     id: string;
     label: string;
     description: string;
+    /** What the agents connect over (absent in results written before WebSocket rows: 'tcp'). */
+    transport?: 'tcp' | 'ws';
     /** Kernel timers the mechanism sets itself (not scaled by the lab). */
     kernelTimers: { tunedKeepalive: boolean; userTimeout: boolean };
   }[];

@@ -53,6 +53,13 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
     if (f.requires === 'proxy' && envKind === 'netns' && !options.faults?.includes(f.id)) return false;
     return true;
   });
+  // A row that does not apply to a fault is not run there, and says why (mechanism notFor).
+  for (const f of runnable) {
+    for (const m of mechanisms) {
+      const reason = m.notFor?.[f.id];
+      if (reason) skipped.push({ fault: f.id, mechanism: m.id, reason });
+    }
+  }
   for (const f of runnable.filter((x) => x.requires === 'proxy')) {
     for (const m of mechanisms.filter((x) => !x.heartbeat)) {
       skipped.push({ fault: f.id, mechanism: m.id, reason: "a user-space proxy ACKs for the vanished peer, so kernel mechanisms cannot be judged through it" });
@@ -69,7 +76,7 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
     await Promise.all(
       runnable.map(async (fault) => {
         try {
-          const mechs = fault.requires === 'proxy' ? mechanisms.filter((m) => m.heartbeat) : mechanisms;
+          const mechs = mechanisms.filter((m) => !m.notFor?.[fault.id] && (fault.requires !== 'proxy' || m.heartbeat));
           const r = await runFault(fault, mechs, rep, envKind === 'netns' && fault.requires !== 'proxy', options.windowScale ?? 1);
           measurements.push(...r.cells);
           netKeepalive ||= r.netKeepalive;
@@ -108,6 +115,7 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
       id: m.id,
       label: m.label,
       description: m.description,
+      transport: m.transport ?? 'tcp',
       kernelTimers: { tunedKeepalive: typeof m.socket?.tcpKeepalive === 'object', userTimeout: (m.socket?.tcpUserTimeout ?? 0) > 0 },
     })),
     measurements: sortCells(measurements, runnable, mechanisms),
@@ -166,6 +174,7 @@ async function runFault(
 
     if (fault.dataInFlight) client.send({ cmd: 'stream', periodMs: 50 });
     await sleep(SETTLE_MS);
+    checkTransports(server, mechanisms);
 
     const ctx: FaultContext = {
       topo,
@@ -224,6 +233,15 @@ async function runFault(
     for (const a of agents) a.kill('SIGKILL');
     await Promise.all(proxies.map((p) => p.close()));
     await topo?.destroy();
+  }
+}
+
+/** A row must run over the transport it names (a WebSocket row silently on TCP would lie). */
+function checkTransports(server: AgentHandle, mechanisms: MechanismSpec[]): void {
+  for (const m of mechanisms.filter((x) => x.heartbeat)) {
+    const applied = server.events.find((e) => e.ev === 'applied' && e.mech === m.id);
+    const want = m.transport ?? 'tcp';
+    if (applied?.transport !== want) throw new Error(`${m.id}: the server saw transport ${String(applied?.transport)}, the row names ${want}`);
   }
 }
 

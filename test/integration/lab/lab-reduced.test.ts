@@ -6,13 +6,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runLab } from '../../../src/lab/runner.js';
 import { probeNetnsSupport } from '../../../src/lab/netns.js';
-import type { CellMeasurement, LabResult } from '../../../src/lab/results.js';
+import type { CellMeasurement, LabResult, SideOutcome } from '../../../src/lab/results.js';
 
 const support = await probeNetnsSupport();
 const skip = support.ok ? false : `network namespaces unavailable: ${support.reason}`;
 // lifeline heartbeat row: interval 1 s, timeout 3 s. Detection must come within timeout + slack
 // after the fault (the last frame arrived at most one interval before it).
 const HEARTBEAT_BOUND_MS = (1000 + 3000) * 1.2;
+// ...and not before it could: the peer's last frame came at most one beat before the fault (the
+// WebSocket row's leading server pings after the interval + up to 10 % jitter), so silence
+// reaches the 3 s timeout no sooner than 3 s − 1.1 s after it.
+const HEARTBEAT_EARLIEST_MS = 3000 - 1000 * 1.1;
+
+/** A heartbeat row's detection: the heartbeat's own verdict, inside its window. */
+function assertHeartbeatDetected(o: SideOutcome, what: string): void {
+  assert.equal(o.detected, true, `${what}: not detected`);
+  assert.equal(o.how, 'heartbeat-timeout', what);
+  assert.ok(o.afterMs! >= HEARTBEAT_EARLIEST_MS && o.afterMs! <= HEARTBEAT_BOUND_MS, `${what}: ${o.afterMs} ms`);
+}
 
 function cell(result: LabResult, fault: string, mechanism: string): CellMeasurement {
   const c = result.measurements.find((m) => m.fault === fault && m.mechanism === mechanism);
@@ -24,7 +35,7 @@ test('lab - frozen server fools keepalive, cable cut with data in flight starves
   const result = await runLab({
     mode: 'quick',
     faults: ['frozen-server', 'cable-cut-idle', 'cable-cut-data'],
-    mechanisms: ['keepalive-tuned', 'heartbeat'],
+    mechanisms: ['keepalive-tuned', 'heartbeat', 'heartbeat-ws'],
     windowScale: 0.45, // 9 s windows: enough for tuned keepalive (~5 s), not for retransmissions (12.6 s)
   });
   assert.deepEqual(result.errors, []);
@@ -56,6 +67,14 @@ test('lab - frozen server fools keepalive, cable cut with data in flight starves
   assert.equal(dataHb.client.detected, true);
   assert.ok(dataHb.client.afterMs! <= HEARTBEAT_BOUND_MS);
 
+  // The same heartbeat over WebSocket (the server leads there) sees all three the same way.
+  assert.equal(result.mechanisms.find((m) => m.id === 'heartbeat-ws')?.transport, 'ws');
+  assertHeartbeatDetected(cell(result, 'frozen-server', 'heartbeat-ws').client, 'ws frozen client');
+  for (const side of ['client', 'server'] as const) {
+    assertHeartbeatDetected(cell(result, 'cable-cut-idle', 'heartbeat-ws')[side], `ws idle cut ${side}`);
+    assertHeartbeatDetected(cell(result, 'cable-cut-data', 'heartbeat-ws')[side], `ws data cut ${side}`);
+  }
+
   // No false alarms anywhere.
   for (const m of result.measurements) {
     assert.equal(m.client.falseAlarm, false);
@@ -68,23 +87,33 @@ test('lab - loopback mode runs what it can honestly and says what it skipped', {
     mode: 'quick',
     loopback: true,
     faults: ['frozen-server', 'overloaded-server', 'cable-cut-idle', 'proxy-blackhole'],
-    mechanisms: ['keepalive-tuned', 'heartbeat'],
+    mechanisms: ['keepalive-tuned', 'heartbeat', 'heartbeat-ws'],
     windowScale: 0.25,
   });
   assert.deepEqual(result.errors, []);
   assert.equal(result.environment.kind, 'loopback');
-  // The kernel fault is skipped with its reason; its proxy stand-in runs, for the heartbeat only.
+  // The kernel fault is skipped with its reason; its proxy stand-in runs, for the heartbeats only;
+  // the WebSocket row skips the overloaded server (on the wire, the frozen one again).
   assert.deepEqual(
     result.skipped.map((s) => `${s.fault}${s.mechanism ? ` × ${s.mechanism}` : ''}`),
-    ['cable-cut-idle', 'proxy-blackhole × keepalive-tuned'],
+    ['cable-cut-idle', 'overloaded-server × heartbeat-ws', 'proxy-blackhole × keepalive-tuned'],
   );
   assert.match(result.skipped[0]!.reason, /namespaces/);
-  assert.match(result.skipped[1]!.reason, /proxy ACKs/);
+  assert.match(result.skipped[1]!.reason, /frozen server/);
+  assert.match(result.skipped[2]!.reason, /proxy ACKs/);
   const proxied = cell(result, 'proxy-blackhole', 'heartbeat');
   for (const side of ['client', 'server'] as const) {
     assert.equal(proxied[side].how, 'heartbeat-timeout', side);
     assert.ok(proxied[side].afterMs! <= HEARTBEAT_BOUND_MS, `${side}: ${proxied[side].afterMs} ms`);
+    assertHeartbeatDetected(cell(result, 'proxy-blackhole', 'heartbeat-ws')[side], `ws black hole ${side}`);
   }
+  // WebSocket, frozen server: the leading server stops pinging, so the client pings itself after
+  // interval + margin (250 ms) and reports no-answer after the 1 s budget: later than over TCP.
+  const wsFrozen = cell(result, 'frozen-server', 'heartbeat-ws').client;
+  assertHeartbeatDetected(wsFrozen, 'ws frozen client');
+  assert.equal(wsFrozen.unavailableReason, 'no-answer');
+  assert.ok(wsFrozen.unavailableAfterMs! <= (1000 + 250 + 1000) * 1.2, `ws unavailable after ${wsFrozen.unavailableAfterMs} ms`);
+  assert.ok(wsFrozen.unavailableAfterMs! < wsFrozen.afterMs!, 'unavailable before dead');
   assert.equal(result.measurements.some((m) => m.fault === 'proxy-blackhole' && m.mechanism === 'keepalive-tuned'), false);
   for (const fault of ['frozen-server', 'overloaded-server']) {
     // Alive but not serving: the kernel keeps ACKing keepalive probes...
