@@ -2,13 +2,16 @@
 export { createServer, LifelineServer } from './server/server.js';
 export type { ServerStats } from './server/server.js';
 export type { ServerOptions, DrainOptions } from './server/options.js';
+export type { ListenOptions, ListenTransport, ClientErrorInfo } from './server/listeners.js';
+export type { WebSocketServerOptions } from './server/listen-ws.js';
+export type { TransportKind } from './transport/types.js';
 export { SERVER_DEFAULTS } from './server/options.js';
 export { Session } from './server/session.js';
 export { connect, Client } from './client/client.js';
 export type { ClientOptions, ReconnectOptions } from './client/options.js';
 export { CLIENT_DEFAULTS, RECONNECT_DEFAULTS } from './client/options.js';
 export type { OpenInfo, ClientState, UnavailableInfo, ReconnectingInfo } from './client/client.js';
-export type { ServerAddress, ServerSpec } from './client/servers.js';
+export type { ServerAddress, ServerSpec, DialTransport } from './client/servers.js';
 export { Backoff, BACKOFF_DEFAULTS, applyRetryAfter } from './liveness/backoff.js';
 export type { BackoffOptions } from './liveness/backoff.js';
 export type { DetectorSpec } from './liveness/detectors/types.js';

@@ -11,7 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { WebSocket } from 'ws';
 import { connect, createServer, type CloseReason, type LifelineServer, type ServerOptions, type Session } from '../../src/index.js';
-import type { ClientErrorInfo } from '../../src/server/listeners.js';
+import type { ClientErrorInfo } from '../../src/index.js';
 import { encodeFrame } from '../../src/protocol/encode.js';
 import { testCertificates } from '../fixtures/certs.js';
 import { eventually, nextEvent } from './helpers.js';
