@@ -2,6 +2,7 @@
  * WebSocket message sizes shared by every WebSocket adapter, listener and dialer (Node and
  * browser; pure: no node:*). PROTOCOL.md §3, docs/spec/0011-transports.md §WebSocket framing.
  */
+import { concatBytes } from '../util/bytes.js';
 
 /**
  * Largest WebSocket message we send: a longer write (or corked batch) goes out as several
@@ -68,16 +69,4 @@ export class WriteBatch {
     this.parts = undefined;
     return parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : concatBytes(parts);
   }
-}
-
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }

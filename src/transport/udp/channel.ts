@@ -22,6 +22,7 @@ import { CHANNEL_DEFAULTS, type ChannelOptions, type ChannelPort } from './chann
 import { ackLength, encodePacket, headerLength, sideLength, streamHeaderLength, type NumberedPacket, type Sections } from './packet.js';
 import { StreamReceiver } from './receiver.js';
 import { StreamSender, type Segment } from './sender.js';
+import { concatBytes } from '../../util/bytes.js';
 
 export { CHANNEL_DEFAULTS, type ChannelOptions, type ChannelPort } from './channel-port.js';
 
@@ -286,14 +287,7 @@ export class ReliableChannel {
     if (n === 0) return undefined;
     const taken = this.side.splice(0, n);
     this.sideBytes -= bytes;
-    if (taken.length === 1) return taken[0];
-    const out = new Uint8Array(bytes);
-    let pos = 0;
-    for (const t of taken) {
-      out.set(t, pos);
-      pos += t.length;
-    }
-    return out;
+    return taken.length === 1 ? taken[0] : concatBytes(taken);
   }
 
   private schedule(): void {
