@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'LL_ERR_BUFFER_OVERFLOW'
   | 'LL_ERR_SERVER_NOT_LISTENING'
   | 'LL_ERR_WS_TEXT_MESSAGE'
-  | 'LL_ERR_WS_CLOSED';
+  | 'LL_ERR_WS_CLOSED'
+  | 'LL_ERR_UDP_RESET'
+  | 'LL_ERR_UDP_UNREACHABLE';
 
 export class LifelineError extends Error {
   readonly code: ErrorCode;

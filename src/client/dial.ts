@@ -1,6 +1,6 @@
 /**
- * Dial: open the transport a ServerAddress names (docs/spec/0011-transports.md) — TCP, TLS, or
- * WebSocket (ws / wss, through the `ws` package) — and hand over a Transport once it is up.
+ * Dial: open the transport a ServerAddress names (docs/spec/0011-transports.md) — TCP, TLS,
+ * WebSocket (ws / wss, through the `ws` package) or UDP (dial-udp.ts, spec 0012) — and hand over a Transport once it is up.
  * Everything after that (handshake, heartbeat, reconnect) is the Link's and the Client's, the same
  * for every kind. A dial reports exactly once: connected or failed, unless aborted first.
  */
@@ -13,6 +13,7 @@ import { maxWsMessageBytes } from '../transport/ws-framing.js';
 import type { Transport } from '../transport/types.js';
 import type { ServerAddress } from './servers.js';
 import { serverUrl } from './servers.js';
+import { dialUdp } from './dial-udp.js';
 
 export interface DialOwner {
   dialed(transport: Transport, localAddress: string | undefined): void;
@@ -46,6 +47,8 @@ export function dial(server: ServerAddress, settings: DialSettings, owner: DialO
     case 'ws':
     case 'wss':
       return dialWebSocket(server, settings, owner);
+    case 'udp':
+      return dialUdp(server, settings, owner);
   }
 }
 

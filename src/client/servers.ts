@@ -1,13 +1,13 @@
 /**
  * Server addresses for the client: parse `"host:port"` / `"[v6]:port"` strings, URLs naming the
- * transport (`tcp://`, `tls://`, `ws://host:port/path`, `wss://…`; docs/spec/0011-transports.md)
+ * transport (`tcp://`, `tls://`, `ws://host:port/path`, `wss://…`, `udp://` (spec 0012); docs/spec/0011-transports.md)
  * and `{ host, port, transport?, path? }` objects, and format them back the same way (for
  * events and logs; a plain TCP address keeps its `host:port` form).
  */
 import { InvalidOptionError } from '../errors.js';
 
 /** Transports a client can dial. `wss` is WebSocket over TLS. */
-export type DialTransport = 'tcp' | 'tls' | 'ws' | 'wss';
+export type DialTransport = 'tcp' | 'tls' | 'ws' | 'wss' | 'udp';
 
 export interface ServerAddress {
   host: string;
@@ -18,7 +18,7 @@ export interface ServerAddress {
   path?: string;
 }
 
-const TRANSPORTS: readonly DialTransport[] = ['tcp', 'tls', 'ws', 'wss'];
+const TRANSPORTS: readonly DialTransport[] = ['tcp', 'tls', 'ws', 'wss', 'udp'];
 const DEFAULT_PORTS: Partial<Record<DialTransport, number>> = { ws: 80, wss: 443 };
 
 export type ServerSpec = string | ServerAddress;
@@ -62,7 +62,7 @@ export function parseServer(text: string): ServerAddress | undefined {
 export function toServerAddress(spec: unknown, name: string): ServerAddress {
   if (typeof spec === 'string') {
     const parsed = parseServer(spec);
-    if (!parsed) throw new InvalidOptionError(name, `expected "host:port" (IPv6 as "[::1]:port") or a tcp:// tls:// ws:// wss:// URL, got "${spec}"`);
+    if (!parsed) throw new InvalidOptionError(name, `expected "host:port" (IPv6 as "[::1]:port") or a tcp:// tls:// ws:// wss:// udp:// URL, got "${spec}"`);
     return parsed;
   }
   if (typeof spec !== 'object' || spec === null) {

@@ -8,7 +8,9 @@ import type https from 'node:https';
 import { InvalidOptionError } from '../errors.js';
 import { TcpListener, TlsListener, type Listener, type ListenerHost, type ListenOptions } from './listeners.js';
 import { WsListener } from './listen-ws.js';
+import { UdpListener } from './listen-udp.js';
 import type { ResolvedServerOptions } from './options.js';
+import type { UdpListenOptions } from './listen-udp.js';
 
 export type ListenerFactoryOptions = Pick<ResolvedServerOptions, 'websocket' | 'tls'>;
 
@@ -16,6 +18,7 @@ export function makeListener(host: ListenerHost, o: ListenOptions, options: List
   if (typeof o !== 'object' || o === null) throw new InvalidOptionError('listen', 'expects a port number or { transport, port, host, path, tls }');
   const tlsOptions = o.tls ?? options.tls;
   const transport = o.transport ?? (tlsOptions ? 'tls' : 'tcp');
+  if (o.udp !== undefined && transport !== 'udp') throw new InvalidOptionError('listen.udp', `only applies to transport 'udp', not '${transport}'`);
   if (o.path !== undefined && transport !== 'ws') throw new InvalidOptionError('listen.path', `only applies to transport 'ws', not '${transport}'`);
   switch (transport) {
     case 'tcp':
@@ -25,8 +28,11 @@ export function makeListener(host: ListenerHost, o: ListenOptions, options: List
       return new TlsListener(host, tlsOptions);
     case 'ws':
       return new WsListener(host, { path: wsPath(o.path), origins: options.websocket.origins, tls: tlsOptions });
+    case 'udp':
+      if (o.tls !== undefined) throw new InvalidOptionError('listen.tls', "transport 'udp' has no TLS (use 'tls' or 'ws' with tls for confidentiality)");
+      return new UdpListener(host, udpOptions(o.udp));
     default:
-      throw new InvalidOptionError('listen.transport', `must be 'tcp', 'tls' or 'ws', got ${String(transport)}`);
+      throw new InvalidOptionError('listen.transport', `must be 'tcp', 'tls', 'ws' or 'udp', got ${String(transport)}`);
   }
 }
 
@@ -39,4 +45,20 @@ function wsPath(path: string | undefined): string {
   if (path === undefined) return '/';
   if (typeof path !== 'string' || !path.startsWith('/')) throw new InvalidOptionError('path', `must start with '/', got ${String(path)}`);
   return path;
+}
+
+/** Check `listen({ udp })` by name (a wrong type fails here, not at the first datagram). */
+function udpOptions(o: UdpListenOptions | undefined): UdpListenOptions {
+  if (o === undefined) return {};
+  if (typeof o !== 'object' || o === null) throw new InvalidOptionError('listen.udp', 'expects { secret, cookieLifetimeMs, unvalidatedAnswersPerSecond, maxSessionsPerAddress }');
+  if (o.secret !== undefined && (!(o.secret instanceof Uint8Array) || o.secret.length < 16)) {
+    throw new InvalidOptionError('listen.udp.secret', 'must be a Uint8Array of at least 16 bytes');
+  }
+  for (const key of ['cookieLifetimeMs', 'unvalidatedAnswersPerSecond', 'maxSessionsPerAddress'] as const) {
+    const v = o[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v > 0)) {
+      throw new InvalidOptionError(`listen.udp.${key}`, `must be a positive integer, got ${String(v)}`);
+    }
+  }
+  return o;
 }

@@ -9,6 +9,7 @@
  * TLS (`tls`): tls.Server; the session starts once the TLS handshake is done, which must finish
  * within the server's handshakeTimeout (else the socket is destroyed and 'clientError' says so).
  * WebSocket (`ws`, over TLS when `tls` is given): listen-ws.ts.
+ * UDP (`udp`): listen-udp.ts — one datagram socket, sessions by connection id.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -17,9 +18,10 @@ import { TcpTransport } from '../transport/tcp.js';
 import { takeOverConnections, type TcpHandle } from '../transport/tcp-handle.js';
 import type { Transport } from '../transport/types.js';
 import { LifelineError } from '../errors.js';
+import type { UdpListenOptions } from './listen-udp.js';
 
 /** Transports a server can listen on. */
-export type ListenTransport = 'tcp' | 'tls' | 'ws';
+export type ListenTransport = 'tcp' | 'tls' | 'ws' | 'udp';
 
 /** `server.listen(options)`. */
 export interface ListenOptions {
@@ -40,6 +42,8 @@ export interface ListenOptions {
    * with `ws` a secure WebSocket (wss). Default: the server's `tls` option.
    */
   tls?: tls.TlsOptions;
+  /** UDP (docs/spec/0012-udp.md): cookie / reset secret, cookie lifetime, answer budget, sessions per address. */
+  udp?: UdpListenOptions;
 }
 
 /** A connection that failed before it became a lifeline connection (TLS handshake, WebSocket upgrade). */

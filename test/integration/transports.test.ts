@@ -1,6 +1,6 @@
 /**
  * Integration, one suite per transport (docs/spec/0011-transports.md): the same heartbeat,
- * detection, reclaim and resume over TCP, TLS, WebSocket and WebSocket over TLS. Real sockets on
+ * detection, reclaim and resume over TCP, TLS, WebSocket, WebSocket over TLS and UDP (spec 0012). Real sockets on
  * loopback, certificates made at test time, frozen peers in their own processes (SIGSTOP: the
  * kernel keeps ACKing, only the application is gone).
  */
@@ -21,11 +21,12 @@ const TIMEOUT_MS = 600;
 /** Wheel tick (50 ms) + a loaded CI machine's scheduling. */
 const SLACK_MS = 500;
 
-type Kind = 'tcp' | 'tls' | 'ws' | 'wss';
-const KINDS: Kind[] = ['tcp', 'tls', 'ws', 'wss'];
+type Kind = 'tcp' | 'tls' | 'ws' | 'wss' | 'udp';
+const KINDS: Kind[] = ['tcp', 'tls', 'ws', 'wss', 'udp'];
 
 function url(kind: Kind, port: number): string {
-  return kind === 'tcp' ? `127.0.0.1:${port}` : kind === 'tls' ? `tls://127.0.0.1:${port}` : `${kind}://127.0.0.1:${port}/`;
+  if (kind === 'tcp') return `127.0.0.1:${port}`;
+  return kind === 'tls' || kind === 'udp' ? `${kind}://127.0.0.1:${port}` : `${kind}://127.0.0.1:${port}/`;
 }
 
 async function startServer(t: TestContext, kind: Kind): Promise<{ server: LifelineServer; port: number }> {
@@ -159,7 +160,7 @@ for (const kind of KINDS) {
     peer.child.kill('SIGCONT');
   });
 
-  test(`transports (${kind}) - after a cut the client resumes its session; nothing lost or doubled`, async (t) => {
+  test(`transports (${kind}) - after a cut the client resumes its session; nothing lost or doubled`, { skip: kind === 'udp' ? 'UDP: its cut goes through the UDP fault proxy (below)' : false }, async (t) => {
     const { server, port } = await startServer(t, kind);
     const proxy = new FaultProxy({ host: '127.0.0.1', port });
     t.after(() => proxy.close());

@@ -171,6 +171,15 @@ export class ReliableChannel {
   destroy(): void {
     if (this.destroyed) return;
     this.flush(true);
+    this.release();
+  }
+
+  /** Drop everything without sending anything (the client's first channel, after a RETRY). */
+  abandon(): void {
+    this.release();
+  }
+
+  private release(): void {
     this.destroyed = true;
     this.timerCancel?.();
     this.timerCancel = undefined;
