@@ -90,11 +90,18 @@ export class OutboundSplitter {
   private readonly cursor = new FrameCursor();
   /** After a malformed header we can no longer tell boundaries: everything is stream from then on. */
   private lost = false;
+  /** The type byte of a PONG whose load byte comes in the next write. */
+  private partialCompact: number | undefined;
 
   write(bytes: Uint8Array, sink: SplitSink): void {
     const c = this.cursor;
     let streamStart = 0;
     let i = 0;
+    if (this.partialCompact !== undefined && bytes.length > 0) {
+      sink.side(Uint8Array.of(this.partialCompact, bytes[0]!));
+      this.partialCompact = undefined;
+      i = streamStart = 1;
+    }
     const n = bytes.length;
     while (i < n) {
       if (this.lost) {
@@ -125,9 +132,10 @@ export class OutboundSplitter {
         continue;
       }
       if (compact > 0) {
-        // A compact frame cut by the write's end: Connection never does this; keep order, use the stream.
-        this.lost = true;
-        continue;
+        // A PONG cut by the write's end (Connection never does this): keep its first byte for the next write.
+        if (i > streamStart) sink.stream(bytes.subarray(streamStart, i));
+        this.partialCompact = bytes[i]!;
+        return;
       }
       c.startLong();
       i++;

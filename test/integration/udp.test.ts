@@ -1,0 +1,240 @@
+/**
+ * UDP (docs/spec/0012-udp.md) on loopback with real sockets: what the transports suite does not
+ * cover — a NAT rebinding mid-transfer, no amplification before the handshake, spoofed and
+ * replayed handshakes, stateless resets (unknown connection ids, a restarted server), and the
+ * graceful close delivering everything.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { connect, createServer, type Client, type CloseReason, type Session } from '../../src/index.js';
+import { decodePacket, encodePacket, INITIAL_BYTES } from '../../src/transport/udp/packet.js';
+import type { UdpListener, UdpListenOptions } from '../../src/server/listen-udp.js';
+import type { UdpTransport } from '../../src/transport/udp/udp-transport.js';
+import { encodeFrame } from '../../src/protocol/encode.js';
+import { eventually, nextEvent } from './helpers.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const INTERVAL_MS = 200;
+const TIMEOUT_MS = 600;
+
+async function udpServer(t: TestContext, udp: UdpListenOptions = {}, port = 0) {
+  const server = createServer({ minHeartbeatInterval: 50, minHeartbeatTimeout: 100 });
+  t.after(() => server.close());
+  server.on('session', (s: Session) => s.on('message', (m: Buffer) => s.send(m)));
+  const address = await server.listen({ transport: 'udp', port, host: '127.0.0.1', udp });
+  const listener = (server as unknown as { endpoints: UdpListener[] }).endpoints[0]!;
+  return { server, port: address.port, listener };
+}
+
+function udpClient(t: TestContext, port: number, extra: Parameters<typeof connect>[0] = {}): Client {
+  const client = connect({ servers: [`udp://127.0.0.1:${port}`], reconnect: false, heartbeatInterval: INTERVAL_MS, heartbeatTimeout: TIMEOUT_MS, ...extra });
+  t.after(() => client.close());
+  return client;
+}
+
+function clientTransport(client: Client): UdpTransport {
+  return (client as unknown as { core: { link: { connection: { transport: UdpTransport } } } }).core.link.connection.transport;
+}
+
+/** A raw datagram socket on loopback that records what comes back. */
+async function rawPeer(t: TestContext) {
+  const socket = dgram.createSocket('udp4');
+  const received: Buffer[] = [];
+  socket.on('message', (m) => received.push(m));
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  t.after(() => socket.close());
+  const send = (bytes: Uint8Array, port: number) => new Promise<void>((resolve) => socket.send(bytes, port, '127.0.0.1', () => resolve()));
+  return { socket, received, send, port: socket.address().port };
+}
+
+const settle = (ms = 100) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function initial(nonce: Uint8Array, token?: Uint8Array): Uint8Array {
+  const hello = encodeFrame({ type: 'hello', version: 1, heartbeatIntervalMs: 100, heartbeatTimeoutMs: 300 });
+  return encodePacket({ kind: 'initial', nonce, token, pn: 0, stream: { offset: 0, bytes: hello, fin: false } });
+}
+
+test('udp - a NAT rebinding mid-transfer keeps the session: no disconnect, nothing lost or doubled, the server sees the new port', async (t) => {
+  const { server, port, listener } = await udpServer(t);
+  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
+  const client = udpClient(t, port);
+  await nextEvent(client, 'open', 5000);
+  const [session] = await sessionP;
+  let disconnected = false;
+  session.on('disconnect', () => (disconnected = true));
+  client.on('close', () => (disconnected = true));
+  const got: string[] = [];
+  client.on('message', (m: Buffer) => got.push(m.toString()));
+  const transport = clientTransport(client);
+  const portBefore = session.remotePort;
+  assert.equal(portBefore, transport.clientPath!.localPort);
+  for (let i = 0; i < 100; i++) client.send(`m${i}`);
+  await transport.clientPath!.rebind(); // while those are in flight
+  for (let i = 100; i < 200; i++) client.send(`m${i}`);
+  assert.ok(await eventually(() => got.length >= 200, 5000), `echoed ${got.length} of 200`);
+  await settle(200);
+  assert.deepEqual(got, Array.from({ length: 200 }, (_, i) => `m${i}`));
+  assert.notEqual(session.remotePort, portBefore, 'the session moved to the new port');
+  assert.equal(session.remotePort, transport.clientPath!.localPort);
+  assert.equal(listener.stats.migrations, 1);
+  assert.equal(disconnected, false);
+  assert.equal(server.sessionCount, 1);
+});
+
+test('udp - before the handshake no answer is larger than its datagram, one at most, and none past the budget', async (t) => {
+  const { port, listener } = await udpServer(t, { unvalidatedAnswersPerSecond: 5 });
+  const peer = await rawPeer(t);
+  const sent: { size: number; kind: string }[] = [];
+  const send = async (bytes: Uint8Array, kind: string) => {
+    sent.push({ size: bytes.length, kind });
+    await peer.send(bytes, port);
+  };
+  await send(initial(randomBytes(8)), 'initial without token'); // → RETRY
+  await send(initial(randomBytes(8)).subarray(0, 600), 'short INITIAL'); // dropped: not padded
+  await send(encodePacket({ kind: 'short', cid: randomBytes(8), pn: 1, side: Uint8Array.of(0x41) }), 'SHORT, unknown cid'); // → RESET
+  await send(Uint8Array.of(0x40, 1, 2, 3, 4, 5, 6, 7, 8), 'SHORT below 10 bytes'); // dropped (malformed or too small)
+  await send(encodePacket({ kind: 'response', cid: randomBytes(8), data: randomBytes(8) }), 'RESPONSE, unknown cid'); // no challenge sent: dropped
+  await send(randomBytes(300), 'garbage');
+  await send(new Uint8Array(0), 'empty');
+  await settle();
+  assert.ok(peer.received.length <= 2, `answers: ${peer.received.length}`);
+  const kinds = peer.received.map((m) => decodePacket(m, 'client').kind).sort();
+  assert.deepEqual(kinds, ['reset', 'retry']);
+  const retry = peer.received.find((m) => decodePacket(m, 'client').kind === 'retry')!;
+  const reset = peer.received.find((m) => decodePacket(m, 'client').kind === 'reset')!;
+  assert.equal(retry.length, 29);
+  assert.ok(retry.length <= INITIAL_BYTES);
+  assert.equal(reset.length, 9, 'a RESET is smaller than any datagram that triggers one');
+  assert.equal(listener.sessionCount, 0, 'nothing unvalidated made a session');
+  // Budget: 5 / s, burst 10 (2 already spent): a flood of 50 spoofable INITIALs gets at most 8 more answers.
+  peer.received.length = 0;
+  for (let i = 0; i < 50; i++) await peer.send(initial(randomBytes(8)), port);
+  await settle();
+  assert.ok(peer.received.length <= 8, `answers to the flood: ${peer.received.length}`);
+  assert.ok(listener.stats.answersOverBudget >= 42);
+  for (const m of peer.received) assert.ok(m.length <= INITIAL_BYTES);
+});
+
+test('udp - a cookie for another address, or a replayed INITIAL, creates no session', async (t) => {
+  const { port, listener } = await udpServer(t);
+  const a = await rawPeer(t);
+  const b = await rawPeer(t);
+  const nonce = randomBytes(8);
+  await a.send(initial(nonce), port);
+  assert.ok(await eventually(() => a.received.length === 1, 2000), 'RETRY');
+  const retry = decodePacket(a.received[0]!, 'client');
+  assert.equal(retry.kind, 'retry');
+  const token = (retry as { token: Uint8Array }).token;
+  // Another port (b) presents a's cookie: refused with a fresh RETRY, no session.
+  await b.send(initial(nonce, token), port);
+  assert.ok(await eventually(() => b.received.length === 1, 2000));
+  assert.equal(decodePacket(b.received[0]!, 'client').kind, 'retry');
+  // A forged cookie (flipped bit) from a itself: refused too.
+  const forged = Uint8Array.from(token);
+  forged[10]! ^= 1;
+  await a.send(initial(nonce, forged), port);
+  await settle();
+  assert.equal(listener.sessionCount, 0);
+  // The valid one, sent twice (a retransmission, or a replay while it lives): one session.
+  const valid = initial(nonce, token);
+  await a.send(valid, port);
+  await a.send(valid, port);
+  assert.ok(await eventually(() => listener.sessionCount === 1, 2000), 'the valid INITIAL made a session');
+  await settle();
+  assert.equal(listener.sessionCount, 1, 'the second copy made none');
+  const accepts = a.received.map((m) => decodePacket(m, 'client')).filter((p) => p.kind === 'accept');
+  assert.ok(accepts.length >= 1, 'ACCEPT came back');
+  // Let that session end (its heartbeat times out: we never answer), then replay the INITIAL.
+  assert.ok(await eventually(() => listener.sessionCount === 0, 5000), 'the silent session ended');
+  await a.send(valid, port);
+  await settle(200);
+  assert.equal(listener.sessionCount, 0, 'a replay after the session ended creates nothing');
+  assert.ok(listener.stats.replaysDropped >= 1);
+});
+
+/** A UDP echo server in its own process (killed with SIGKILL: no CLOSE, no end of stream reaches the client). */
+async function serverProcess(t: TestContext, port: number, secret: Uint8Array) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/transport-peer.ts', 'server', 'udp', '-', String(port), Buffer.from(secret).toString('hex')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server process printed nothing within 20 s')), 20_000);
+    createInterface({ input: child.stdout! }).once('line', (text) => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+  });
+  return { child, exited, port: (JSON.parse(line) as { port: number }).port };
+}
+
+test('udp - a datagram for an unknown connection id gets a RESET; after a crash and restart (same secret) the client closes with LL_ERR_UDP_RESET at once', async (t) => {
+  const secret = randomBytes(32);
+  const first = await serverProcess(t, 0, secret);
+  const client = udpClient(t, first.port, { heartbeatInterval: 1000, heartbeatTimeout: 10_000 });
+  await nextEvent(client, 'open', 10_000);
+  first.child.kill('SIGKILL');
+  await first.exited;
+  // Same port, same secret: the new process knows the reset token without knowing the session.
+  await udpServer(t, { secret }, first.port);
+  const closeP = nextEvent<[CloseReason]>(client, 'close', 5000);
+  const sentAt = performance.now();
+  client.send('are you there?');
+  const [reason] = await closeP;
+  const tookMs = performance.now() - sentAt;
+  assert.equal(reason.code, 'transport-error');
+  assert.equal((reason.error as { code?: string } | undefined)?.code, 'LL_ERR_UDP_RESET');
+  assert.ok(tookMs < 2000, `closed ${Math.round(tookMs)} ms after its next datagram (heartbeat timeout 10 s)`);
+});
+
+test('udp - a RESET with the wrong token is ignored: only the heartbeat may call the peer dead then', async (t) => {
+  const first = await serverProcess(t, 0, randomBytes(32));
+  const client = udpClient(t, first.port);
+  await nextEvent(client, 'open', 10_000);
+  first.child.kill('SIGKILL');
+  await first.exited;
+  const second = await udpServer(t, { secret: randomBytes(32) }, first.port); // another secret: another token
+  const [reason] = await nextEvent<[CloseReason]>(client, 'close', INTERVAL_MS + TIMEOUT_MS + 3000);
+  assert.equal(reason.code, 'heartbeat-timeout');
+  assert.ok(second.listener.stats.resetsSent >= 1, 'the new server did answer with (useless) resets');
+});
+
+test('udp - a dial to a port where nothing listens fails fast (ICMP unreachable), not at the handshake timeout', async (t) => {
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+  const freePort = probe.address().port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const client = udpClient(t, freePort);
+  const startedAt = performance.now();
+  const [reason] = await nextEvent<[CloseReason]>(client, 'close', 10_000);
+  assert.ok(performance.now() - startedAt < 3000, `failed after ${Math.round(performance.now() - startedAt)} ms`);
+  assert.match(String((reason.error as { code?: string } | undefined)?.code ?? reason.message), /UNREACHABLE|ECONNREFUSED|unreachable/i);
+});
+
+test('udp - close() right after send() delivers everything, both ways, and both ends let go', async (t) => {
+  const { server, port, listener } = await udpServer(t);
+  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
+  const client = udpClient(t, port);
+  await nextEvent(client, 'open', 5000);
+  const [session] = await sessionP;
+  const atServer: string[] = [];
+  session.removeAllListeners('message');
+  session.on('message', (m: Buffer) => atServer.push(m.toString()));
+  const closedAt = nextEvent<[CloseReason]>(session, 'close', 5000);
+  for (let i = 0; i < 50; i++) client.send(`last${i}`);
+  await client.close();
+  const [reason] = await closedAt;
+  assert.equal(atServer.length, 50, `server got ${atServer.length} of 50 before the close`);
+  assert.equal(reason.initiator, 'peer');
+  assert.ok(await eventually(() => listener.sessionCount === 0, 3000), 'listener forgot the session');
+});
