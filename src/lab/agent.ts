@@ -1,7 +1,7 @@
 /**
  * Lab agent: one end of every mechanism's connection, run inside a namespace (or on loopback)
  * by the lab runner through the hidden `lifeline lab-agent` command. Heartbeat rows speak lifeline
- * over TCP, or over WebSocket when the mechanism says `transport: 'ws'`. Speaks JSON lines:
+ * over TCP, or over WebSocket / UDP when the mechanism says `transport: 'ws'` / `'udp'`. Speaks JSON lines:
  * events on stdout, commands on stdin. Times are wall-clock ms with sub-ms precision
  * (performance.timeOrigin + now), comparable across processes on the same host.
  *
@@ -151,14 +151,16 @@ async function lifelineServer(spec: MechanismSpec, host: string, port: number): 
   server.on('sessionClose', (_session, reason) => {
     emit({ ev: 'closed', mech: spec.id, side: 'server', how: reason.code, message: reason.message, at: wallNow() });
   });
-  const address = await server.listen(spec.transport === 'ws' ? { transport: 'ws', port, host, path: WS_PATH } : { port, host });
+  const address = await server.listen(
+    spec.transport === 'ws' ? { transport: 'ws', port, host, path: WS_PATH } : spec.transport === 'udp' ? { transport: 'udp', port, host } : { port, host },
+  );
   return { port: address.port, probe() {}, stream() {} };
 }
 
 function lifelineClient(spec: MechanismSpec, host: string, port: number): Endpoint {
   const hb = spec.heartbeat!;
   // One connection per fault: the lab times how its loss is noticed, never a reconnect.
-  const via = spec.transport === 'ws' ? { transport: 'ws' as const, path: WS_PATH } : {};
+  const via = spec.transport === 'ws' ? { transport: 'ws' as const, path: WS_PATH } : spec.transport === 'udp' ? { transport: 'udp' as const } : {};
   const client = connect({ host, port, ...via, reconnect: false, heartbeatInterval: hb.intervalMs, heartbeatTimeout: hb.timeoutMs, ...kernelOptions(spec) });
   let timer: NodeJS.Timeout | undefined;
   client.on('open', () => {

@@ -18,8 +18,8 @@ export interface MechanismSpec {
   heartbeat?: { intervalMs: number; timeoutMs: number };
   /** Dead-peer detector for the heartbeat rows (default: fixed timeout). */
   detector?: DetectorSpec;
-  /** How the agents connect for a heartbeat row (default 'tcp'); 'ws' = plain WebSocket (ws://). */
-  transport?: 'tcp' | 'ws';
+  /** How the agents connect for a heartbeat row (default 'tcp'); 'ws' = plain WebSocket (ws://), 'udp' = udp:// (spec 0012). */
+  transport?: 'tcp' | 'ws' | 'udp';
   /** Faults this row does not run in, each with why: the table shows "skipped", the reason below it. */
   notFor?: Readonly<Record<string, string>>;
 }
