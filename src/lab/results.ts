@@ -62,7 +62,7 @@ export interface LabResult {
     label: string;
     description: string;
     /** What the agents connect over (absent in results written before WebSocket rows: 'tcp'). */
-    transport?: 'tcp' | 'ws';
+    transport?: 'tcp' | 'ws' | 'udp';
     /** Kernel timers the mechanism sets itself (not scaled by the lab). */
     kernelTimers: { tunedKeepalive: boolean; userTimeout: boolean };
   }[];
