@@ -11,8 +11,9 @@ import { spawn } from 'node:child_process';
 import { cliCommand, trackChild } from './processes.js';
 import { applyLabScale, scaleInfo } from './scale.js';
 import { outcomeFor, type CellMeasurement, type LabResult, type SkippedCell } from './results.js';
-import { FAULTS, type FaultContext, type FaultSpec } from './faults/index.js';
+import { FAULTS, type FaultContext, type FaultSpec, type PathProxy } from './faults/index.js';
 import { FaultProxy } from './fault-proxy.js';
+import { UdpFaultProxy } from './udp-fault-proxy.js';
 import { MECHANISMS, type MechanismSpec } from './mechanisms/index.js';
 import { wallNow } from './json-child.js';
 
@@ -139,7 +140,7 @@ async function runFault(
 ): Promise<{ cells: CellMeasurement[]; netKeepalive: boolean }> {
   const topo = useNetns ? await Topology.create() : undefined;
   const agents: AgentHandle[] = [];
-  const proxies: FaultProxy[] = [];
+  const proxies: PathProxy[] = [];
   try {
     if (topo) {
       await applyLabScale(topo);
@@ -160,9 +161,15 @@ async function runFault(
     // Faults made by a user-space proxy put one between client and server for every mechanism.
     const proxyPorts: number[] = [];
     if (fault.requires === 'proxy') {
-      for (const port of serverPorts) {
+      for (const [i, port] of serverPorts.entries()) {
+        if (mechanisms[i]!.transport === 'udp') {
+          const proxy = new UdpFaultProxy({ host: serverHost, port });
+          proxies.push(proxy);
+          proxyPorts.push((await proxy.listen(0, '127.0.0.1')).port);
+          continue;
+        }
         const proxy = new FaultProxy({ host: serverHost, port });
-        proxies.push(proxy);
+        proxies.push({ blackhole: () => proxy.setMode('blackhole'), close: () => proxy.close() });
         proxyPorts.push((await proxy.listen(0, '127.0.0.1')).port);
       }
     }

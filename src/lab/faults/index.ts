@@ -8,7 +8,7 @@ import { hostCrash } from './host-crash.js';
 import { proxyBlackhole } from './proxy-blackhole.js';
 import type { FaultSpec } from './types.js';
 
-export type { FaultSpec, FaultContext } from './types.js';
+export type { FaultSpec, FaultContext, PathProxy } from './types.js';
 
 export const FAULTS: readonly FaultSpec[] = [natTimeout, cableCutIdle, cableCutData, frozenServer, overloadedServer, processCrash, hostCrash, proxyBlackhole];
 

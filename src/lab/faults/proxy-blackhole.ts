@@ -9,11 +9,11 @@ import type { FaultSpec } from './types.js';
 export const proxyBlackhole: FaultSpec = {
   id: 'proxy-blackhole',
   label: 'path black-holed (user-space proxy)',
-  how: 'a user-space proxy on loopback between client and server drops every byte in both directions; both TCP connections to the proxy stay up',
+  how: 'a user-space proxy on loopback between client and server drops every byte (every datagram, for UDP) in both directions; both TCP connections to the proxy stay up',
   requires: 'proxy',
   sides: ['client', 'server'],
   async inject(ctx) {
-    for (const proxy of ctx.proxies) proxy.setMode('blackhole');
+    for (const proxy of ctx.proxies) proxy.blackhole();
   },
   windowMs: 20_000,
   note: 'kernel mechanisms are not judged here: the proxy ACKs for the vanished peer',

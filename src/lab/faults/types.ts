@@ -4,7 +4,6 @@
  */
 import type { Topology } from '../netns.js';
 import type { AgentHandle } from '../agent-handle.js';
-import type { FaultProxy } from '../fault-proxy.js';
 
 export interface FaultContext {
   /** The namespace topology; undefined when the lab runs on loopback (no root / no ip+nft). */
@@ -12,10 +11,17 @@ export interface FaultContext {
   server: AgentHandle;
   client: AgentHandle;
   /** User-space proxies between client and server, one per mechanism (faults with `requires: 'proxy'`). */
-  proxies: FaultProxy[];
+  proxies: PathProxy[];
   /** Start a fresh server agent (after a host "reboot"). */
   restartServer(): Promise<AgentHandle>;
   sleep(ms: number): Promise<void>;
+}
+
+/** A user-space proxy on one mechanism's path: TCP (fault-proxy.ts) or UDP (udp-fault-proxy.ts). */
+export interface PathProxy {
+  /** Drop everything, both ways, from now on. */
+  blackhole(): void;
+  close(): Promise<void>;
 }
 
 export interface FaultSpec {

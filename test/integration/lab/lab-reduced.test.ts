@@ -35,7 +35,7 @@ test('lab - frozen server fools keepalive, cable cut with data in flight starves
   const result = await runLab({
     mode: 'quick',
     faults: ['frozen-server', 'cable-cut-idle', 'cable-cut-data'],
-    mechanisms: ['keepalive-tuned', 'heartbeat', 'heartbeat-ws'],
+    mechanisms: ['keepalive-tuned', 'heartbeat', 'heartbeat-ws', 'heartbeat-udp'],
     windowScale: 0.45, // 9 s windows: enough for tuned keepalive (~5 s), not for retransmissions (12.6 s)
   });
   assert.deepEqual(result.errors, []);
@@ -74,6 +74,13 @@ test('lab - frozen server fools keepalive, cable cut with data in flight starves
     assertHeartbeatDetected(cell(result, 'cable-cut-idle', 'heartbeat-ws')[side], `ws idle cut ${side}`);
     assertHeartbeatDetected(cell(result, 'cable-cut-data', 'heartbeat-ws')[side], `ws data cut ${side}`);
   }
+  // And over UDP (spec 0012), where no kernel mechanism exists at all.
+  assert.equal(result.mechanisms.find((m) => m.id === 'heartbeat-udp')?.transport, 'udp');
+  assertHeartbeatDetected(cell(result, 'frozen-server', 'heartbeat-udp').client, 'udp frozen client');
+  for (const side of ['client', 'server'] as const) {
+    assertHeartbeatDetected(cell(result, 'cable-cut-idle', 'heartbeat-udp')[side], `udp idle cut ${side}`);
+    assertHeartbeatDetected(cell(result, 'cable-cut-data', 'heartbeat-udp')[side], `udp data cut ${side}`);
+  }
 
   // No false alarms anywhere.
   for (const m of result.measurements) {
@@ -87,7 +94,7 @@ test('lab - loopback mode runs what it can honestly and says what it skipped', {
     mode: 'quick',
     loopback: true,
     faults: ['frozen-server', 'overloaded-server', 'cable-cut-idle', 'proxy-blackhole'],
-    mechanisms: ['keepalive-tuned', 'heartbeat', 'heartbeat-ws'],
+    mechanisms: ['keepalive-tuned', 'heartbeat', 'heartbeat-ws', 'heartbeat-udp'],
     windowScale: 0.25,
   });
   assert.deepEqual(result.errors, []);
@@ -96,16 +103,18 @@ test('lab - loopback mode runs what it can honestly and says what it skipped', {
   // the WebSocket row skips the overloaded server (on the wire, the frozen one again).
   assert.deepEqual(
     result.skipped.map((s) => `${s.fault}${s.mechanism ? ` × ${s.mechanism}` : ''}`),
-    ['cable-cut-idle', 'overloaded-server × heartbeat-ws', 'proxy-blackhole × keepalive-tuned'],
+    ['cable-cut-idle', 'overloaded-server × heartbeat-ws', 'overloaded-server × heartbeat-udp', 'proxy-blackhole × keepalive-tuned'],
   );
   assert.match(result.skipped[0]!.reason, /namespaces/);
   assert.match(result.skipped[1]!.reason, /frozen server/);
-  assert.match(result.skipped[2]!.reason, /proxy ACKs/);
+  assert.match(result.skipped[3]!.reason, /proxy ACKs/);
   const proxied = cell(result, 'proxy-blackhole', 'heartbeat');
   for (const side of ['client', 'server'] as const) {
     assert.equal(proxied[side].how, 'heartbeat-timeout', side);
     assert.ok(proxied[side].afterMs! <= HEARTBEAT_BOUND_MS, `${side}: ${proxied[side].afterMs} ms`);
     assertHeartbeatDetected(cell(result, 'proxy-blackhole', 'heartbeat-ws')[side], `ws black hole ${side}`);
+    // UDP through the user-space UDP proxy (udp-fault-proxy.ts) dropping every datagram.
+    assertHeartbeatDetected(cell(result, 'proxy-blackhole', 'heartbeat-udp')[side], `udp black hole ${side}`);
   }
   // WebSocket, frozen server: the leading server stops pinging, so the client pings itself after
   // interval + margin (250 ms) and reports no-answer after the 1 s budget: later than over TCP.
