@@ -13,6 +13,7 @@
  * | `lifeline:session:close` | `{ session, reason }` |
  * | `lifeline:server:stall` | `{ server, lateByMs }` |
  * | `lifeline:server:client-error` | `{ server, transport, code, message, remoteAddress }` (TLS handshake / WebSocket upgrade failed) |
+ * | `lifeline:server:auth-failure` | `{ server, code, message, error?, identity?, remoteAddress, remotePort, transport }` (spec 0013; never on the wire) |
  * | `lifeline:server:ping-strike` | `{ session?, verdict: 'strike' \| 'too-many' }` |
  * | `lifeline:client:adaptive` | `{ client, event: 'survived' \| 'died' \| 'settled' \| 'reprobe', idleMs, key, phase, intervalMs, goodMs, badMs }` |
  */
@@ -27,6 +28,7 @@ export const channels = {
   serverStall: diagnostics.channel('lifeline:server:stall'),
   serverClientError: diagnostics.channel('lifeline:server:client-error'),
   serverPingStrike: diagnostics.channel('lifeline:server:ping-strike'),
+  serverAuthFailure: diagnostics.channel('lifeline:server:auth-failure'),
   clientAdaptive: diagnostics.channel('lifeline:client:adaptive'),
 } as const;
 

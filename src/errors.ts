@@ -18,8 +18,11 @@ export type ErrorCode =
   | 'LL_ERR_SERVER_NOT_LISTENING'
   | 'LL_ERR_WS_TEXT_MESSAGE'
   | 'LL_ERR_WS_CLOSED'
+  | 'LL_ERR_WS_PROTOCOL'
+  | 'LL_ERR_WS_MESSAGE_TOO_LARGE'
   | 'LL_ERR_UDP_RESET'
-  | 'LL_ERR_UDP_UNREACHABLE';
+  | 'LL_ERR_UDP_UNREACHABLE'
+  | 'LL_ERR_INVALID_TOKEN';
 
 export class LifelineError extends Error {
   readonly code: ErrorCode;

@@ -32,6 +32,19 @@ export function parseMs(name: string) {
   };
 }
 
+/** Units `parseDuration` accepts, in ms. */
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration with an optional unit, as parseMs reads a bare number: `1500`, `1500ms`, `30s`, `15m`, `1h`, `7d` → ms. */
+export function parseDuration(name: string) {
+  return (text: string): number => {
+    const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+    const value = match ? Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 'ms']! : Number.NaN;
+    if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a positive duration (e.g. 90s, 15m, 1h, 7d; a bare number is ms), got "${text}"`);
+    return value;
+  };
+}
+
 export function parsePort(text: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 0 || value > 65535) throw new InvalidArgumentError(`port must be 0..65535, got "${text}"`);

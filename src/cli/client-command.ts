@@ -2,7 +2,8 @@
  * `lifeline client --connect host:port[,host:port…]`: stdin lines become messages, received
  * messages are printed on stdout, heartbeat / status changes and the close reason are logged on
  * stderr. Several addresses (or --reconnect) turn on reconnect, failover and resume. Addresses
- * may be tls:// ws:// wss:// URLs; --ca / --insecure set how tls and wss servers are verified.
+ * may be tls:// ws:// wss:// URLs; --ca / --insecure set how tls and wss servers are verified;
+ * --token is sent in HELLO (docs/spec/0013).
  * Exit code: 0 after a local close (stdin ended), 1 when the connection was lost for good.
  */
 import { createInterface } from 'node:readline';
@@ -30,6 +31,8 @@ export interface ClientCommandOptions {
   adaptive: boolean;
   /** Keep running when stdin ends (for scripted use where stdin is closed). */
   stay: boolean;
+  /** HELLO token (e.g. from `lifeline token`), sent on every connect. */
+  token?: string;
 }
 
 /**
@@ -63,6 +66,7 @@ export function runClient(opts: ClientCommandOptions): void {
     heartbeatInterval: opts.interval,
     heartbeatTimeout: opts.timeout,
     ...(opts.adaptive ? { heartbeat: 'adaptive' as const } : {}),
+    ...(opts.token !== undefined ? { token: opts.token } : {}),
   });
   if (opts.adaptive) {
     diagnostics.subscribe('lifeline:client:adaptive', (message) => {

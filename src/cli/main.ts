@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `lifeline` command: argv → commands. Nothing the library needs lives here. */
 import { Command, Option } from 'commander';
-import { collectOrigins, parseMs, parsePort, parseServerList, parseWsPath } from './address.js';
+import { collectOrigins, parseDuration, parseMs, parsePort, parseServerList, parseWsPath } from './address.js';
 import { runServer, serverFlagError } from './server-command.js';
 import { clientFlagError, runClient } from './client-command.js';
 import { runDemo } from './demo-command.js';
@@ -9,6 +9,7 @@ import { runLabAgentCommand, runLabCommand } from './lab-command.js';
 import { runAdaptiveLabCommand, runLabAdaptiveAgentCommand } from './lab-adaptive-command.js';
 import { runDetectorsCommand } from './detectors-command.js';
 import { runBenchCommand } from './bench-command.js';
+import { runTokenCommand } from './token-command.js';
 import { SYSTEM_IDS } from '../bench/types.js';
 
 const program = new Command();
@@ -32,7 +33,10 @@ program
   .option('--tls-key <file>', 'PEM private key of --tls-cert')
   .option('--ws-port <port>', 'also listen for WebSocket clients on this port, same --host (wss with --tls-cert)', parsePort)
   .option('--ws-path <path>', 'WebSocket request path (default /)', parseWsPath)
+  .option('--udp-port <port>', 'also listen for UDP clients (udp://) on this port, same --host (spec 0012)', parsePort)
+  .option('--udp-secret-file <file>', 'UDP cookie / reset secret (≥ 16 bytes): keep it across restarts so clients learn of a restart in one round trip')
   .option('--ws-origin <origin>', 'browser origin the WebSocket listener accepts, e.g. https://app.example (repeatable or comma list; default any)', collectOrigins)
+  .option('--token-secret-file <file>', 'accept only clients whose token was made by `lifeline token` with this secret (spec 0013)')
   .addOption(logOption())
   .action(async (opts, command: Command) => {
     const problem = serverFlagError(opts);
@@ -52,11 +56,22 @@ program
   .option('--adaptive', "learn the path's NAT idle timeout and heartbeat just below it (not with --interval; state in ~/.local/state/lifeline/nat.json)", false)
   .option('--verbose', 'log every heartbeat PONG (RTT, server status)', false)
   .option('--stay', 'stay connected when stdin ends', false)
+  .option('--token <token>', 'credential sent in HELLO on every connect (e.g. from `lifeline token`)')
   .addOption(logOption())
   .action((opts, command: Command) => {
     const problem = clientFlagError(opts);
     if (problem) command.error(problem);
     runClient(opts);
+  });
+
+program
+  .command('token')
+  .description('print a signed token for --id, valid for --ttl: servers started with --token-secret-file on the same secret accept it')
+  .requiredOption('--secret-file <file>', 'the signing secret (at least 16 bytes; trailing newline ignored), e.g. made with: openssl rand -hex 32 > FILE')
+  .requiredOption('--id <id>', 'who the token names (the session identity on the server)')
+  .option('--ttl <duration>', 'how long the token is valid: 90s, 15m, 1h, 7d (a bare number is ms)', parseDuration('--ttl'), 3_600_000)
+  .action((opts) => {
+    runTokenCommand(opts);
   });
 
 program

@@ -3,7 +3,8 @@
  * stdout; lines typed on stdin are sent to every session (so two terminals can talk). Session
  * open / close (with the reason and how stale the peer was) are logged on stderr.
  * `--tls-cert` / `--tls-key` make the main listener TLS; `--ws-port` adds a WebSocket listener
- * (wss with the TLS files) for browsers and proxies that only pass HTTP.
+ * (wss with the TLS files) for browsers and proxies that only pass HTTP. `--token-secret-file`
+ * admits only clients with a token from `lifeline token` on the same secret (docs/spec/0013).
  */
 import { createInterface } from 'node:readline';
 import type tls from 'node:tls';
@@ -11,7 +12,8 @@ import { createServer } from '../server/server.js';
 import type { Session } from '../server/session.js';
 import { formatServer, type DialTransport } from '../client/servers.js';
 import { createLogger, type LogFormat } from './logger.js';
-import { readFlagFile } from './files.js';
+import { readFlagFile, readSecretFile } from './files.js';
+import { MIN_SECRET_BYTES, tokenAuthenticator } from '../server/token.js';
 
 export interface ServerCommandOptions {
   host: string;
@@ -30,6 +32,12 @@ export interface ServerCommandOptions {
   wsPath?: string;
   /** Browser origins the WebSocket listener accepts. Default: any. */
   wsOrigin?: string[];
+  /** A UDP listener on this port too, same host (spec 0012). */
+  udpPort?: number;
+  /** Its cookie / reset secret, read from this file (default: random per process). */
+  udpSecretFile?: string;
+  /** Accept only clients whose HELLO token was signed with this file's secret (`lifeline token`; spec 0013). */
+  tokenSecretFile?: string;
 }
 
 /**
@@ -44,6 +52,7 @@ export function serverFlagError(opts: ServerCommandOptions): string | undefined 
   if (opts.wsPort === undefined && (opts.wsPath !== undefined || opts.wsOrigin !== undefined)) {
     return `error: ${opts.wsPath !== undefined ? '--ws-path' : '--ws-origin'} applies to the WebSocket listener: add --ws-port`;
   }
+  if (opts.udpPort === undefined && opts.udpSecretFile !== undefined) return 'error: --udp-secret-file applies to the UDP listener: add --udp-port';
   return undefined;
 }
 
@@ -52,18 +61,20 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
   // Read at start: an unreadable file is a start-up error, not a failure on the first handshake.
   const tlsOptions: tls.TlsOptions | undefined =
     opts.tlsCert !== undefined && opts.tlsKey !== undefined ? { cert: readFlagFile('--tls-cert', opts.tlsCert), key: readFlagFile('--tls-key', opts.tlsKey) } : undefined;
+  const tokenSecret = opts.tokenSecretFile === undefined ? undefined : readSecretFile('--token-secret-file', opts.tokenSecretFile, MIN_SECRET_BYTES);
   const server = createServer({
     heartbeatInterval: opts.interval,
     heartbeatTimeout: opts.timeout,
     heartbeatLeader: opts.heartbeatLeader,
     ...(tlsOptions ? { tls: tlsOptions } : {}),
     ...(opts.wsOrigin ? { websocket: { origins: opts.wsOrigin } } : {}),
+    ...(tokenSecret ? { authenticate: tokenAuthenticator(tokenSecret) } : {}),
   });
   const short = (s: Session) => s.id.slice(0, 8);
 
   server.on('session', (session) => {
     log.info(
-      { event: 'session-open', session: session.id, remote: `${session.remoteAddress}:${session.remotePort}`, interval: session.heartbeatInterval, timeout: session.heartbeatTimeout, sessions: server.sessionCount },
+      { event: 'session-open', session: session.id, ...(session.identity ? { identity: session.identity.id } : {}), remote: `${session.remoteAddress}:${session.remotePort}`, interval: session.heartbeatInterval, timeout: session.heartbeatTimeout, sessions: server.sessionCount },
       'session open',
     );
     session.on('message', (data) => {
@@ -87,6 +98,14 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     );
   });
 
+  // A refused token is told only "unauthorized"; the reason is for the operator, here.
+  server.on('authFailure', (info) => {
+    log.warn(
+      { event: 'auth-failure', code: info.code, reason: info.message, transport: info.transport, remoteAddress: info.remoteAddress },
+      `${info.code === 'resume-refused' ? 'resume refused' : 'client refused'} (${info.remoteAddress ?? 'unknown'}): ${info.message}`,
+    );
+  });
+
   // The main listener first and alone on the first 'listening' line: the demo and the tests
   // take that line's port as the server's.
   const secure = tlsOptions !== undefined;
@@ -96,6 +115,11 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     const path = opts.wsPath ?? '/';
     const ws = await server.listen({ transport: 'ws', port: opts.wsPort, host: opts.host, path });
     logListening(log, secure ? 'wss' : 'ws', ws.address, ws.port, path);
+  }
+  if (opts.udpPort !== undefined) {
+    const secret = opts.udpSecretFile === undefined ? undefined : readSecretFile('--udp-secret-file', opts.udpSecretFile, MIN_SECRET_BYTES);
+    const udp = await server.listen({ transport: 'udp', port: opts.udpPort, host: opts.host, ...(secret ? { udp: { secret } } : {}) });
+    logListening(log, 'udp', udp.address, udp.port);
   }
 
   if (!process.stdin.isTTY || process.stdin.readable) {

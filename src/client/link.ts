@@ -24,7 +24,7 @@ import {
   type AppliedSocketOptions,
   type NetKeepaliveApi,
 } from '../transport/socket-tuning.js';
-import type { ResolvedClientOptions } from './options.js';
+import { helloToken, type ResolvedClientOptions } from './options.js';
 import { formatServer, type ServerAddress } from './servers.js';
 import { networkKey } from '../liveness/nat-store.js';
 import type { NegotiatedHeartbeat } from '../liveness/negotiate.js';
@@ -210,7 +210,15 @@ export class Link implements ConnectionOwner, DialOwner {
     this.connection = connection;
     this.deps.owner.linkConnected(this, socketOptions);
     if (this.state !== 'handshake') return; // the owner closed us from its listener
-    const token = options.token;
+    let token: Uint8Array | undefined;
+    try {
+      // Spec 0013: a token function answers the token to present now (refreshed ones on reconnect).
+      token = helloToken(options.token);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      connection.destroy({ code: 'local-close', message: `cannot send HELLO: the token option failed: ${error.message}`, initiator: 'local', detectedBy: 'application', error });
+      return;
+    }
     const adaptive = this.deps.adaptive;
     if (adaptive) {
       // Before HELLO: a pending death on this key is fed first, so HELLO already proposes the
@@ -224,7 +232,7 @@ export class Link implements ConnectionOwner, DialOwner {
       heartbeatIntervalMs: Math.round(adaptive ? this.proposedIntervalMs : (options.heartbeatInterval ?? 0)),
       heartbeatTimeoutMs: Math.round(options.heartbeatTimeout ?? 0),
       maxFrameSize: options.maxFrameSize,
-      ...(token === undefined ? {} : { token: typeof token === 'string' ? new TextEncoder().encode(token) : token }),
+      ...(token === undefined ? {} : { token }),
       ...resumeHello(this.deps.owner.linkResumeHello(this)),
       // Spec 0010: the adaptive learner must time the idle itself, so it never hands the lead over.
       ...(options.followServerPings && !adaptive ? { followServerPings: true } : {}),

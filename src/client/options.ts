@@ -145,12 +145,31 @@ export interface ClientOptions extends SocketTuningOptions {
    * offered with heartbeat 'adaptive' (the learner must time the idle itself). Default true.
    */
   followServerPings?: boolean;
-  /** Opaque credential sent in HELLO (for the server's auth hook). */
-  token?: Uint8Array | string;
+  /**
+   * Credential sent in HELLO on every connect and reconnect, for the server's `authenticate`
+   * hook (docs/spec/0013-identity.md; a string goes as UTF-8). A function is called before each
+   * HELLO and answers the token to use now — how a long-lived client presents a refreshed
+   * token on its next reconnect. It must answer synchronously (keep the latest token at hand
+   * and refresh it on your own schedule): HELLO goes out as soon as the transport is up. A
+   * refused token ends the client (CLOSE auth-failed is not retried). Default: none.
+   */
+  token?: ClientToken | (() => ClientToken | undefined);
   /** Clock (tests inject a FakeClock). Default: the monotonic system clock. */
   clock?: Clock;
   /** Random numbers in [0, 1) for the reconnect jitter (tests inject one). Default Math.random. */
   rng?: () => number;
+}
+
+/** A HELLO token: a string (sent as UTF-8) or its bytes. */
+export type ClientToken = Uint8Array | string;
+
+/** The bytes HELLO carries for the `token` option right now (its function called, if it is one). */
+export function helloToken(option: ClientOptions['token']): Uint8Array | undefined {
+  const token = typeof option === 'function' ? option() : option;
+  if (token === undefined) return undefined;
+  if (typeof token === 'string') return new TextEncoder().encode(token);
+  if (token instanceof Uint8Array) return token;
+  throw new InvalidOptionError('token', `must be a string or a Uint8Array (or a function answering one), got ${typeof token}`);
 }
 
 export const CLIENT_DEFAULTS = {
@@ -231,6 +250,9 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     throw new InvalidOptionError('busyPongs', `must be an integer >= 1, got ${String(o.busyPongs)}`);
   }
   if (o.tls !== undefined && (typeof o.tls !== 'object' || o.tls === null)) throw new InvalidOptionError('tls', 'must be node:tls connection options ({ ca, … })');
+  if (o.token !== undefined && typeof o.token !== 'function' && typeof o.token !== 'string' && !(o.token instanceof Uint8Array)) {
+    throw new InvalidOptionError('token', `must be a string, a Uint8Array or a function answering one, got ${typeof o.token}`);
+  }
   if (o.maxFrameSize < 64) throw new InvalidOptionError('maxFrameSize', `must be at least 64 bytes, got ${o.maxFrameSize}`);
   o.heartbeat ??= 'fixed';
   if (o.heartbeat !== 'fixed' && o.heartbeat !== 'adaptive') {

@@ -12,6 +12,7 @@ import { positiveNumber, stripUndefined } from '../options.js';
 import type { HeartbeatLeader } from '../liveness/negotiate.js';
 import type tls from 'node:tls';
 import type { WebSocketServerOptions } from './listen-ws.js';
+import type { Authenticate } from './auth.js';
 import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions, type TuningFollows } from '../transport/socket-tuning.js';
 
 export interface ServerOptions extends SocketTuningOptions {
@@ -111,6 +112,16 @@ export interface ServerOptions extends SocketTuningOptions {
   tls?: tls.TlsOptions;
   /** WebSocket listeners (`listen({ transport: 'ws' })`, `attach()`): allowed origins. */
   websocket?: WebSocketServerOptions;
+  /**
+   * Who a client is (docs/spec/0013-identity.md): called with HELLO's token once HELLO is
+   * decoded, before WELCOME, within `handshakeTimeout`. Answer an identity (`'alice'` or
+   * `{ id: 'alice', … }`, kept as `session.identity`), or throw / reject / answer undefined to
+   * refuse: the client gets CLOSE auth-failed "unauthorized" and no session; why goes to the
+   * server's 'authFailure' event only. A resume must authenticate as the session's identity.
+   * `tokenAuthenticator(secret)` (server/token.ts) checks lifeline's own signed tokens.
+   * Default: none (every client is accepted, `session.identity` is undefined).
+   */
+  authenticate?: Authenticate;
   /** Clock (tests inject a FakeClock). Default: the monotonic system clock in whole milliseconds (time/clock.ts wholeMsClock). */
   clock?: Clock;
   // tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on every accepted
@@ -121,8 +132,10 @@ export interface ServerOptions extends SocketTuningOptions {
   // tcpKeepalive is applied at accept, as given. `tcpKeepalive: false, tcpUserTimeout: 0` = off.
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'health' | 'detector' | 'maxAcceptRate' | 'acceptBurst' | 'tls' | keyof SocketTuningOptions>> & {
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'health' | 'detector' | 'maxAcceptRate' | 'acceptBurst' | 'tls' | 'authenticate' | keyof SocketTuningOptions>> & {
   tls: tls.TlsOptions | undefined;
+  /** undefined: no authentication (every client is accepted). */
+  authenticate: Authenticate | undefined;
   maxAcceptRate: number | undefined;
   acceptBurst: number | undefined;
   clock: Clock | undefined;
@@ -166,7 +179,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning, 'server');
-  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, tls: undefined, websocket: {}, heartbeatLeader: 'auto' as HeartbeatLeader | 'auto', clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
+  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, tls: undefined, authenticate: undefined, websocket: {}, heartbeatLeader: 'auto' as HeartbeatLeader | 'auto', clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
   if (o.detector !== undefined) validateDetectorSpec(o.detector, 'server.detector');
   const rate = (o as { maxAcceptRate?: unknown }).maxAcceptRate;
   if (rate !== undefined) positiveNumber('server.maxAcceptRate', rate);
@@ -203,6 +216,9 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   }
   if (o.maxFrameSize < 64) throw new InvalidOptionError('server.maxFrameSize', 'must be at least 64 bytes');
   if (o.health !== undefined && typeof o.health !== 'function') throw new InvalidOptionError('server.health', 'must be a function');
+  if (o.authenticate !== undefined && typeof o.authenticate !== 'function') {
+    throw new InvalidOptionError('server.authenticate', 'must be a function (token, info) => identity (or a promise of one)');
+  }
   if (o.tls !== undefined && (typeof o.tls !== 'object' || o.tls === null)) throw new InvalidOptionError('server.tls', 'must be node:tls server options ({ key, cert, … })');
   validateWebSocketOptions(o.websocket);
   return o;

@@ -1,6 +1,7 @@
 /**
  * ServerPeer: the server-side owner of one Connection. Before the handshake it applies the
- * HELLO policy (version, negotiation); afterwards it forwards connection events to the public
+ * HELLO policy (version, authentication — docs/spec/0013-identity.md —, negotiation, resume);
+ * afterwards it forwards connection events to the public
  * Session. One per accepted transport. It also enforces the client's ping rate (spec 0003): the
  * detection is liveness/enforcement.ts, the reaction (GOAWAY + CLOSE too-many-pings) is here.
  */
@@ -16,7 +17,7 @@ import {
 } from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { asBuffer } from '../connection/payload.js';
-import { PROTOCOL_VERSION, type Frame, type GoawayFrame } from '../protocol/frames.js';
+import { PROTOCOL_VERSION, type Frame, type GoawayFrame, type HelloFrame } from '../protocol/frames.js';
 import { negotiateHeartbeat, pingSchedule, type HeartbeatBounds, type NegotiatedHeartbeat } from '../liveness/negotiate.js';
 import { NO_PING_YET, type PingRatePolicy, type PingRateState } from '../liveness/enforcement.js';
 import type { Clock } from '../time/clock.js';
@@ -27,6 +28,7 @@ import type { ResolvedServerOptions } from './options.js';
 import { Session, type SessionOwner, type SessionPeer } from './session.js';
 import { channels, publish } from '../diagnostics.js';
 import { ResumeState } from '../connection/resume.js';
+import { runAuthenticate, sameIdentity, type AuthFailureInfo, type AuthInfo, type AuthOutcome, type Identity } from './auth.js';
 
 /** What a peer needs from its server (narrow port). */
 export interface PeerHost extends SessionOwner {
@@ -59,6 +61,8 @@ export interface PeerHost extends SessionOwner {
   sessionResumed(peer: ServerPeer, session: Session): void;
   sessionOpened(peer: ServerPeer, session: Session): void;
   peerClosed(peer: ServerPeer, reason: CloseReason): void;
+  /** Credentials were not accepted (docs/spec/0013): the server's 'authFailure' event. */
+  authFailed(info: AuthFailureInfo): void;
 }
 
 /** A ping-rate policy and the heartbeat interval it was made for (shared by many peers). */
@@ -68,6 +72,11 @@ export interface PingRule {
 }
 
 const SESSION_ID_BYTES = 16;
+/**
+ * The whole CLOSE message a refused client gets (docs/spec/0013 §Refusal): nothing about why —
+ * expired, unknown, malformed — that would help someone guessing tokens.
+ */
+export const UNAUTHORIZED_MESSAGE = 'unauthorized';
 /** GOAWAY too-many-pings asks the client to stay away this many heartbeat intervals (spec 0003). */
 const TOO_MANY_PINGS_RETRY_INTERVALS = 2;
 
@@ -84,6 +93,8 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
   lastPingAtMs = 0;
   /** @internal PingRateState */
   pingStrikes = NO_PING_YET;
+  /** Set while the `authenticate` hook runs for this connection's HELLO (WELCOME not sent yet). */
+  private pendingAuth: AuthInfo | undefined = undefined;
 
   constructor(transport: Transport, host: PeerHost, socketOptions?: AppliedSocketOptions) {
     this.host = host;
@@ -94,6 +105,11 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
 
   handshakeFrame(frame: Frame): void {
     const conn = this.connection;
+    if (this.pendingAuth !== undefined) {
+      // PROTOCOL.md §8.1: the client sends nothing after HELLO until WELCOME.
+      conn.refuse('protocol-error', `unexpected ${frame.type.toUpperCase()} before WELCOME`);
+      return;
+    }
     if (frame.type !== 'hello') {
       const message = `expected HELLO, got ${frame.type.toUpperCase()}`;
       conn.refuse('protocol-error', message);
@@ -104,6 +120,38 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
       conn.refuse('unsupported-version', message);
       return;
     }
+    const hook = this.host.options.authenticate;
+    if (hook === undefined) {
+      this.welcome(frame, undefined);
+      return;
+    }
+    const info = this.authInfo();
+    this.pendingAuth = info;
+    runAuthenticate(hook, frame.token, info, (outcome) => this.authenticated(frame, info, outcome));
+  }
+
+  private authInfo(): AuthInfo {
+    const transport = this.connection.transport;
+    return { remoteAddress: transport.remoteAddress, remotePort: transport.remotePort, transport: transport.kind };
+  }
+
+  /** The hook answered (maybe after the handshake timeout closed the connection, or the server did). */
+  private authenticated(hello: HelloFrame, info: AuthInfo, outcome: AuthOutcome): void {
+    const conn = this.connection;
+    // Too late: pendingAuth stays set, so closed() can tell a timeout from the rest.
+    if (conn.state !== 'handshake') return;
+    this.pendingAuth = undefined;
+    if (outcome.ok) {
+      this.welcome(hello, outcome.identity);
+      return;
+    }
+    conn.closeWith('auth-failed', UNAUTHORIZED_MESSAGE, { code: 'local-close', message: `unauthorized: ${outcome.message}`, initiator: 'local', detectedBy: 'application' });
+    this.host.authFailed({ ...info, code: outcome.code, message: outcome.message, ...(outcome.error !== undefined ? { error: outcome.error } : {}) });
+  }
+
+  /** HELLO accepted (authenticated as `identity`, if the server authenticates): WELCOME, and the session opens or resumes. */
+  private welcome(frame: HelloFrame, identity: Identity | undefined): void {
+    const conn = this.connection;
     const negotiated = negotiateHeartbeat(
       { intervalMs: frame.heartbeatIntervalMs, timeoutMs: frame.heartbeatTimeoutMs },
       this.host.bounds,
@@ -112,7 +160,13 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
     // Resume (docs/spec/0006-resume.md): the client names its session and the last DATA it got.
     const resumeId = frame.resumeSessionId ? Buffer.from(frame.resumeSessionId).toString('hex') : undefined;
     const peerLastSeq = frame.resumeLastSeq ?? 0;
-    const existing = resumeId === undefined ? undefined : this.host.resumableSession(resumeId);
+    let existing = resumeId === undefined ? undefined : this.host.resumableSession(resumeId);
+    if (existing !== undefined && !sameIdentity(existing.identity, identity)) {
+      // Spec 0013 §Resume: another identity's session is answered as one we do not hold (a
+      // new session, resumed = 00); the session itself, and its transport if any, stay as they are.
+      this.host.authFailed({ ...this.authInfo(), code: 'resume-refused', message: `resume of session ${existing.id} refused: it belongs to another identity`, ...(identity ? { identity } : {}) });
+      existing = undefined;
+    }
     const resuming = existing?.resume !== undefined && peerLastSeq <= existing.resume.sentSeq;
     const resumable = options.resumeWindow > 0 && (resuming || frame.resumable === true);
     const resume = resuming
@@ -155,7 +209,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
     if (resuming) {
       this.session = existing!;
       this.host.sessionResumed(this, existing!);
-      existing!.attach(this);
+      existing!.attach(this, identity);
       // The client has everything up to peerLastSeq: send the rest again, with their seqs.
       conn.replayAfter(peerLastSeq);
       return;
@@ -165,6 +219,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
       heartbeatIntervalMs: negotiated.intervalMs,
       heartbeatTimeoutMs: negotiated.timeoutMs,
       resume,
+      identity,
     });
     this.host.sessionOpened(this, this.session);
   }
@@ -228,6 +283,11 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
   retired = false;
 
   closed(reason: CloseReason): void {
+    const pendingAuth = this.pendingAuth;
+    if (pendingAuth !== undefined && reason.code === 'handshake-timeout') {
+      const message = `authenticate did not answer within the handshake timeout (${this.host.options.handshakeTimeout} ms)`;
+      this.host.authFailed({ ...pendingAuth, code: 'timeout', message });
+    }
     if (this.retired) return;
     this.host.peerClosed(this, reason);
   }

@@ -15,7 +15,8 @@
  * 'listening'; 'draining' once, when drain() starts; 'error' (Error) for listener errors after
  * listen() resolved; 'warning' (string) once per distinct socket-tuning setting that could not
  * be applied exactly; 'clientError' (ClientErrorInfo) for a connection that failed before it
- * became a lifeline connection (TLS handshake, WebSocket upgrade).
+ * became a lifeline connection (TLS handshake, WebSocket upgrade); 'authFailure'
+ * (AuthFailureInfo) for credentials the `authenticate` hook did not accept (docs/spec/0013).
  */
 import type http from 'node:http';
 import type https from 'node:https';
@@ -43,6 +44,7 @@ import { ServerTuning } from './server-tuning.js';
 import { SharedRules } from './shared-rules.js';
 import { Drain } from './drain.js';
 import { ConnectionCounts, type ServerStats } from './server-stats.js';
+import type { AuthFailureInfo } from './auth.js';
 
 export type { ServerStats } from './server-stats.js';
 
@@ -59,6 +61,8 @@ export interface LifelineServer {
   on(event: 'clientError', listener: (info: ClientErrorInfo) => void): this;
   /** Our own event loop stalled this long; peers were not blamed for it (at most once a second). */
   on(event: 'stall', listener: (lateByMs: number) => void): this;
+  /** Credentials not accepted, or a resume of another identity's session refused: why, never on the wire (spec 0013). */
+  on(event: 'authFailure', listener: (info: AuthFailureInfo) => void): this;
   once(event: 'session', listener: (session: Session) => void): this;
   once(event: 'sessionClose', listener: (session: Session, reason: CloseReason) => void): this;
 }
@@ -376,6 +380,11 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
       old.connection.destroy({ code: 'remote-close', message: 'replaced by a resumed connection', initiator: 'peer', detectedBy: 'peer' });
     }
     this.emit('sessionResume', session);
+  }
+
+  authFailed(info: AuthFailureInfo): void {
+    if (this.listenerCount('authFailure') > 0) this.emit('authFailure', info);
+    publish(channels.serverAuthFailure, () => ({ server: this, ...info }));
   }
 
   closeDetached(session: Session, message: string): void {

@@ -15,6 +15,7 @@ import { LifelineError } from '../errors.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { toPayload } from '../connection/payload.js';
 import { loadNetKeepalive, readSocketOptions, type AppliedSocketOptions, type KernelSocketOptions } from '../transport/socket-tuning.js';
+import type { Identity } from './auth.js';
 
 export interface SessionInfo {
   id: string;
@@ -22,6 +23,8 @@ export interface SessionInfo {
   heartbeatTimeoutMs: number;
   /** Present for resumable sessions: sequence numbers and the replay buffer. */
   resume: ResumeState | undefined;
+  /** What the server's `authenticate` answered; undefined without one. */
+  identity: Identity | undefined;
 }
 
 /**
@@ -70,6 +73,12 @@ export class Session extends EventEmitter {
   state: SessionState = 'open';
   /** @internal */
   readonly resume: ResumeState | undefined;
+  /**
+   * Who the client authenticated as (the server's `authenticate` option; docs/spec/0013): the
+   * hook's answer at the latest handshake — a resume may bring a fresher object (a new token's
+   * expiry), never another `id`. Undefined on a server without `authenticate`.
+   */
+  identity: Identity | undefined;
   /** The owner of the current connection (changes when a resumable session resumes). */
   private peer: SessionPeer;
 
@@ -85,6 +94,7 @@ export class Session extends EventEmitter {
     this.heartbeatInterval = info.heartbeatIntervalMs;
     this.heartbeatTimeout = info.heartbeatTimeoutMs;
     this.resume = info.resume;
+    this.identity = info.identity;
   }
 
   /** Kernel socket options really in force (keepalive, TCP_USER_TIMEOUT) and what could not be applied. */
@@ -117,9 +127,10 @@ export class Session extends EventEmitter {
     this.emit('disconnect', reason);
   }
 
-  /** @internal the client resumed on a new transport, owned by `peer`. */
-  attach(peer: SessionPeer): void {
+  /** @internal the client resumed on a new transport, owned by `peer`, authenticated as `identity` (same id). */
+  attach(peer: SessionPeer, identity: Identity | undefined): void {
     this.peer = peer;
+    this.identity = identity;
     this.state = 'open';
     this.emit('resume');
   }

@@ -111,6 +111,8 @@ const VECTORS: Array<{ name: string; frame: Frame; hex: string }> = [
     hex: '040800e8070003623a31',
   },
   { name: 'CLOSE normal "bye"', frame: { type: 'close', code: 'normal', message: 'bye' }, hex: '0505000362796' + '5' },
+  // docs/spec/0013-identity.md §Refusal: every refused token gets exactly these bytes.
+  { name: 'CLOSE auth-failed "unauthorized"', frame: { type: 'close', code: 'auth-failed', message: 'unauthorized' }, hex: '050e070c756e617574686f72697a6564' },
 ];
 
 test('encodeFrame - produces the byte-exact test vectors', () => {
