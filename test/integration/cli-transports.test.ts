@@ -1,5 +1,5 @@
 /**
- * Integration: the CLI over TLS and WebSocket. A `lifeline server --tls-cert --tls-key
+ * Integration: the CLI over TLS, WebSocket and UDP. A `lifeline server --tls-cert --tls-key
  * --ws-port` process serves library clients over tls:// and wss:// (and reports a client that
  * does not trust it); a `lifeline client --connect ws://…` / `wss://…` process opens a session
  * on an in-process server. Certificates are made at test time (fixtures/certs.ts).
@@ -8,6 +8,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect, createServer, type Client, type CloseReason, type OpenInfo } from '../../src/index.js';
@@ -128,4 +131,34 @@ test('lifeline client --connect wss:// with --ca, and with --insecure (warned ab
   const untrusted = spawnCli(t, ['client', '--connect', target, '--log', 'json', '--stay']);
   assert.equal(await untrusted.exited, 1);
   assert.ok(!untrusted.lines.some((l) => l.event === 'open'));
+});
+
+test('lifeline server --udp-port --udp-secret-file and lifeline client --connect udp://: a session over UDP both ways', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeline-udp-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const secretFile = join(dir, 'secret');
+  writeFileSync(secretFile, `${randomBytes(32).toString('hex')}\n`);
+  const server = spawnCli(t, ['server', '--port', '0', '--host', '127.0.0.1', '--log', 'json', '--echo', '--udp-port', '0', '--udp-secret-file', secretFile]);
+  const [, udp] = await server.waitFor('listening', (l) => l.event === 'listening', 2);
+  assert.equal(udp!.transport, 'udp');
+  assert.equal(udp!.url, `udp://127.0.0.1:${udp!.port}`);
+  // A library client, and the CLI client, over udp://.
+  const client = connect({ servers: [udp!.url as string], reconnect: false });
+  t.after(() => client.close());
+  await nextEvent<[OpenInfo]>(client, 'open', 5000);
+  const echoed = nextEvent<[Buffer]>(client, 'message', 5000);
+  client.send('hello over udp');
+  assert.equal((await echoed)[0].toString('utf8'), 'hello over udp');
+  const cli = spawnCli(t, ['client', '--connect', udp!.url as string, '--log', 'json', '--stay']);
+  const [open] = await cli.waitFor('open', (l) => l.event === 'open');
+  assert.equal(open!.resumed, false);
+  await server.waitFor('session-open', (l) => l.event === 'session-open', 2);
+  // The secret file's content never reaches the log.
+  assert.ok(!server.raw.some((line) => line.includes(readFileSync(secretFile, 'utf8').trim())));
+});
+
+test('lifeline server --udp-secret-file without --udp-port is refused by name', async (t) => {
+  const cli = spawnCli(t, ['server', '--port', '0', '--udp-secret-file', '/nonexistent']);
+  assert.notEqual(await cli.exited, 0);
+  assert.ok(cli.raw.some((line) => line.includes('--udp-secret-file applies to the UDP listener: add --udp-port')), cli.raw.join('\n'));
 });
