@@ -111,7 +111,7 @@ function startConnection(socket: dgram.Socket, address: string, port: number, se
       if (err instanceof MalformedDatagramError) return;
       throw err;
     }
-    const header = transport.header;
+    const header = transport.header();
     switch (packet.kind) {
       case 'retry':
         if (header.kind !== 'initial' || retried || !equal(packet.nonce, nonce)) return;
@@ -142,7 +142,7 @@ function startConnection(socket: dgram.Socket, address: string, port: number, se
   const onSocketError = (err: Error & { code?: string }): void => {
     // ICMP port unreachable is unauthenticated: it may end a dial that got no answer yet (nothing
     // listens there, as TCP's ECONNREFUSED), never an accepted connection.
-    if (err.code === 'ECONNREFUSED' && transport.header.kind === 'initial') {
+    if (err.code === 'ECONNREFUSED' && transport.header().kind === 'initial') {
       transport.fail(new LifelineError('LL_ERR_UDP_UNREACHABLE', `nothing listens on udp://${address}:${port} (ICMP port unreachable)`, { cause: err }));
     }
   };

@@ -263,7 +263,7 @@ export class UdpListener implements Listener {
       }
     }
     if (packet.pn > session.largestPn) session.largestPn = packet.pn;
-    if (session.transport.header.kind === 'accept') session.transport.setHeader({ kind: 'short', cid: undefined });
+    if (session.transport.header().kind === 'accept') session.transport.setHeader({ kind: 'short', cid: undefined });
     session.transport.receive(packet, size);
   }
 

@@ -77,6 +77,11 @@ class FrameCursor {
   }
 }
 
+/** Where InboundGate hands whole frames. */
+export interface GateSink {
+  up(bytes: Uint8Array): void;
+}
+
 export interface SplitSink {
   stream(bytes: Uint8Array): void;
   side(bytes: Uint8Array): void;
@@ -164,8 +169,8 @@ export class InboundGate {
   }
 
   /** The deliverable prefix of held + bytes: everything up to the last complete frame. */
-  accept(bytes: Uint8Array, deliver: (bytes: Uint8Array) => void): void {
-    if (this.passThrough) return deliver(bytes);
+  accept(bytes: Uint8Array, sink: GateSink): void {
+    if (this.passThrough) return sink.up(bytes);
     const c = this.cursor;
     let lastBoundary = -1; // index in `bytes` just after the last complete frame
     let i = 0;
@@ -187,7 +192,7 @@ export class InboundGate {
         if (body === -2 || (body >= 0 && c.frameSize(body) > this.maxFrameSize)) {
           // The decoder rejects this frame (LL_ERR_FRAME_TOO_LARGE / malformed): let it see it now.
           this.passThrough = true;
-          this.flush(bytes, deliver);
+          this.flush(bytes, sink);
           return;
         }
         if (body === 0) {
@@ -217,7 +222,7 @@ export class InboundGate {
       }
       // 0x00 or a reserved compact byte: the decoder's error, at once.
       this.passThrough = true;
-      this.flush(bytes, deliver);
+      this.flush(bytes, sink);
       return;
     }
     if (lastBoundary < 0) {
@@ -230,7 +235,7 @@ export class InboundGate {
     this.heldBytes = 0;
     if (lastBoundary < n) this.hold(bytes.subarray(lastBoundary));
     this.started = true;
-    deliver(out);
+    sink.up(out);
   }
 
   private hold(bytes: Uint8Array): void {
@@ -239,11 +244,11 @@ export class InboundGate {
     this.heldBytes += bytes.length;
   }
 
-  private flush(bytes: Uint8Array, deliver: (bytes: Uint8Array) => void): void {
+  private flush(bytes: Uint8Array, sink: GateSink): void {
     const out = this.heldBytes > 0 ? concatBytes([...this.held, bytes]) : bytes;
     this.held = [];
     this.heldBytes = 0;
     this.started = true;
-    deliver(out);
+    sink.up(out);
   }
 }

@@ -20,7 +20,7 @@
 import type { Cancel, Clock } from '../../time/clock.js';
 import type { Transport, TransportCloseCause, TransportHandlers } from '../types.js';
 import { ReliableChannel, type ChannelOptions, type ChannelPort } from './channel.js';
-import { InboundGate, OutboundSplitter } from './frame-scanner.js';
+import { InboundGate, OutboundSplitter, type GateSink, type SplitSink } from './frame-scanner.js';
 import type { NumberedPacket, PacketHeader } from './packet.js';
 
 /** A graceful end() waits this long for the peer's end of stream (as tcp / ws: shared-read.ts). */
@@ -42,9 +42,7 @@ export interface UdpTransportOptions {
   channel?: Partial<ChannelOptions>;
 }
 
-const PING_IDS = 32;
-
-export class UdpTransport implements Transport {
+export class UdpTransport implements Transport, ChannelPort, SplitSink, GateSink {
   readonly kind = 'udp';
   /** Datagram counts and events of this connection (the server aggregates them). */
   readonly udpStats = { migrations: 0, rttSamplesFromHeartbeat: 0 };
@@ -54,15 +52,18 @@ export class UdpTransport implements Transport {
   private headerState: PacketHeader;
   private readonly splitter = new OutboundSplitter();
   private readonly gate: InboundGate;
-  private readonly clock: Clock;
+  /** @internal the channel's clock */
+  readonly clock: Clock;
   private handlers: TransportHandlers | undefined;
   /** Chunks that arrived before setHandlers (the server hands the transport over first). */
   private early: Uint8Array[] | undefined = [];
-  private readonly pingSentAt = new Float64Array(PING_IDS).fill(NaN);
+  /** The last PING we carried (id, time): its PONG is an RTT sample for the channel. */
+  private pingId = -1;
+  private pingSentAt = 0;
   private ended = false;
   private weEndedFirst = true;
-  private peerEnded = false;
-  private endAcknowledged = false;
+  private peerEndSeen = false;
+  private endAcked = false;
   private closed = false;
   private closeCause: TransportCloseCause | undefined;
   private endTimer: Cancel | undefined;
@@ -93,9 +94,6 @@ export class UdpTransport implements Transport {
   get reliable(): ReliableChannel {
     return this.channel;
   }
-  get header(): PacketHeader {
-    return this.headerState;
-  }
   get isClosed(): boolean {
     return this.closed;
   }
@@ -111,7 +109,7 @@ export class UdpTransport implements Transport {
   write(bytes: Uint8Array): boolean {
     if (this.ended || this.closed) return false;
     if (this.beforeAccept) this.beforeAccept.push(bytes);
-    this.splitter.write(bytes, this.sink);
+    this.splitter.write(bytes, this);
     return this.channel.bufferedBytes <= this.channel.options.highWaterBytes;
   }
 
@@ -126,7 +124,7 @@ export class UdpTransport implements Transport {
   end(): void {
     if (this.ended || this.closed) return;
     this.ended = true;
-    this.weEndedFirst = !this.peerEnded;
+    this.weEndedFirst = !this.peerEndSeen;
     this.channel.end();
     this.armEndTimer();
   }
@@ -169,7 +167,7 @@ export class UdpTransport implements Transport {
     this.channel = this.makeChannel();
     old.abandon();
     this.channel.sampleRtt(rttSampleMs);
-    for (const bytes of this.beforeAccept ?? []) this.splitter.write(bytes, this.sink);
+    for (const bytes of this.beforeAccept ?? []) this.splitter.write(bytes, this);
     if (this.ended) this.channel.end();
   }
 
@@ -179,39 +177,72 @@ export class UdpTransport implements Transport {
   }
 
   private makeChannel(): ReliableChannel {
-    const port: ChannelPort = {
-      clock: this.clock,
-      header: () => this.headerState,
-      sendDatagram: (datagram) => {
-        this.bytesWritten += datagram.length;
-        this.path.send(datagram);
-      },
-      deliver: (bytes) => this.gate.accept(bytes, this.up),
-      deliverSide: (bytes) => this.onSide(bytes),
-      drain: () => this.handlers?.onDrain(),
-      peerEnded: () => this.onPeerEnded(),
-      endAcknowledged: () => {
-        this.endAcknowledged = true;
-        if (this.peerEnded) this.finishGracefully();
-      },
-    };
-    return new ReliableChannel(port, this.options.channel);
+    // The transport is its channel's port and its splitter's sink itself: no closures per connection.
+    return new ReliableChannel(this, this.options.channel);
   }
 
-  private readonly sink = {
-    stream: (bytes: Uint8Array) => void this.channel.write(bytes),
-    side: (bytes: Uint8Array) => {
-      const b = bytes[0]!;
-      if (b >= 0x40 && b < 0x60) this.pingSentAt[b & 0x1f] = this.clock.now();
-      this.channel.writeSide(bytes);
-    },
-  };
+  // ---- ChannelPort (@internal: called by the channel) -------------------------------------------
 
-  private readonly up = (bytes: Uint8Array): void => {
+  /** @internal the header of the next datagram (handshake state) */
+  header(): PacketHeader {
+    return this.headerState;
+  }
+
+  /** @internal */
+  sendDatagram(datagram: Uint8Array): void {
+    this.bytesWritten += datagram.length;
+    this.path.send(datagram);
+  }
+
+  /** @internal in-order stream bytes: whole frames only go up (InboundGate). */
+  deliver(bytes: Uint8Array): void {
+    this.gate.accept(bytes, this);
+  }
+
+  /** @internal */
+  deliverSide(bytes: Uint8Array): void {
+    this.onSide(bytes);
+  }
+
+  /** @internal */
+  drain(): void {
+    this.handlers?.onDrain();
+  }
+
+  /** @internal */
+  peerEnded(): void {
+    this.onPeerEnded();
+  }
+
+  /** @internal */
+  endAcknowledged(): void {
+    this.endAcked = true;
+    if (this.peerEndSeen) this.finishGracefully();
+  }
+
+  // ---- SplitSink / GateSink (@internal) ----------------------------------------------------------
+
+  /** @internal stream bytes from the splitter */
+  stream(bytes: Uint8Array): void {
+    this.channel.write(bytes);
+  }
+
+  /** @internal a compact frame from the splitter: the side path (a PING is timed for the RTT) */
+  side(bytes: Uint8Array): void {
+    const b = bytes[0]!;
+    if (b >= 0x40 && b < 0x60) {
+      this.pingId = b & 0x1f;
+      this.pingSentAt = this.clock.now();
+    }
+    this.channel.writeSide(bytes);
+  }
+
+  /** @internal whole frames (or a side chunk) for the decoder */
+  up(bytes: Uint8Array): void {
     if (this.closed) return;
     if (this.early) this.early.push(bytes);
     else this.handlers?.onData(bytes);
-  };
+  }
 
   private onSide(bytes: Uint8Array): void {
     // Before the first frame (HELLO / WELCOME) a beat would reach a peer still in its handshake.
@@ -221,11 +252,11 @@ export class UdpTransport implements Transport {
     for (let i = 0; i < bytes.length; i++) {
       const b = bytes[i]!;
       if (b >= 0x80) {
-        const sentAt = this.pingSentAt[b & 0x1f]!;
-        if (!Number.isNaN(sentAt)) {
-          this.pingSentAt[b & 0x1f] = NaN;
+        // The PONG echoing our last PING's id (PingLog's rule: one outstanding PING at a time).
+        if ((b & 0x1f) === this.pingId) {
+          this.pingId = -1;
           this.udpStats.rttSamplesFromHeartbeat++;
-          this.channel.sampleRtt(this.clock.now() - sentAt);
+          this.channel.sampleRtt(this.clock.now() - this.pingSentAt);
         }
         i++; // the load byte
       }
@@ -234,7 +265,7 @@ export class UdpTransport implements Transport {
   }
 
   private onPeerEnded(): void {
-    this.peerEnded = true;
+    this.peerEndSeen = true;
     // allowHalfOpen = false, as Node's sockets: the peer's end ends ours.
     if (!this.ended) {
       this.ended = true;
@@ -242,7 +273,7 @@ export class UdpTransport implements Transport {
       this.channel.end();
       this.armEndTimer();
     }
-    if (this.endAcknowledged) this.finishGracefully();
+    if (this.endAcked) this.finishGracefully();
   }
 
   private finishGracefully(): void {

@@ -67,7 +67,7 @@ test('frame scanner - outbound: bytes inside a long frame are never taken for PI
 function gate(chunks: Uint8Array[], maxFrameSize = 1024 * 1024): Uint8Array[] {
   const g = new InboundGate(maxFrameSize);
   const out: Uint8Array[] = [];
-  for (const c of chunks) g.accept(c, (b) => out.push(b));
+  for (const c of chunks) g.accept(c, { up: (b) => void out.push(b) });
   return out;
 }
 
@@ -132,10 +132,10 @@ test('frame scanner - inbound: what the decoder must refuse passes at once (over
   const data = VECTORS.data;
   const g = new InboundGate(1024);
   const seen: Uint8Array[] = [];
-  g.accept(data.subarray(0, 3), (b) => seen.push(b));
+  g.accept(data.subarray(0, 3), { up: (b) => void seen.push(b) });
   assert.equal(seen.length, 0);
   assert.equal(g.pendingBytes, 3);
-  g.accept(data.subarray(3), (b) => seen.push(b));
+  g.accept(data.subarray(3), { up: (b) => void seen.push(b) });
   assert.deepEqual(Buffer.from(seen[0]!), Buffer.from(data));
   assert.equal(g.pendingBytes, 0);
 });
