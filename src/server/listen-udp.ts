@@ -22,9 +22,10 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../time/clock.js';
 import { decodePacket, encodePacket, MalformedDatagramError, type NumberedPacket } from '../transport/udp/packet.js';
-import { UdpTransport, type UdpPath } from '../transport/udp/udp-transport.js';
+import { UdpTransport } from '../transport/udp/udp-transport.js';
 import type { BindOptions, Listener, ListenerHost } from './listeners.js';
 import { AnswerBudget, UdpTokens } from './udp-tokens.js';
+import { SessionPath } from './udp-session-path.js';
 import { encodeFrame } from '../protocol/encode.js';
 
 /** `listen({ transport: 'udp', udp: { … } })`. */
@@ -59,8 +60,13 @@ export interface UdpListenerStats {
   replaysDropped: number;
   refusedPerAddress: number;
   unknownCid: number;
-  migrations: number;
   tombstoneAnswers: number;
+  /** Sessions moved to a new address (NAT rebinding), new addresses proven by CHALLENGE / RESPONSE, not proven in time. */
+  migrations: number;
+  validations: number;
+  validationsFailed: number;
+  /** Bytes not sent to an address under validation (over 3× what came from it). */
+  bytesHeldForValidation: number;
 }
 
 interface Session {
@@ -68,6 +74,8 @@ interface Session {
   readonly nonceKey: string;
   readonly transport: UdpTransport;
   readonly path: SessionPath;
+  /** The IP whose validated INITIAL made it: counted against maxSessionsPerAddress until it ends. */
+  readonly admittedFrom: string;
   largestPn: number;
 }
 
@@ -90,20 +98,6 @@ function refuse(transport: UdpTransport, message: string): void {
   transport.end();
 }
 
-/** A session's way to its peer: the listener's socket and the peer's current address. */
-class SessionPath implements UdpPath {
-  last: Uint8Array | undefined;
-  constructor(
-    private readonly socket: dgram.Socket,
-    public remoteAddress: string,
-    public remotePort: number,
-  ) {}
-  send(datagram: Uint8Array): void {
-    this.last = datagram;
-    this.socket.send(datagram, this.remotePort, this.remoteAddress);
-  }
-}
-
 export class UdpListener implements Listener {
   readonly transport = 'udp';
   readonly leanSockets = false;
@@ -116,8 +110,11 @@ export class UdpListener implements Listener {
     replaysDropped: 0,
     refusedPerAddress: 0,
     unknownCid: 0,
-    migrations: 0,
     tombstoneAnswers: 0,
+    migrations: 0,
+    validations: 0,
+    validationsFailed: 0,
+    bytesHeldForValidation: 0,
   };
   private socket: dgram.Socket | undefined;
   private readonly sessions = new Map<string, Session>();
@@ -206,7 +203,7 @@ export class UdpListener implements Listener {
     }
     if (packet.kind === 'initial') this.onInitial(packet, msg.length, rinfo);
     else if (packet.kind === 'short') this.onShort(packet, msg.length, rinfo);
-    // RESPONSE: this listener sends no CHALLENGE (spec 0012 As built); dropped.
+    else if (packet.kind === 'response') this.sessions.get(cidKey(packet.cid))?.path.responded(rinfo.address, rinfo.port, packet.data);
   }
 
   private onInitial(packet: NumberedPacket & { kind: 'initial' }, size: number, rinfo: dgram.RemoteInfo): void {
@@ -228,13 +225,13 @@ export class UdpListener implements Listener {
     const count = this.perAddress.get(address) ?? 0;
     const full = count >= this.o.maxSessionsPerAddress;
     const cid = crypto.randomBytes(8);
-    const path = new SessionPath(this.socket!, address, port);
+    const path = new SessionPath(this.socket!, address, port, this.stats);
     const transport = new UdpTransport(path, {
       clock: this.clock,
       maxFrameSize: this.host.maxFrameSize,
       header: { kind: 'accept', nonce: packet.nonce, cid, resetToken: this.tokens.resetToken(cid) },
     });
-    const session: Session = { cid: cidKey(cid), nonceKey, transport, path, largestPn: packet.pn };
+    const session: Session = { cid: cidKey(cid), nonceKey, transport, path, admittedFrom: address, largestPn: packet.pn };
     this.sessions.set(session.cid, session);
     this.nonces.set(nonceKey, session);
     this.perAddress.set(address, count + 1);
@@ -252,16 +249,7 @@ export class UdpListener implements Listener {
     const session = this.sessions.get(cidHex);
     if (!session) return this.onUnknownCid(cidHex, packet.cid!, size, rinfo);
     const path = session.path;
-    if (rinfo.address !== path.remoteAddress || rinfo.port !== path.remotePort) {
-      // RFC 9000 §9.3: only the newest datagram moves the session; an old reordered one does not.
-      if (packet.pn > session.largestPn) {
-        this.moveAddress(path.remoteAddress, rinfo.address);
-        path.remoteAddress = rinfo.address;
-        path.remotePort = rinfo.port;
-        session.transport.migrated();
-        this.stats.migrations++;
-      }
-    }
+    if (path.received(rinfo.address, rinfo.port, size, packet.pn > session.largestPn)) session.transport.migrated();
     if (packet.pn > session.largestPn) session.largestPn = packet.pn;
     if (session.transport.header().kind === 'accept') session.transport.setHeader({ kind: 'short', cid: undefined });
     session.transport.receive(packet, size);
@@ -293,12 +281,6 @@ export class UdpListener implements Listener {
     return true;
   }
 
-  private moveAddress(from: string, to: string): void {
-    if (from === to) return;
-    this.decrementAddress(from);
-    this.perAddress.set(to, (this.perAddress.get(to) ?? 0) + 1);
-  }
-
   private decrementAddress(address: string): void {
     const n = (this.perAddress.get(address) ?? 1) - 1;
     if (n <= 0) this.perAddress.delete(address);
@@ -310,7 +292,8 @@ export class UdpListener implements Listener {
     const now = this.clock.now();
     this.sessions.delete(session.cid);
     this.nonces.set(session.nonceKey, now + this.o.cookieLifetimeMs);
-    this.decrementAddress(session.path.remoteAddress);
+    session.path.close();
+    this.decrementAddress(session.admittedFrom);
     const { last, remoteAddress, remotePort } = session.path;
     this.tombstones.set(session.cid, { last, address: remoteAddress, port: remotePort, answers: 0, untilMs: now + TOMBSTONE_MS });
     if (this.sessions.size === 0 && this.allGone) this.allGone();

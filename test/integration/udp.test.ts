@@ -82,8 +82,37 @@ test('udp - a NAT rebinding mid-transfer keeps the session: no disconnect, nothi
   assert.notEqual(session.remotePort, portBefore, 'the session moved to the new port');
   assert.equal(session.remotePort, transport.clientPath!.localPort);
   assert.equal(listener.stats.migrations, 1);
+  assert.equal(listener.stats.validations, 1, 'the new address answered its CHALLENGE');
   assert.equal(disconnected, false);
   assert.equal(server.sessionCount, 1);
+});
+
+test('udp - a datagram with a stolen connection id from another address gets at most 3× its size, then the session goes back to its client', async (t) => {
+  const { server, port, listener } = await udpServer(t);
+  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
+  const client = udpClient(t, port);
+  await nextEvent(client, 'open', 5000);
+  const [session] = await sessionP;
+  const transport = clientTransport(client);
+  const header = transport.header();
+  assert.equal(header.kind, 'short');
+  const cid = (header as { cid: Uint8Array }).cid;
+  const serverSide = (listener as unknown as { sessions: Map<string, { largestPn: number }> }).sessions.values().next().value!;
+  // An attacker who saw the cid writes one datagram with the newest pn from its own address
+  // (standing in for a victim's spoofed source): the session moves there, unproven.
+  const attacker = await rawPeer(t);
+  const spoof = encodePacket({ kind: 'short', cid, pn: serverSide.largestPn + 1, side: Uint8Array.of(0x41) });
+  await attacker.send(spoof, port);
+  await settle(20);
+  session.send(randomBytes(100_000)); // would flood the new address if nothing held it back
+  const echoed = new Promise<Buffer>((resolve) => client.once('message', resolve));
+  assert.equal((await echoed).length, 100_000, 'the client still got its data');
+  await settle(1200); // past the validation time
+  const toAttacker = attacker.received.reduce((n, m) => n + m.length, 0);
+  assert.ok(toAttacker <= 3 * spoof.length, `${toAttacker} bytes went to the unproven address (3 × ${spoof.length} allowed)`);
+  assert.equal(listener.stats.validations, 0);
+  assert.equal(session.remotePort, transport.clientPath!.localPort, 'the session is back on its client');
+  assert.equal(session.state, 'open');
 });
 
 test('udp - before the handshake no answer is larger than its datagram, one at most, and none past the budget', async (t) => {
