@@ -76,7 +76,7 @@ const rtt = createHistogram();
 const leanKind: Partial<Record<SystemId, LeanProtocolId>> = { raw: 'raw', rawsweep: 'rawsweep', lifeline: 'lifeline', 'lifeline-sl': 'lifeline', 'lifeline-tls': 'lifeline', aedes: 'mqtt', mosquitto: 'mqtt', nats: 'nats' };
 const lean: LeanProtocol | undefined = leanKind[system] ? leanProtocol(leanKind[system], intervalMs) : undefined;
 const openLibrary: OpenLibraryClient | undefined =
-  system === 'ws' || system === 'socketio' || system === 'lifeline-ws' ? await libraryClient(system, intervalMs) : undefined;
+  system === 'ws' || system === 'socketio' || system === 'lifeline-ws' || system === 'lifeline-udp' ? await libraryClient(system, intervalMs) : undefined;
 if (!lean && !openLibrary) throw new Error(`bench generator: unknown system ${system}`);
 
 const leanSockets = new Set<net.Socket>();
@@ -195,7 +195,7 @@ function openLibraryConnection(i: number, open: OpenLibraryClient): void {
     opened = ok;
     settled(i, ok, error);
   };
-  const scheme = 'ws';
+  const scheme = system === 'lifeline-udp' ? 'udp' : 'ws';
   libraryConnections.push(
     open(`${scheme}://${host}:${port}`, sourceFor(i), {
       ready: () => settle(true),

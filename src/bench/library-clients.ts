@@ -10,10 +10,16 @@
  *             (interval T, timeout 3T, followServerPings — browser sessions follow the server's
  *             heartbeat, spec 0011); each server PING is answered and is one round trip. Should
  *             the server not lead, the client PINGs every T and each PONG is the round trip.
+ * - lifeline-udp: lifeline's own UDP dialer and transport (there is no other UDP client), lean
+ *             frames above it: HELLO, then a PING every T, each PONG one round trip (spec 0012).
  */
 import type net from 'node:net';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { encodeFrame, encodePing, encodePong } from '../protocol/encode.js';
+import { dialUdp } from '../client/dial-udp.js';
+import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/frames.js';
+import { parseServer } from '../client/servers.js';
+import type { Transport } from '../transport/types.js';
 
 export interface LibraryHooks {
   ready(): void;
@@ -27,12 +33,13 @@ export interface LibraryConnection {
   bytes(): number | undefined;
 }
 
-export type LibraryClientId = 'ws' | 'socketio' | 'lifeline-ws';
+export type LibraryClientId = 'ws' | 'socketio' | 'lifeline-ws' | 'lifeline-udp';
 
 export type OpenLibraryClient = (url: string, localAddress: string, hooks: LibraryHooks) => LibraryConnection;
 
 export async function libraryClient(id: LibraryClientId, intervalMs: number): Promise<OpenLibraryClient> {
   if (id === 'lifeline-ws') return lifelineWsClient(intervalMs);
+  if (id === 'lifeline-udp') return lifelineUdpClient(intervalMs);
   if (id === 'ws') {
     const { WebSocket } = await import('ws');
     return (url, localAddress, hooks) => {
@@ -109,5 +116,50 @@ async function lifelineWsClient(intervalMs: number): Promise<OpenLibraryClient> 
         return socket ? socket.bytesRead + socket.bytesWritten : undefined;
       },
     };
+  };
+}
+
+/** lifeline over UDP: the library's UDP transport (reliable stream + side path) under lean frames. */
+async function lifelineUdpClient(intervalMs: number): Promise<OpenLibraryClient> {
+  const hello = encodeFrame({ type: 'hello', version: 1, heartbeatIntervalMs: intervalMs, heartbeatTimeoutMs: 3 * intervalMs });
+  const ping = encodePing(1);
+  // localAddress: UDP needs no spread of source addresses (one server socket, no 4-tuple limit).
+  return (url, _localAddress, hooks) => {
+    const decoder = new FrameDecoder();
+    let transport: Transport | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      clearInterval(timer);
+      hooks.closed();
+    };
+    dialUdp(parseServer(url)!, { tls: undefined, maxFrameSize: DEFAULT_MAX_FRAME_SIZE }, {
+      dialed(t) {
+        transport = t;
+        t.setHandlers({
+          onData(chunk) {
+            try {
+              decoder.push(chunk, (frame) => {
+                if (frame.type === 'pong') hooks.roundTrip();
+                else if (frame.type === 'ping') t.write(encodePong(frame.id, 'ok', 0));
+                else if (frame.type === 'welcome') {
+                  hooks.ready();
+                  // Spread the connections' PINGs over the interval, as real clients' jitter does.
+                  setTimeout(() => (timer = setInterval(() => t.write(ping), intervalMs)), Math.random() * intervalMs).unref();
+                } else if (frame.type === 'close') hooks.fail(`server sent CLOSE ${frame.code}: ${frame.message}`);
+              });
+            } catch (err) {
+              hooks.fail(`lifeline decode: ${(err as Error).message}`);
+            }
+          },
+          onDrain() {},
+          onTransportClose: stop,
+        });
+        t.write(hello);
+      },
+      dialFailed(error) {
+        hooks.fail(`lifeline-udp: ${error.message}`);
+      },
+    });
+    return { bytes: () => (transport ? (transport.bytesRead ?? 0) + (transport.bytesWritten ?? 0) : undefined) };
   };
 }

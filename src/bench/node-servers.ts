@@ -61,8 +61,8 @@ export interface StartedNodeServer {
   close(): Promise<void>;
 }
 
-export type NodeSystemId = Extract<SystemId, 'raw' | 'rawsweep' | 'lifeline' | 'lifeline-sl' | 'lifeline-ws' | 'lifeline-tls' | 'ws' | 'socketio' | 'aedes'>;
-export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'rawsweep', 'lifeline', 'lifeline-sl', 'lifeline-ws', 'lifeline-tls', 'ws', 'socketio', 'aedes'];
+export type NodeSystemId = Extract<SystemId, 'raw' | 'rawsweep' | 'lifeline' | 'lifeline-sl' | 'lifeline-ws' | 'lifeline-tls' | 'lifeline-udp' | 'ws' | 'socketio' | 'aedes'>;
+export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'rawsweep', 'lifeline', 'lifeline-sl', 'lifeline-ws', 'lifeline-tls', 'lifeline-udp', 'ws', 'socketio', 'aedes'];
 
 export function isNodeSystem(id: SystemId): id is NodeSystemId {
   return (NODE_SYSTEMS as readonly string[]).includes(id);
@@ -71,7 +71,7 @@ export function isNodeSystem(id: SystemId): id is NodeSystemId {
 /** Why a Node system cannot run here (its optional peer is missing), or undefined. */
 export async function nodeSystemUnavailable(id: NodeSystemId): Promise<string | undefined> {
   if (id === 'lifeline-tls') return tlsUnavailable();
-  const peer = { raw: undefined, rawsweep: undefined, lifeline: undefined, 'lifeline-sl': undefined, 'lifeline-ws': undefined, 'lifeline-tls': undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
+  const peer = { raw: undefined, rawsweep: undefined, lifeline: undefined, 'lifeline-sl': undefined, 'lifeline-ws': undefined, 'lifeline-tls': undefined, 'lifeline-udp': undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
   if (peer === undefined) return undefined;
   try {
     await import(peer);
@@ -96,6 +96,8 @@ export async function startNodeServer(id: NodeSystemId, o: NodeServerOptions): P
       return startLifeline(o, 'server', 'ws');
     case 'lifeline-tls':
       return startLifeline(o, 'client', 'tls');
+    case 'lifeline-udp':
+      return startLifeline(o, 'client', 'udp');
     case 'ws':
       return startWs(o);
     case 'socketio':
@@ -172,7 +174,7 @@ async function startRawSweep(o: NodeServerOptions): Promise<StartedNodeServer> {
   };
 }
 
-async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | 'server', transport: 'tcp' | 'ws' | 'tls' = 'tcp'): Promise<StartedNodeServer> {
+async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | 'server', transport: 'tcp' | 'ws' | 'tls' | 'udp' = 'tcp'): Promise<StartedNodeServer> {
   const server = createLifelineServer({
     heartbeatLeader,
     heartbeatInterval: o.intervalMs,
@@ -184,7 +186,14 @@ async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | '
     ...(transport === 'tls' ? { tls: benchCertificate() } : {}),
   });
   // A cluster worker owns its port (exclusive); generators open thousands of connections at once.
-  const address = await server.listen({ transport, port: o.port, host: o.host, backlog: 4096, exclusive: o.exclusive ?? false });
+  // UDP: every generator connection comes from one loopback address and opens at once, so the
+  // per-address limit and the RETRY budget (spec 0012, built for the internet) are lifted.
+  const udp = { maxSessionsPerAddress: 1_000_000, unvalidatedAnswersPerSecond: 1_000_000 };
+  const address = await server.listen(
+    transport === 'udp'
+      ? { transport, port: o.port, host: o.host, exclusive: o.exclusive ?? false, udp }
+      : { transport, port: o.port, host: o.host, backlog: 4096, exclusive: o.exclusive ?? false },
+  );
   return {
     address: () => address,
     watchDisconnects: (record) => void server.on('sessionClose', record),

@@ -162,9 +162,8 @@ export function renderTargets(result: BenchResult): string | undefined {
   const tables = rows.filter((r) => r.system === 'lifeline' || r.system === 'lifeline-sl').map((ll) => targetTable(result, ll));
   const overWs = rows.find((r) => r.system === 'lifeline-ws');
   if (overWs) tables.push(wsTargetTable(result, overWs));
-  const overTls = rows.find((r) => r.system === 'lifeline-tls');
   const plain = rows.find((r) => r.system === 'lifeline');
-  if (overTls && plain) tables.push(tlsCostLine(overTls, plain));
+  for (const other of rows.filter((r) => r.system === 'lifeline-tls' || r.system === 'lifeline-udp')) if (plain) tables.push(transportCostLine(other, plain));
   if (tables.length === 0) return undefined;
   const out = tables.join('\n\n');
   // The CPU target assumes batching a slot's writes helps; rawsweep is that technique alone.
@@ -201,14 +200,15 @@ function wsTargetTable(result: BenchResult, ll: MeasuredRow): string {
   return `${SYSTEMS[ll.system].label} against issue 14's targets (ratios to ws in this run):\n${renderTable(['target', 'measured', ''], lines)}`;
 }
 
-/** Issue 14: what TLS costs per idle connection against plain TCP, measured in the same run. */
-function tlsCostLine(overTls: MeasuredRow, plain: MeasuredRow): string {
-  const ratio = (key: 'heapPerConnection' | 'rssPerConnection' | 'cpuPerRoundTripMicros') => {
-    const a = overTls.derived[key];
+/** Issue 14: what TLS (or UDP) costs per idle connection against plain TCP, measured in the same run. */
+function transportCostLine(other: MeasuredRow, plain: MeasuredRow): string {
+  const ratio = (key: 'heapPerConnection' | 'rssPerConnection' | 'cpuPerRoundTripMicros' | 'bytesPerRoundTrip') => {
+    const a = other.derived[key];
     const b = plain.derived[key];
     return a === undefined || b === undefined || b === 0 ? dash : `${(a / b).toFixed(2)}×`;
   };
-  return `lifeline over TLS against lifeline over TCP (same run): heap per connection ${ratio('heapPerConnection')}, RSS ${ratio('rssPerConnection')}, CPU per heartbeat ${ratio('cpuPerRoundTripMicros')}.`;
+  const bytes = other.system === 'lifeline-udp' ? `, bytes per heartbeat ${fixed(other.derived.bytesPerRoundTrip, 2)} (UDP payload; TCP ${fixed(plain.derived.bytesPerRoundTrip, 2)})` : '';
+  return `${SYSTEMS[other.system].label} against lifeline over TCP (same run): heap per connection ${ratio('heapPerConnection')}, RSS ${ratio('rssPerConnection')}, CPU per heartbeat ${ratio('cpuPerRoundTripMicros')}${bytes}.`;
 }
 
 function targetTable(result: BenchResult, ll: MeasuredRow): string {

@@ -42,6 +42,12 @@ export const SYSTEMS: Record<SystemId, SystemInfo> = {
     heartbeat: 'as lifeline (client PING after T idle, server PONG; timeout 3T), on a TLS listener (ECDSA P-256 certificate made at run time)',
     detectsDeadClients: true,
   },
+  'lifeline-udp': {
+    id: 'lifeline-udp',
+    label: 'lifeline over UDP',
+    heartbeat: 'as lifeline (client PING after T idle, server PONG; timeout 3T), on a UDP listener: one socket, sessions by connection id, PING / PONG beside the reliable stream (spec 0012)',
+    detectsDeadClients: true,
+  },
   ws: { id: 'ws', label: 'ws (README pattern)', heartbeat: 'server setInterval(T) sweep: ping all, terminate if no pong since the last sweep', detectsDeadClients: true },
   socketio: { id: 'socketio', label: 'socket.io', heartbeat: 'pingInterval T, pingTimeout 2T, websocket transport', detectsDeadClients: true },
   aedes: { id: 'aedes', label: 'MQTT (aedes)', heartbeat: 'keepalive T (whole seconds, ≥ 1 s), PINGREQ/PINGRESP; broker drops after 1.5 × keepalive', detectsDeadClients: true },

@@ -6,7 +6,7 @@
  */
 
 /** Every system the benchmark knows, in table order. `raw` is the floor the ratios divide by. */
-export const SYSTEM_IDS = ['raw', 'rawsweep', 'lifeline', 'lifeline-sl', 'lifeline-ws', 'lifeline-tls', 'ws', 'socketio', 'aedes', 'mosquitto', 'nats'] as const;
+export const SYSTEM_IDS = ['raw', 'rawsweep', 'lifeline', 'lifeline-sl', 'lifeline-ws', 'lifeline-tls', 'lifeline-udp', 'ws', 'socketio', 'aedes', 'mosquitto', 'nats'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 
 export interface BenchConfig {
