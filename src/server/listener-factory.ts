@@ -50,11 +50,11 @@ function wsPath(path: string | undefined): string {
 /** Check `listen({ udp })` by name (a wrong type fails here, not at the first datagram). */
 function udpOptions(o: UdpListenOptions | undefined): UdpListenOptions {
   if (o === undefined) return {};
-  if (typeof o !== 'object' || o === null) throw new InvalidOptionError('listen.udp', 'expects { secret, cookieLifetimeMs, unvalidatedAnswersPerSecond, maxSessionsPerAddress }');
+  if (typeof o !== 'object' || o === null) throw new InvalidOptionError('listen.udp', 'expects { secret, cookieLifetimeMs, unvalidatedAnswersPerSecond, maxSessionsPerAddress, socketBufferBytes }');
   if (o.secret !== undefined && (!(o.secret instanceof Uint8Array) || o.secret.length < 16)) {
     throw new InvalidOptionError('listen.udp.secret', 'must be a Uint8Array of at least 16 bytes');
   }
-  for (const key of ['cookieLifetimeMs', 'unvalidatedAnswersPerSecond', 'maxSessionsPerAddress'] as const) {
+  for (const key of ['cookieLifetimeMs', 'unvalidatedAnswersPerSecond', 'maxSessionsPerAddress', 'socketBufferBytes'] as const) {
     const v = o[key];
     if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v > 0)) {
       throw new InvalidOptionError(`listen.udp.${key}`, `must be a positive integer, got ${String(v)}`);
