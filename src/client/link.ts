@@ -117,6 +117,8 @@ export class Link implements ConnectionOwner, DialOwner {
   /** Adaptive heartbeat: this connection's network key (server + local address), set on connect. */
   networkKey: string | undefined;
   /** Adaptive heartbeat: the interval HELLO proposed, what WELCOME settled, the open idle cycle. */
+  /** The adaptive heartbeat for this link: the client's, except over UDP (spec 0012: it stays off there). */
+  private adaptive: AdaptiveHeartbeat | undefined;
   private proposedIntervalMs = 0;
   private negotiated: NegotiatedHeartbeat | undefined;
   private cycle: IdleCycle | undefined;
@@ -194,6 +196,10 @@ export class Link implements ConnectionOwner, DialOwner {
     if (this.state !== 'connecting') return void transport.destroy();
     const { clock, scheduler, options } = this.deps;
     this.state = 'handshake';
+    // Over UDP a NAT that forgot the mapping kills nothing (the next datagram opens a new one and
+    // the connection id carries the session over, spec 0012): the learner's signal never comes,
+    // and a longer interval would only leave pushes stuck at the NAT. It stays off there.
+    this.adaptive = transport.kind === 'udp' ? undefined : this.deps.adaptive;
     const tunable = transport.tunable;
     const socketOptions = tunable ? applySocketTuning(tunable, options.socketTuning, this.deps.netKeepalive) : UNTUNED;
     const connection = new Connection({
@@ -205,7 +211,7 @@ export class Link implements ConnectionOwner, DialOwner {
       maxBufferedBytes: options.maxQueuedBytes,
       health: () => ({ status: 'ok', load: 0 }),
       // The adaptive heartbeat learns from silence in both directions (outbound refreshes a NAT).
-      trackWriteTimes: this.deps.adaptive !== undefined,
+      trackWriteTimes: this.adaptive !== undefined,
     });
     this.connection = connection;
     this.deps.owner.linkConnected(this, socketOptions);
@@ -219,7 +225,7 @@ export class Link implements ConnectionOwner, DialOwner {
       connection.destroy({ code: 'local-close', message: `cannot send HELLO: the token option failed: ${error.message}`, initiator: 'local', detectedBy: 'application', error });
       return;
     }
-    const adaptive = this.deps.adaptive;
+    const adaptive = this.adaptive;
     if (adaptive) {
       // Before HELLO: a pending death on this key is fed first, so HELLO already proposes the
       // fallen-back interval (spec 0007 §Wiring 7).
@@ -299,7 +305,7 @@ export class Link implements ConnectionOwner, DialOwner {
     const negotiated = { intervalMs: frame.heartbeatIntervalMs, timeoutMs: frame.heartbeatTimeoutMs };
     const resume = this.deps.owner.linkResumeWelcome(this, frame);
     this.negotiated = negotiated;
-    const adaptive = this.deps.adaptive;
+    const adaptive = this.adaptive;
     if (adaptive) adaptive.opened(this.networkKey!);
     // The server leads only if we offered (a WELCOME saying so unasked is ignored: we keep pinging).
     this.serverLeads = frame.serverPings === true && options.followServerPings && !adaptive;
@@ -363,7 +369,7 @@ export class Link implements ConnectionOwner, DialOwner {
   }
 
   pingSent(_id: number, nowMs: number, silentForMs: number): void {
-    if (this.deps.adaptive) this.adaptivePingSent(nowMs, silentForMs);
+    if (this.adaptive) this.adaptivePingSent(nowMs, silentForMs);
     const monitor = this.availability;
     if (!monitor || this.cancelAvailabilityCheck) return;
     this.cancelAvailabilityCheck = this.deps.scheduler.schedule(monitor.pingSent(nowMs), () => {
@@ -405,7 +411,7 @@ export class Link implements ConnectionOwner, DialOwner {
   }
 
   closed(reason: CloseReason): void {
-    const adaptive = this.deps.adaptive;
+    const adaptive = this.adaptive;
     if (adaptive && this.networkKey !== undefined) {
       this.cycleAnsweredByAnyFrame();
       adaptive.linkClosed(this.networkKey, this.cycle?.idleMs, reason.code);
@@ -432,7 +438,7 @@ export class Link implements ConnectionOwner, DialOwner {
   private cycleAnswered(): void {
     const cycle = this.cycle!;
     this.cycle = undefined;
-    const adaptive = this.deps.adaptive!;
+    const adaptive = this.adaptive!;
     const key = this.networkKey!;
     const connection = this.connection;
     const negotiated = this.negotiated;

@@ -267,3 +267,15 @@ test('udp - close() right after send() delivers everything, both ways, and both 
   assert.equal(reason.initiator, 'peer');
   assert.ok(await eventually(() => listener.sessionCount === 0, 3000), 'listener forgot the session');
 });
+
+test("udp - heartbeat: 'adaptive' stays off over UDP: no learner probe is proposed, nothing is learned", async (t) => {
+  const { server, port } = await udpServer(t);
+  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
+  const client = connect({ servers: [`udp://127.0.0.1:${port}`], reconnect: false, heartbeat: 'adaptive', natStore: false });
+  t.after(() => client.close());
+  await nextEvent(client, 'open', 5000);
+  const [session] = await sessionP;
+  // Over TCP the learner would propose its first probe (spec 0007); over UDP HELLO proposes nothing: the server's default.
+  assert.equal(session.heartbeatInterval, 5000);
+  assert.equal(client.adaptiveHeartbeat, undefined, 'no network learned over UDP');
+});
