@@ -279,3 +279,85 @@ test("udp - heartbeat: 'adaptive' stays off over UDP: no learner probe is propos
   assert.equal(session.heartbeatInterval, 5000);
   assert.equal(client.adaptiveHeartbeat, undefined, 'no network learned over UDP');
 });
+
+/** Random, truncated and bit-flipped copies of `seeds` (a fixed LCG: the same run every time). */
+function* mutations(seeds: Uint8Array[], count: number, seed: number): Generator<Uint8Array> {
+  let rng = seed;
+  const next = () => (rng = (rng * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  for (let i = 0; i < count; i++) {
+    const base = seeds[i % seeds.length]!;
+    const roll = next();
+    if (roll < 0.3) yield randomBytes(1 + Math.floor(next() * 1300)); // garbage, some over 1200
+    else if (roll < 0.6) yield base.subarray(0, Math.floor(next() * base.length)); // truncated
+    else {
+      const bytes = Uint8Array.from(base);
+      for (let k = 0; k < 1 + Math.floor(next() * 3); k++) bytes[Math.floor(next() * bytes.length)]! ^= 1 << Math.floor(next() * 8);
+      yield bytes;
+    }
+  }
+}
+
+test('udp - 20,000 garbage, truncated, bit-flipped and forged datagrams from off the path: nothing crashes, no session is made or lost, every answer stays small', async (t) => {
+  const { server, port, listener } = await udpServer(t, { unvalidatedAnswersPerSecond: 100_000 });
+  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
+  // A generous timeout: the flood runs in this same process, and the verdict here is about the datagrams, not the load.
+  const client = udpClient(t, port, { heartbeatInterval: 300, heartbeatTimeout: 5000 });
+  await nextEvent(client, 'open', 5000);
+  const [session] = await sessionP;
+  let closed = false;
+  client.on('close', () => (closed = true));
+  const attacker = await rawPeer(t);
+  // An off-path attacker does not know the live connection id: every kind, with ids of its own.
+  const seeds = [
+    initial(randomBytes(8)),
+    initial(randomBytes(8), randomBytes(20)),
+    encodePacket({ kind: 'short', cid: randomBytes(8), pn: 3, side: Uint8Array.of(0x41) }),
+    encodePacket({ kind: 'short', cid: randomBytes(8), pn: 1, ack: { largestPn: 2, ackDelayMs: 0, cumulative: 1, ranges: [] }, stream: { offset: 0, bytes: randomBytes(40), fin: false } }),
+    encodePacket({ kind: 'response', cid: randomBytes(8), data: randomBytes(8) }),
+    encodePacket({ kind: 'retry', nonce: randomBytes(8), token: randomBytes(20) }),
+    encodePacket({ kind: 'reset', token: randomBytes(8) }),
+  ];
+  let sent = 0;
+  let i = 0;
+  for (const bytes of mutations(seeds, 20_000, 12345)) {
+    await attacker.send(bytes, port);
+    sent += bytes.length;
+    if (++i % 500 === 0) await settle(5); // bounded rate: stay within the socket buffers
+  }
+  await settle(300);
+  const received = attacker.received.reduce((n, m) => n + m.length, 0);
+  assert.ok(received <= sent, `answers ${received} B to ${sent} B sent`);
+  for (const m of attacker.received) assert.ok(m.length <= 1200);
+  assert.equal(listener.sessionCount, 1, 'no datagram made a session');
+  assert.equal(closed, false, 'the live session survived');
+  assert.equal(session.state, 'open');
+  const echoed = nextEvent<[Buffer]>(client, 'message', 5000);
+  session.send('still here');
+  assert.equal((await echoed)[0].toString(), 'still here');
+  assert.ok(listener.stats.malformed > 1000, `malformed counted: ${listener.stats.malformed}`);
+});
+
+test('udp - mutated datagrams carrying the live connection id (an on-path attacker): the server does not crash, the session ends with a reason or lives, new clients are served', async (t) => {
+  const { server, port, listener } = await udpServer(t);
+  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
+  const client = udpClient(t, port);
+  await nextEvent(client, 'open', 5000);
+  const [session] = await sessionP;
+  const reasons: string[] = [];
+  session.on('close', (r: CloseReason) => reasons.push(r.code));
+  const cid = (clientTransport(client).header() as { cid: Uint8Array }).cid;
+  const attacker = await rawPeer(t);
+  const seeds = [
+    encodePacket({ kind: 'short', cid, pn: 2, side: Uint8Array.of(0x41) }),
+    encodePacket({ kind: 'short', cid, pn: 1, ack: { largestPn: 2, ackDelayMs: 0, cumulative: 1, ranges: [] }, stream: { offset: 500, bytes: randomBytes(40), fin: false } }),
+    encodePacket({ kind: 'response', cid, data: randomBytes(8) }),
+  ];
+  for (const bytes of mutations(seeds, 2000, 777)) await attacker.send(bytes, port);
+  await settle(TIMEOUT_MS + 1500);
+  // UDP has no authentication (spec 0012 §Rationale: plain TCP's threat model): an on-path
+  // attacker can end a session, as a forged RST can. What must hold: a reason, and service.
+  if (session.state === 'closed') assert.ok(reasons.length === 1 && /protocol-error|heartbeat-timeout|too-many-pings/.test(reasons[0]!), reasons.join());
+  const other = udpClient(t, port);
+  await nextEvent(other, 'open', 5000);
+  assert.ok(listener.sessionCount >= 1);
+});
