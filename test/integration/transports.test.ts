@@ -88,6 +88,43 @@ function collect(emitter: Client | Session, into: string[]): void {
   emitter.on('message', (b: Buffer) => into.push(b.toString()));
 }
 
+/**
+ * Open a resumable client through `target`, exchange a message each way, `cut` the path (it
+ * resolves with the next 'open'), send one each way into the cut and one after the resume:
+ * the session must be the same, and nothing lost or doubled.
+ */
+async function cutAndResume(
+  t: TestContext,
+  server: LifelineServer,
+  target: string,
+  extra: Parameters<typeof connect>[0],
+  cut: (client: Client, reopened: Promise<[OpenInfo]>) => Promise<[OpenInfo]>,
+): Promise<void> {
+  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
+  const client = dial(t, target, { reconnect: { initialDelay: 20 }, ...extra });
+  await nextEvent(client, 'open', 5000);
+  const [session] = await sessionP;
+  const atServer: string[] = [];
+  const atClient: string[] = [];
+  collect(session, atServer);
+  collect(client, atClient);
+  client.send('c1');
+  session.send('s1');
+  assert.ok(await eventually(() => atServer.length === 1 && atClient.length === 1, 3000));
+  const reopenedP = cut(client, nextEvent<[OpenInfo]>(client, 'open', 10_000));
+  client.send('c2'); // into the cut: the resume must replay them
+  session.send('s2');
+  const [info] = await reopenedP;
+  assert.equal(info.resumed, true);
+  assert.equal(info.sessionId, session.id);
+  client.send('c3');
+  session.send('s3');
+  assert.ok(await eventually(() => atServer.length === 3 && atClient.length === 3, 5000), `server ${atServer} client ${atClient}`);
+  assert.deepEqual(atServer, ['c1', 'c2', 'c3']);
+  assert.deepEqual(atClient, ['s1', 's2', 's3']);
+  assert.equal(server.sessionCount, 1);
+}
+
 for (const kind of KINDS) {
   test(`transports (${kind}) - echo both ways: strings, a 512 KiB payload, 200 small messages in order`, async (t) => {
     const { client, session, info } = await openPair(t, kind);
@@ -166,31 +203,11 @@ for (const kind of KINDS) {
     const proxy = new FaultProxy({ host: '127.0.0.1', port });
     t.after(() => proxy.close());
     const { port: proxyPort } = await proxy.listen();
-    const sessionP = nextEvent<[Session]>(server, 'session', 5000);
-    const client = dial(t, url(kind, proxyPort), { reconnect: { initialDelay: 20 }, tcpKeepalive: false, tcpUserTimeout: 0 });
-    await nextEvent(client, 'open', 5000);
-    const [session] = await sessionP;
-    const atServer: string[] = [];
-    const atClient: string[] = [];
-    collect(session, atServer);
-    collect(client, atClient);
-    client.send('c1');
-    session.send('s1');
-    assert.ok(await eventually(() => atServer.length === 1 && atClient.length === 1, 3000));
-    const reopened = nextEvent<[OpenInfo]>(client, 'open', 5000);
-    proxy.setMode('reset');
-    proxy.setMode('forward');
-    client.send('c2');
-    session.send('s2');
-    const [info] = await reopened;
-    assert.equal(info.resumed, true);
-    assert.equal(info.sessionId, session.id);
-    client.send('c3');
-    session.send('s3');
-    assert.ok(await eventually(() => atServer.length === 3 && atClient.length === 3, 5000), `server ${atServer} client ${atClient}`);
-    assert.deepEqual(atServer, ['c1', 'c2', 'c3']);
-    assert.deepEqual(atClient, ['s1', 's2', 's3']);
-    assert.equal(server.sessionCount, 1);
+    await cutAndResume(t, server, url(kind, proxyPort), { tcpKeepalive: false, tcpUserTimeout: 0 }, async (_client, reopened) => {
+      proxy.setMode('reset');
+      proxy.setMode('forward');
+      return reopened;
+    });
   });
 }
 
@@ -199,33 +216,13 @@ test('transports (udp) - after a cut (the path black-holed until the heartbeat g
   const proxy = new UdpFaultProxy({ host: '127.0.0.1', port });
   t.after(() => proxy.close());
   const { port: proxyPort } = await proxy.listen();
-  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
-  const client = dial(t, url('udp', proxyPort), { reconnect: { initialDelay: 20 } });
-  await nextEvent(client, 'open', 5000);
-  const [session] = await sessionP;
-  const atServer: string[] = [];
-  const atClient: string[] = [];
-  collect(session, atServer);
-  collect(client, atClient);
-  client.send('c1');
-  session.send('s1');
-  assert.ok(await eventually(() => atServer.length === 1 && atClient.length === 1, 3000));
-  proxy.blackhole();
-  client.send('c2'); // sent into the hole: the resume must replay them
-  session.send('s2');
-  const [lost] = await nextEvent<[CloseReason]>(client, 'disconnect', INTERVAL_MS + TIMEOUT_MS + SLACK_MS + 2000);
-  assert.equal(lost.code, 'heartbeat-timeout');
-  const reopened = nextEvent<[OpenInfo]>(client, 'open', 5000);
-  proxy.restore();
-  const [info] = await reopened;
-  assert.equal(info.resumed, true);
-  assert.equal(info.sessionId, session.id);
-  client.send('c3');
-  session.send('s3');
-  assert.ok(await eventually(() => atServer.length === 3 && atClient.length === 3, 5000), `server ${atServer} client ${atClient}`);
-  assert.deepEqual(atServer, ['c1', 'c2', 'c3']);
-  assert.deepEqual(atClient, ['s1', 's2', 's3']);
-  assert.equal(server.sessionCount, 1);
+  await cutAndResume(t, server, url('udp', proxyPort), {}, async (client, reopened) => {
+    proxy.blackhole();
+    const [lost] = await nextEvent<[CloseReason]>(client, 'disconnect', INTERVAL_MS + TIMEOUT_MS + SLACK_MS + 2000);
+    assert.equal(lost.code, 'heartbeat-timeout');
+    proxy.restore();
+    return reopened;
+  });
 });
 
 test('transports (udp) - through 5 % loss, 1 % duplication and reordering both ways: 2,000 messages each way, exactly once and in order, and no false death', async (t) => {
