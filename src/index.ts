@@ -10,6 +10,26 @@ export { Session } from './server/session.js';
 export type { Identity, Authenticate, AuthInfo, AuthResult, AuthFailureInfo, AuthFailureCode } from './server/auth.js';
 export { createToken, verifyToken, tokenAuthenticator, TokenError } from './server/token.js';
 export type { CreateTokenOptions, VerifyTokenOptions, TokenIdentity, TokenSecret, TokenErrorReason } from './server/token.js';
+export { Presence } from './presence/presence.js';
+export type { PresenceOptions } from './presence/presence.js';
+export { MemoryPresenceStore } from './presence/memory-store.js';
+export type { MemoryPresenceStoreOptions } from './presence/memory-store.js';
+export { RedisPresenceStore, REDIS_PRESENCE_DEFAULTS } from './presence/redis-store.js';
+export type { RedisPresenceStoreOptions } from './presence/redis-store.js';
+export type {
+  PresenceState,
+  DeviceState,
+  PresenceDevice,
+  PresenceInfo,
+  PresenceChange,
+  SendResult,
+  NodeDelivery,
+  PresenceStore,
+  PresenceNodeStore,
+  PresenceStoreHost,
+  StoredDevice,
+  PresenceSession,
+} from './presence/types.js';
 export { connect, Client } from './client/client.js';
 export type { ClientOptions, ClientToken, ReconnectOptions } from './client/options.js';
 export { CLIENT_DEFAULTS, RECONNECT_DEFAULTS } from './client/options.js';

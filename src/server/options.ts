@@ -13,6 +13,7 @@ import type { HeartbeatLeader } from '../liveness/negotiate.js';
 import type tls from 'node:tls';
 import type { WebSocketServerOptions } from './listen-ws.js';
 import type { Authenticate } from './auth.js';
+import type { PresenceOptions } from '../presence/presence.js';
 import { RECOMMENDED_SOCKET_TUNING, validateSocketTuning, type SocketTuningOptions, type TuningFollows } from '../transport/socket-tuning.js';
 
 export interface ServerOptions extends SocketTuningOptions {
@@ -122,6 +123,12 @@ export interface ServerOptions extends SocketTuningOptions {
    * Default: none (every client is accepted, `session.identity` is undefined).
    */
   authenticate?: Authenticate;
+  /**
+   * Presence and routing by identity (docs/spec/0014-presence.md): `store` (default a
+   * MemoryPresenceStore of this server alone; a RedisPresenceStore shares presence between
+   * nodes) and `nodeId` (default random). Sessions with an identity count as devices.
+   */
+  presence?: PresenceOptions;
   /** Clock (tests inject a FakeClock). Default: the monotonic system clock in whole milliseconds (time/clock.ts wholeMsClock). */
   clock?: Clock;
   // tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on every accepted
@@ -179,7 +186,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning, 'server');
-  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, tls: undefined, authenticate: undefined, websocket: {}, heartbeatLeader: 'auto' as HeartbeatLeader | 'auto', clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
+  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, tls: undefined, authenticate: undefined, presence: {}, websocket: {}, heartbeatLeader: 'auto' as HeartbeatLeader | 'auto', clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
   if (o.detector !== undefined) validateDetectorSpec(o.detector, 'server.detector');
   const rate = (o as { maxAcceptRate?: unknown }).maxAcceptRate;
   if (rate !== undefined) positiveNumber('server.maxAcceptRate', rate);
@@ -219,6 +226,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   if (o.authenticate !== undefined && typeof o.authenticate !== 'function') {
     throw new InvalidOptionError('server.authenticate', 'must be a function (token, info) => identity (or a promise of one)');
   }
+  if (typeof o.presence !== 'object' || o.presence === null) throw new InvalidOptionError('server.presence', 'must be an object ({ store, nodeId })');
   if (o.tls !== undefined && (typeof o.tls !== 'object' || o.tls === null)) throw new InvalidOptionError('server.tls', 'must be node:tls server options ({ key, cert, … })');
   validateWebSocketOptions(o.websocket);
   return o;

@@ -45,6 +45,8 @@ import { SharedRules } from './shared-rules.js';
 import { Drain } from './drain.js';
 import { ConnectionCounts, type ServerStats } from './server-stats.js';
 import type { AuthFailureInfo } from './auth.js';
+import { Presence } from '../presence/presence.js';
+import type { SendResult } from '../presence/types.js';
 
 export type { ServerStats } from './server-stats.js';
 
@@ -94,6 +96,8 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
   private readonly resume: ResumeRegistry;
   private readonly tuning: ServerTuning;
   private readonly rules: SharedRules;
+  /** Who is online, by identity, on this node and the store's others (docs/spec/0014-presence.md). */
+  readonly presence: Presence;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -126,6 +130,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     this.resume = new ResumeRegistry(this.options, this.clock, this.scheduler, { finishSession: (session, reason) => this.finishSession(session, reason) });
     this.tuning = new ServerTuning(this.options, { warn: (message) => this.emit('warning', message) });
     this.rules = new SharedRules(this.options, this);
+    this.presence = new Presence(this.options.presence);
     // Until listen() starts the event-loop sampler (or forever, when the user gave a hook).
     this.healthSource = this.options.health ?? (() => ({ status: 'ok', load: 0 }));
     this.bounds = {
@@ -240,6 +245,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
   /** Once, before the first listener: the optional socket-tuning module and the health sampler. */
   private async prepare(): Promise<void> {
     await this.tuning.load();
+    await this.presence.ready;
     if (!this.options.health && !this.sampler) {
       this.sampler = createEventLoopHealth();
       this.healthSource = this.sampler.health;
@@ -313,6 +319,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     const shutdown: CloseReason = { code: 'server-shutdown', message: 'server shutting down', initiator: 'local', detectedBy: 'application', sinceLastSeenMs: 0 };
     for (const session of [...this.resume.detached()]) this.finishSession(session, shutdown);
     await listenersClosed;
+    await this.presence.close();
     this.scheduler.clear();
     this.sampler?.stop();
     this.sampler = undefined;
@@ -345,6 +352,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
   sessionOpened(peer: ServerPeer, session: Session): void {
     this.liveSessionCount++;
     this.resume.opened(session);
+    this.presence.opened(session);
     // A handshake that was in flight when the drain began completes and is sent away at once:
     // unlike a refusing CLOSE, GOAWAY carries the redirect and retryAfterMs (spec 0003).
     const drain = this.drainState;
@@ -359,8 +367,10 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     if (session) {
       // A resumable session survives the loss of its transport (not a deliberate close) for the
       // resume window, unless the server itself is going away.
-      if (this.resume.detachable(session, reason) && !this.closing && !this.drainState) this.resume.detach(session, reason);
-      else this.finishSession(session, reason);
+      if (this.resume.detachable(session, reason) && !this.closing && !this.drainState) {
+        this.resume.detach(session, reason);
+        this.presence.detached(session, reason.sinceLastSeenMs);
+      } else this.finishSession(session, reason);
     }
     if (this.drainState && this.peers.size === 0) this.drainState.finished();
   }
@@ -372,6 +382,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
 
   sessionResumed(peer: ServerPeer, session: Session): void {
     this.resume.forgetDetached(session);
+    this.presence.resumed(session);
     // The client came back before we noticed its old transport died (half-open): retire it.
     const old = session.state === 'open' ? session.currentPeer : undefined;
     if (old instanceof ServerPeer && old !== peer && this.peers.delete(old)) {
@@ -391,6 +402,11 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     this.finishSession(session, { code: 'local-close', message, initiator: 'local', detectedBy: 'application', sinceLastSeenMs: 0 });
   }
 
+  /** Deliver to every device of an identity, on any node, at most once each (spec 0014 §Routing). Never rejects. */
+  sendTo(identityId: string, message: Uint8Array | string): Promise<SendResult> {
+    return this.presence.sendTo(identityId, message);
+  }
+
   /** Detached (resumable, transport lost) sessions waiting for their client. */
   get detachedCount(): number {
     return this.resume.detachedCount;
@@ -406,6 +422,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     if (session.state === 'closed') return;
     this.liveSessionCount--;
     session.finish(reason);
+    this.presence.closed(session);
     this.emit('sessionClose', session, reason);
     publish(channels.sessionClose, () => ({ session, reason }));
   }
