@@ -42,8 +42,10 @@ class ConnectedPath implements UdpClientPath {
       return undefined;
     }
   }
+  private closed = false;
   send(datagram: Uint8Array): void {
-    this.socket.send(datagram);
+    // After close() nothing may send (a closed dgram socket throws, and from a timer that is a crash).
+    if (!this.closed) this.socket.send(datagram);
   }
   rebind(): Promise<void> {
     const next = dgram.createSocket(net.isIPv6(this.remoteAddress) ? 'udp6' : 'udp4');
@@ -60,6 +62,7 @@ class ConnectedPath implements UdpClientPath {
     });
   }
   close(): void {
+    this.closed = true;
     try {
       this.socket.close();
     } catch {

@@ -73,6 +73,8 @@ export interface UdpListenerStats {
   validationsFailed: number;
   /** Bytes not sent to an address under validation (over 3× what came from it). */
   bytesHeldForValidation: number;
+  /** Datagrams a session tried to send after the listener's socket closed (dropped). */
+  sendsAfterClose: number;
 }
 
 interface Session {
@@ -121,6 +123,7 @@ export class UdpListener implements Listener {
     validations: 0,
     validationsFailed: 0,
     bytesHeldForValidation: 0,
+    sendsAfterClose: 0,
   };
   private socket: dgram.Socket | undefined;
   private readonly sessions = new Map<string, Session>();

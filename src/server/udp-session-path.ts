@@ -26,6 +26,7 @@ export interface PathCounters {
   validations: number;
   validationsFailed: number;
   bytesHeldForValidation: number;
+  sendsAfterClose: number;
 }
 
 export class SessionPath implements UdpPath {
@@ -61,7 +62,13 @@ export class SessionPath implements UdpPath {
       this.budget -= datagram.length;
     }
     this.last = datagram;
-    this.socket.send(datagram, this.remotePort, this.remoteAddress);
+    try {
+      this.socket.send(datagram, this.remotePort, this.remoteAddress);
+    } catch {
+      // The listener's socket closed under a session still finishing (close() waits, but bounded):
+      // a datagram lost, never a crash from a timer.
+      this.counters.sendsAfterClose++;
+    }
   }
 
   /** A datagram of this session arrived from (address, port); `newest`: it has the highest pn so far. */
