@@ -10,127 +10,41 @@
 import { FrameDecoder, type FrameSink } from '../protocol/decoder.js';
 import { encodeAck, encodeDataHeader, encodeFrame } from '../protocol/encode.js';
 import { NOT_RETAINED, ResumeState } from './resume.js';
-import type { CloseCode, Frame, GoawayFrame, HelloFrame, PeerStatus, WelcomeFrame } from '../protocol/frames.js';
+import type { CloseCode, Frame, GoawayFrame, HelloFrame, PeerStatus, PresenceFrame, WelcomeFrame } from '../protocol/frames.js';
 import { Heartbeat, sharedHeartbeatOptions } from '../liveness/heartbeat.js';
 import { createDetector } from '../liveness/detectors/index.js';
-import type { DetectorSpec } from '../liveness/detectors/types.js';
 import type { Clock, Cancel } from '../time/clock.js';
 import { createTimer, type Scheduler, type SchedulerTimer } from '../time/scheduler.js';
 import type { Transport, TransportCloseCause, TransportHandlers } from '../transport/types.js';
 import { pingBytes, pongBytes } from './pong-bytes.js';
 import { RareState } from './rare-state.js';
+import { pumpFor, Replay, type ReplaySink } from './replay.js';
 import { BufferOverflowError, LifelineError, ProtocolError } from '../errors.js';
 import type { CloseReason, CloseReasonCode, DetectedBy } from './close-reason.js';
+import type {
+  ConnectionEnv,
+  ConnectionOptions,
+  ConnectionOwner,
+  ConnectionState,
+  HealthReport,
+  OpenParams,
+  SharedEnvConnectionOptions,
+  StallGuardOptions,
+} from './types.js';
 
-export interface HealthReport {
-  status: PeerStatus;
-  /** 0..255 */
-  load: number;
-}
+export type {
+  ConnectionEnv,
+  ConnectionOptions,
+  ConnectionOwner,
+  ConnectionState,
+  HealthReport,
+  OpenParams,
+  PongInfo,
+  SharedEnvConnectionOptions,
+  StallGuardOptions,
+} from './types.js';
+export { defaultStallThresholdMs } from './types.js';
 
-export interface PongInfo {
-  id: number;
-  status: PeerStatus;
-  load: number;
-  /** Round-trip time of the matching PING, when it was ours and still outstanding. */
-  rttMs: number | undefined;
-}
-
-/** What a Connection needs from whoever owns it (a narrow port, STYLE.md §1.2). */
-export interface ConnectionOwner {
-  /** HELLO / WELCOME (or any other frame) received before open(). */
-  handshakeFrame(frame: Frame): void;
-  message(payload: Uint8Array, seq: number): void;
-  /** The peer pinged us (already answered with a PONG); nowMs: when its bytes arrived. */
-  ping(id: number, nowMs: number): void;
-  /**
-   * Our heartbeat sent a PING (the owner may time its answer: availability). silentForMs: how
-   * long nothing had crossed the connection in either direction before it (received frames
-   * always; written ones only with `trackWriteTimes`) — the idle a NAT on the path saw.
-   */
-  pingSent(id: number, nowMs: number, silentForMs: number): void;
-  pong(info: PongInfo): void;
-  goaway(frame: GoawayFrame): void;
-  /** The write buffer drained. */
-  drain(): void;
-  /** Exactly once. */
-  closed(reason: CloseReason): void;
-}
-
-/**
- * What a connection needs from its surroundings apart from its transport and owner. A server
- * passes one object for all its connections (SharedEnvConnectionOptions): a connection then
- * keeps one reference instead of a copy of each setting (a server holds ~100k of them).
- */
-export interface ConnectionEnv {
-  clock: Clock;
-  /** Where heartbeat checks are scheduled: the server's shared TimerWheel or a TimerScheduler. */
-  scheduler: Scheduler;
-  /** Largest frame we accept, bytes. */
-  maxFrameSize: number;
-  /** Status and load put in every PONG we send. */
-  health: () => HealthReport;
-  /**
-   * Bytes send() may leave waiting in the transport's buffer (a peer that stops reading);
-   * beyond it send() throws BufferOverflowError instead of growing memory. Default 4 MiB.
-   */
-  maxBufferedBytes?: number;
-  /**
-   * Record when we last wrote (one clock read per write), so pingSent can report the silence
-   * in both directions. Only the adaptive-heartbeat client needs it; servers leave it off.
-   */
-  trackWriteTimes?: boolean;
-}
-
-export interface ConnectionOptions extends ConnectionEnv {
-  transport: Transport;
-  owner: ConnectionOwner;
-}
-
-/** The same, with the settings in one object shared by many connections (the server's). */
-export interface SharedEnvConnectionOptions {
-  transport: Transport;
-  owner: ConnectionOwner;
-  env: ConnectionEnv;
-}
-
-/** Stall guard (docs/spec/0004-availability.md §Stall guard). */
-export interface StallGuardOptions {
-  /** A heartbeat check that runs later than planned by more than this means *we* stalled, ms. */
-  thresholdMs: number;
-  /** Told once per stalled check, with how late it ran (the owner logs / emits it). */
-  onStall?: (lateByMs: number) => void;
-}
-
-/** Default stall threshold: well above timer granularity, well below the timeout. */
-export function defaultStallThresholdMs(timeoutMs: number, timerResolutionMs = 0): number {
-  return Math.max(4 * timerResolutionMs, 200, Math.min(1000, timeoutMs / 4));
-}
-
-export interface OpenParams {
-  /** Idle time before we ping, ms (may exceed the negotiated interval: see client). */
-  pingAfterMs: number;
-  /** Nothing received for this long → the peer is dead, ms. */
-  timeoutMs: number;
-  /** Random extra wait per ping cycle, ms (spreads pings of connections that started together). */
-  jitterMs: number;
-  /** Largest frame the peer accepts, bytes. */
-  peerMaxFrameSize: number;
-  /** Stall guard; absent = off. */
-  stallGuard?: StallGuardOptions;
-  /**
-   * We lead the heartbeat and the peer does not ping (server leads, spec 0010): it cannot learn
-   * our status from PONGs, so a PING of ours carries a PONG with our status and load before it
-   * whenever they changed since we last told this peer (never on most beats: 1 byte per PING).
-   */
-  pushStatus?: boolean;
-  /** Dead-peer detector; absent = fixed timeout. */
-  detector?: DetectorSpec;
-  /** The session's sequence state (resumable sessions keep it across connections). */
-  resume?: ResumeState;
-}
-
-export type ConnectionState = 'handshake' | 'open' | 'closing' | 'closed';
 
 // Below this size a DATA frame is copied into one buffer; above it header and payload are
 // written separately under cork (one writev) to avoid copying big payloads.
@@ -151,10 +65,11 @@ const F_DEFERRED_FOR_STALL = 2;
 
 /**
  * The connection is its transport's handler (TransportHandlers: onData, onDrain,
- * onTransportClose) and its decoder's sink (FrameSink: onFrame, onPing) itself: prototype
- * methods, no adapter object or closure per connection (a server holds ~100k of them).
+ * onTransportClose), its decoder's sink (FrameSink: onFrame, onPing) and its replay's sink
+ * (ReplaySink) itself: prototype methods, no adapter object or closure per connection (a server
+ * holds ~100k of them).
  */
-export class Connection implements TransportHandlers, FrameSink {
+export class Connection implements TransportHandlers, FrameSink, ReplaySink {
   state: ConnectionState = 'handshake';
   readonly transport: Transport;
   private readonly owner: ConnectionOwner;
@@ -360,6 +275,9 @@ export class Connection implements TransportHandlers, FrameSink {
       );
     }
     const seq = this.resume.record(payload);
+    const replay = this.rareState?.replay;
+    // Replaying: the replay's cursor writes this one after the messages before it (replay.ts).
+    if (replay !== undefined) return !replay.blocked && !this.resume.aboveHighWater;
     const ok = this.writeData(seq, payload);
     return ok && !this.resume.aboveHighWater;
   }
@@ -380,14 +298,36 @@ export class Connection implements TransportHandlers, FrameSink {
 
   /**
    * After a resumed handshake: the peer has everything up to `peerLastSeq`; write every retained
-   * message after it, with its original seq (the peer drops any it already has).
+   * message after it, with its original seq (the peer drops any it already has), in bounded
+   * slices shared fairly with the other replays on this clock (replay.ts, spec 0006 §Replay in
+   * slices). The first slice is written now unless this event-loop turn's budget is spent.
    */
   replayAfter(peerLastSeq: number): void {
-    this.resume.ack(Math.min(peerLastSeq, this.resume.sentSeq));
-    // One writev for the whole replay, not a write per message.
-    this.transport.cork();
-    for (const { seq, payload } of this.resume.unackedAfter(peerLastSeq)) this.writeData(seq, payload);
-    this.transport.uncork();
+    const resume = this.resume;
+    resume.ack(Math.min(peerLastSeq, resume.sentSeq));
+    if (this.state !== 'open' || resume.retainedPayload(Math.max(peerLastSeq, resume.ackedSeq) + 1) === undefined) return;
+    this.rareState?.replay?.stop();
+    const replay = new Replay(resume, this, pumpFor(this.clock), peerLastSeq);
+    this.rare.replay = replay;
+    replay.start();
+  }
+
+  /** @internal (ReplaySink) */
+  replayData(seq: number, payload: Uint8Array): boolean {
+    return this.writeData(seq, payload);
+  }
+
+  /** @internal (ReplaySink) */
+  replayFinished(): void {
+    if (this.rareState !== undefined) this.rareState.replay = undefined;
+  }
+
+  /**
+   * A graceful close (ours or the peer's) during a replay writes the rest first: the CLOSE must
+   * follow every message the application sent. Any other end just stops it (stopTimers).
+   */
+  private finishReplay(): void {
+    this.rareState?.replay?.finishNow();
   }
 
   private writeData(seq: number, payload: Uint8Array): boolean {
@@ -405,6 +345,13 @@ export class Connection implements TransportHandlers, FrameSink {
     const ok = this.write(payload);
     this.transport.uncork();
     return ok;
+  }
+
+  /** Send a PRESENCE frame (PROTOCOL.md §6.11) on an open connection; false when not open (nothing written). */
+  sendPresence(frame: PresenceFrame): boolean {
+    if (this.state !== 'open') return false;
+    this.write(encodeFrame(frame));
+    return true;
   }
 
   /** Send GOAWAY; the connection stays open (the caller decides when to close). */
@@ -431,9 +378,11 @@ export class Connection implements TransportHandlers, FrameSink {
     reason: Omit<CloseReason, 'sinceLastSeenMs'>,
   ): void {
     if (this.state === 'closing' || this.state === 'closed') return;
+    const graceful = this.state === 'open' && reason.code !== 'protocol-error';
+    if (graceful) this.finishReplay();
     this.rare.pendingReason = { ...reason, sinceLastSeenMs: this.sinceLastSeenMs };
     this.stopTimers();
-    this.awaitingPeerClose = this.state === 'open' && reason.code !== 'protocol-error';
+    this.awaitingPeerClose = graceful;
     this.state = 'closing';
     // encodeFrame truncates the message to PROTOCOL.md's limit (UTF-8 safe).
     this.write(encodeFrame({ type: 'close', code: wireCode, message: wireMessage }));
@@ -545,6 +494,11 @@ export class Connection implements TransportHandlers, FrameSink {
       }
       case 'close':
         return this.onRemoteClose(frame.code, frame.message);
+      case 'presence':
+        // Only owners that speak it (spec 0014 §Subscriptions) get it; to any other it is a violation.
+        if (this.owner.presence) this.owner.presence(frame);
+        else this.fail('protocol-error', 'unexpected PRESENCE', 'protocol', 'protocol-error');
+        return;
       case 'hello':
       case 'welcome':
         this.fail('protocol-error', `unexpected ${frame.type.toUpperCase()} after the handshake`, 'protocol', 'protocol-error');
@@ -597,6 +551,7 @@ export class Connection implements TransportHandlers, FrameSink {
 
   /** @internal (TransportHandlers) */
   onDrain(): void {
+    this.rareState?.replay?.drained();
     this.owner.drain();
   }
 
@@ -646,6 +601,8 @@ export class Connection implements TransportHandlers, FrameSink {
   }
 
   private onRemoteClose(code: CloseCode, message: string): void {
+    // The peer keeps delivering DATA until our transport ends (its closing handshake).
+    if (this.state === 'open') this.finishReplay();
     const goaway = this.rareState?.goawayReceived;
     const reasonCode: CloseReasonCode = goaway
       ? 'goaway'
@@ -804,7 +761,13 @@ export class Connection implements TransportHandlers, FrameSink {
     rare.cancelAck = undefined;
   }
 
+  /** Leaving 'open': timers, and a replay in progress (what it did not write stays retained). */
   private stopTimers(): void {
+    const rare = this.rareState;
+    if (rare?.replay !== undefined) {
+      rare.replay.stop();
+      rare.replay = undefined;
+    }
     this.cancelCheck();
     this.cancelPendingAck();
     this.cancelHandshake?.();

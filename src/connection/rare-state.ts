@@ -1,13 +1,14 @@
 /**
  * The part of a Connection's state that an idle, heartbeating connection never touches: why it
  * is closing, a GOAWAY received, the pending ACK timer (resumable sessions), the last write time
- * (adaptive-heartbeat clients only) and the peer's last PONG status (a server's clients lead the
- * heartbeat, so a server rarely gets PONGs). Made on first use: a server holds ~100k connections,
- * and five fields fewer each is ~40 bytes per connection.
+ * (adaptive-heartbeat clients only), the peer's last PONG status (a server's clients lead the
+ * heartbeat, so a server rarely gets PONGs) and a replay in progress (a resumed session). Made on
+ * first use: a server holds ~100k connections, and six fields fewer each is ~48 bytes per connection.
  */
 import type { Cancel } from '../time/clock.js';
 import type { GoawayFrame, PeerStatus } from '../protocol/frames.js';
 import type { CloseReason } from './close-reason.js';
+import type { Replay } from './replay.js';
 
 export class RareState {
   /** The close reason decided before the transport went away (reported when it does). */
@@ -20,4 +21,6 @@ export class RareState {
   /** Last status and load the peer reported in a PONG. */
   peerStatus: PeerStatus = 'ok';
   peerLoad = 0;
+  /** The resumed session's replay while it is being written (replay.ts). */
+  replay: Replay | undefined = undefined;
 }

@@ -89,12 +89,14 @@ export class ResumeState {
     return true;
   }
 
-  /** Retained messages the peer has not received (seq > peerLastSeq), in order, for replay. */
-  *unackedAfter(peerLastSeq: number): Generator<Retained> {
-    for (let i = this.head; i < this.retained.length; i++) {
-      const item = this.retained[i]!;
-      if (item.seq > peerLastSeq) yield item;
-    }
+  /**
+   * The retained payload of outbound `seq` (undefined once acknowledged, or never retained): O(1),
+   * since retained seqs are consecutive. The replay's cursor (replay.ts) reads through it.
+   */
+  retainedPayload(seq: number): Uint8Array | undefined {
+    const first = this.retained[this.head];
+    if (first === undefined || seq < first.seq) return undefined;
+    return this.retained[this.head + (seq - first.seq)]?.payload;
   }
 
   /** Payloads never acknowledged (all, or only those with seq <= upToSeq). */

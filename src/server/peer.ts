@@ -209,9 +209,11 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
     if (resuming) {
       this.session = existing!;
       this.host.sessionResumed(this, existing!);
-      existing!.attach(this, identity);
-      // The client has everything up to peerLastSeq: send the rest again, with their seqs.
+      // The client has everything up to peerLastSeq: send the rest again, with their seqs —
+      // before 'resume', so a send() from its listeners goes after the replay, not into a gap
+      // (spec 0006 §Replay in slices).
       conn.replayAfter(peerLastSeq);
+      existing!.attach(this, identity);
       return;
     }
     this.session = new Session(this, {

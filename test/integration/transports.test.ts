@@ -242,15 +242,17 @@ test('transports (udp) - through 5 % loss, 1 % duplication and reordering both w
   collect(session, atServer);
   collect(client, atClient);
   const N = 2000;
+  // 300-byte messages: ≈ 500 datagrams each way, so 5 % loss and 1 % duplication surely happen.
+  const pad = '.'.repeat(300);
   for (let i = 0; i < N; i++) {
-    client.send(`c${i}`);
-    session.send(`s${i}`);
+    client.send(`c${i}${pad}`);
+    session.send(`s${i}${pad}`);
     if (i % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 5));
   }
   assert.ok(await eventually(() => atServer.length >= N && atClient.length >= N, 30_000), `server ${atServer.length} client ${atClient.length} of ${N}`);
   await new Promise((resolve) => setTimeout(resolve, 300));
-  assert.deepEqual(atServer, Array.from({ length: N }, (_, i) => `c${i}`));
-  assert.deepEqual(atClient, Array.from({ length: N }, (_, i) => `s${i}`));
+  assert.deepEqual(atServer, Array.from({ length: N }, (_, i) => `c${i}${pad}`));
+  assert.deepEqual(atClient, Array.from({ length: N }, (_, i) => `s${i}${pad}`));
   assert.equal(closed, false);
   const stats = proxy.stats;
   assert.ok(stats.up.dropped.loss > 0 && stats.down.dropped.loss > 0 && stats.up.duplicated + stats.down.duplicated > 0, 'the proxy did lose and duplicate');
