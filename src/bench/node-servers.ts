@@ -12,8 +12,8 @@
  * - lifeline: src/server with heartbeatInterval T, heartbeatTimeout 3T, default socket tuning.
  * - lifeline-sl: the same with heartbeatLeader 'server' (the lean clients offer to follow).
  * - lifeline-tls: the lifeline server on a TLS listener (certificate made at run time, certs.ts).
- * - lifeline-ws: the lifeline server on a WebSocket listener (ws underneath; spec 0011), leading
- *   the heartbeat as it does for browser clients.
+ * - lifeline-ws: the lifeline server on a WebSocket listener (its own RFC 6455 codec on the bare
+ *   handle; spec 0011 §Lean WebSocket server), leading the heartbeat as it does for browsers.
  * - ws:       the heartbeat pattern from ws's README ("How to detect and close broken
  *             connections?"): one setInterval(T) sweep pings every client and terminates those
  *             that did not answer the previous sweep.

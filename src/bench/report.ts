@@ -121,12 +121,12 @@ type MeasuredRow = ReturnType<typeof measured>[number];
 type Metric = 'cpuPerRoundTripMicros' | 'heapPerConnection';
 
 /** A system's ratio to raw in each round where both were measured (one entry without rounds). */
-export function roundRatios(result: BenchResult, system: SystemResult['system'], metric: Metric): number[] {
+export function roundRatios(result: BenchResult, system: SystemResult['system'], metric: Metric, against: SystemResult['system'] = 'raw'): number[] {
   const ratios: number[] = [];
   for (const results of result.rounds ?? [result.results]) {
     const rows = measured(results);
     const a = rows.find((r) => r.system === system)?.derived[metric];
-    const b = rows.find((r) => r.system === 'raw')?.derived[metric];
+    const b = rows.find((r) => r.system === against)?.derived[metric];
     if (a !== undefined && b !== undefined && b > 0) ratios.push(a / b);
   }
   return ratios;
@@ -182,17 +182,21 @@ function wsTargetTable(result: BenchResult, ll: MeasuredRow): string {
   const ws = measured(result.results).find((r) => r.system === 'ws');
   const d = ll.derived;
   const check = (ok: boolean | undefined) => (ok === undefined ? '?' : ok ? 'met' : 'MISSED');
+  // With --rounds: the median of the per-round ratios (each round runs both back to back).
+  const rounds = result.rounds !== undefined && result.rounds.length > 1 ? result.rounds.length : 0;
   const ratio = (key: 'heapPerConnection' | 'cpuPerRoundTripMicros') => {
+    if (rounds > 0) return median(roundRatios(result, 'lifeline-ws', key, 'ws'));
     const mine = d[key];
     const theirs = ws?.derived[key];
     return mine === undefined || theirs === undefined || theirs === 0 ? undefined : mine / theirs;
   };
+  const ofRounds = rounds > 0 ? ` (median of ${rounds} rounds)` : '';
   const heap = ratio('heapPerConnection');
   const cpu = ratio('cpuPerRoundTripMicros');
   const p99 = ll.server?.loopDelayP99Ms;
   const lines: string[][] = [
-    ['heap per connection ≤ ws', heap === undefined ? dash : `${heap.toFixed(3)}× ws`, check(heap === undefined ? undefined : heap <= 1)],
-    ['CPU per heartbeat ≤ ws', cpu === undefined ? dash : `${cpu.toFixed(3)}× ws`, check(cpu === undefined ? undefined : cpu <= 1)],
+    [`heap per connection ≤ ws${ofRounds}`, heap === undefined ? dash : `${heap.toFixed(3)}× ws`, check(heap === undefined ? undefined : heap <= 1)],
+    [`CPU per heartbeat ≤ ws${ofRounds}`, cpu === undefined ? dash : `${cpu.toFixed(3)}× ws`, check(cpu === undefined ? undefined : cpu <= 1)],
     [`loop-delay p99 < 5 ms (target at 19,000 conns; this run ${ll.server?.connectionsAtStart ?? '?'})`, fixed(p99, 1, ' ms'), check(p99 === undefined ? undefined : p99 < 5)],
     ['bytes per heartbeat (ws: 2 × 6-byte ping/pong frames)', `${fixed(d.bytesPerRoundTrip, 2)} (ws ${fixed(ws?.derived.bytesPerRoundTrip, 2)})`, ''],
     ['zero live connections dropped', String(d.dropped), check(d.dropped === 0)],

@@ -33,7 +33,7 @@ export const SYSTEMS: Record<SystemId, SystemInfo> = {
   'lifeline-ws': {
     id: 'lifeline-ws',
     label: 'lifeline over WebSocket',
-    heartbeat: "lifeline in binary messages of a ws server, heartbeatLeader 'server' (as for browsers): server PING after T idle, client PONG; timeout 3T; no WebSocket pings",
+    heartbeat: "lifeline in binary messages on lifeline's own WebSocket server (RFC 6455 codec on the bare handle), heartbeatLeader 'server' (as for browsers): server PING after T idle, client PONG; timeout 3T; no WebSocket pings",
     detectsDeadClients: true,
   },
   'lifeline-tls': {

@@ -1,8 +1,15 @@
 /**
- * WebSocket listener (docs/spec/0011-transports.md §WebSocket): lifeline over `ws`, on a port
- * of its own (`server.listen({ transport: 'ws', port, path })`, wss with `tls`) or on the
- * user's http / https server (`server.attach(httpServer, { path })`), where their routes keep
- * working beside it: only upgrade requests for our path are taken.
+ * WebSocket listener (docs/spec/0011-transports.md §WebSocket, §Lean WebSocket server):
+ * lifeline over RFC 6455, on a port of its own (`server.listen({ transport: 'ws', port, path })`,
+ * wss with `tls`) or on the user's http / https server (`server.attach(httpServer, { path })`),
+ * where their routes keep working beside it: only upgrade requests for our path are taken.
+ *
+ * node:http parses the upgrade request; this listener checks it (path, Origin, then the
+ * WebSocket headers: ws-upgrade.ts), writes the 101 response itself and hands the server a
+ * WsServerTransport (the lean RFC 6455 codec, transport/ws-server.ts) — on the bare libuv handle
+ * taken out of the socket (handle-from-socket.ts) when the server has leanSockets and the
+ * connection is plain ws, else on the socket (wss, `leanSockets: false`). No `ws` WebSocket,
+ * Receiver or Sender is made per connection.
  *
  * Before a connection becomes a lifeline connection it is bounded like any other:
  * - the upgrade request must arrive within the server's handshakeTimeout (own port: the HTTP
@@ -10,10 +17,10 @@
  * - an Origin not allowed by `websocket.origins` is refused with 403 (browsers always send
  *   Origin; other clients may not, and are let through: the check stops cross-site pages, it
  *   is not authentication);
- * - a malformed upgrade is refused by `ws` with 400;
+ * - a malformed upgrade is refused with 400 (the reason in the body);
  * each of these is reported once through the server's 'clientError'.
- * A message over `maxPayload` (max(WS_MESSAGE_BYTES, maxFrameSize + 16)) is refused by `ws`
- * with close 1009; text messages are refused by the transport (ws.ts).
+ * A message over max(WS_MESSAGE_BYTES, maxFrameSize + 16) is refused with close 1009, a text
+ * message with 1003 (ws-server.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -21,9 +28,13 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { WsTransport } from '../transport/ws.js';
+import { takeHandle } from '../transport/handle-from-socket.js';
+import { handleBindings, HandleTransport } from '../transport/tcp-handle.js';
+import { TcpTransport } from '../transport/tcp.js';
+import type { Transport } from '../transport/types.js';
 import { maxWsMessageBytes } from '../transport/ws-framing.js';
+import { WsServerTransport } from '../transport/ws-server.js';
+import { checkUpgrade, upgradeResponse } from './ws-upgrade.js';
 import { addressOf, closeServer, listenOn, type BindOptions, type Listener, type ListenerHost } from './listeners.js';
 
 /** The `websocket` server option. */
@@ -46,9 +57,7 @@ export interface WsListenerSettings {
 
 export class WsListener implements Listener {
   readonly transport = 'ws';
-  readonly leanSockets = false;
   private readonly host: ListenerHost;
-  private readonly wss: WebSocketServer;
   private readonly http: http.Server | https.Server;
   private readonly owned: boolean;
   private readonly settings: WsListenerSettings;
@@ -57,18 +66,14 @@ export class WsListener implements Listener {
   constructor(host: ListenerHost, settings: WsListenerSettings) {
     this.host = host;
     this.settings = settings;
-    this.wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      perMessageDeflate: false,
-      maxPayload: maxWsMessageBytes(host.maxFrameSize),
-    });
-    this.wss.on('wsClientError', (err: Error, socket: Duplex, req: http.IncomingMessage) => {
-      this.refuseUpgrade(socket, req, 400, err.message);
-    });
     this.owned = settings.attachTo === undefined;
     this.http = settings.attachTo ?? this.ownServer(settings.tls);
     this.http.on('upgrade', this.onUpgrade);
+  }
+
+  /** True when plain ws connections run on bare libuv handles (the server's leanSockets, this Node has the bindings). */
+  get leanSockets(): boolean {
+    return this.host.wantsLeanSockets && this.settings.tls === undefined && !(this.http instanceof https.Server) && handleBindings() !== null;
   }
 
   listen(bind: BindOptions): Promise<AddressInfo> {
@@ -131,17 +136,43 @@ export class WsListener implements Listener {
       this.refuseUpgrade(socket, req, 403, `origin ${origin} is not allowed`);
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      this.host.incoming(new WsTransport(ws, socket as net.Socket));
-    });
+    const check = checkUpgrade(req);
+    if (!check.ok) {
+      this.refuseUpgrade(socket, req, 400, check.message, check.headers);
+      return;
+    }
+    const tcp = socket as net.Socket;
+    // A client that already sent FIN gets nothing (as ws).
+    if (!tcp.readable || !tcp.writable) {
+      tcp.destroy();
+      return;
+    }
+    const inner = this.innerTransport(tcp);
+    inner.write(upgradeResponse(check.key, check.protocol));
+    this.host.incoming(new WsServerTransport(inner, { maxMessageBytes: maxWsMessageBytes(this.host.maxFrameSize), head }));
   }
 
-  private refuseUpgrade(socket: Duplex, req: http.IncomingMessage, status: number, message: string): void {
+  /** The upgraded connection as a Transport: its bare handle when possible, else the socket. */
+  private innerTransport(socket: net.Socket): Transport {
+    if (this.host.wantsLeanSockets) {
+      const handle = takeHandle(socket);
+      if (handle !== undefined) return new HandleTransport(handle);
+    }
+    // node:http sockets allow half-open connections; lifeline's never do (a FIN ends it, as on TCP).
+    socket.allowHalfOpen = false;
+    const encrypted = (socket as net.Socket & { encrypted?: boolean }).encrypted === true;
+    return new TcpTransport(socket, encrypted ? { kind: 'tls' } : { sharedReadBuffer: true });
+  }
+
+  private refuseUpgrade(socket: Duplex, req: http.IncomingMessage, status: number, message: string, headers: Record<string, string> = {}): void {
     this.host.clientError({ transport: 'ws', code: 'ws-upgrade-refused', message: `${status}: ${message}`, remoteAddress: req.socket.remoteAddress });
+    // node:http removed its error listener at the upgrade: a reset now must not throw.
+    socket.on('error', () => socket.destroy());
     if (socket.writable) {
       const body = `${message}\n`;
       socket.end(
         `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+          Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('') +
           `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
     }

@@ -8,7 +8,8 @@
  * TCP (`tcp`): net.Server; with leanSockets the accepted handles skip net.Socket (tcp-handle.ts).
  * TLS (`tls`): tls.Server; the session starts once the TLS handshake is done, which must finish
  * within the server's handshakeTimeout (else the socket is destroyed and 'clientError' says so).
- * WebSocket (`ws`, over TLS when `tls` is given): listen-ws.ts.
+ * WebSocket (`ws`, over TLS when `tls` is given): listen-ws.ts (its own RFC 6455 codec; with
+ * leanSockets plain ws connections also run on the bare handle after the upgrade).
  * UDP (`udp`): listen-udp.ts — one datagram socket, sessions by connection id.
  */
 import net from 'node:net';
@@ -64,7 +65,7 @@ export interface ListenerHost {
   incoming(transport: Transport): void;
   /** leanSockets: an accepted libuv TCP handle, before any Transport exists. */
   incomingHandle(handle: TcpHandle): void;
-  /** Whether accepted TCP connections should run on bare handles (the server's leanSockets). */
+  /** Whether accepted TCP (and upgraded plain ws) connections should run on bare handles (the server's leanSockets). */
   readonly wantsLeanSockets: boolean;
   /** Connections that never completed the TLS handshake / WebSocket upgrade in this long are cut, ms. */
   readonly handshakeTimeoutMs: number;
@@ -76,7 +77,7 @@ export interface ListenerHost {
 
 export interface Listener {
   readonly transport: ListenTransport;
-  /** True when accepted TCP connections run on bare libuv handles (TCP listeners only). */
+  /** True when accepted connections run on bare libuv handles (TCP listeners, plain ws listeners). */
   readonly leanSockets: boolean;
   listen(options: BindOptions): Promise<AddressInfo>;
   address(): AddressInfo;

@@ -1,5 +1,7 @@
 /**
- * WebSocket adapter: maps a `ws` WebSocket (server side, or the Node client's) to Transport.
+ * WebSocket adapter for the Node client: maps a `ws` WebSocket (client side, client/dial.ts) to
+ * Transport. The server no longer uses it: it runs its own lean RFC 6455 codec (ws-server.ts,
+ * docs/spec/0011-transports.md §Lean WebSocket server) behind the same contract.
  * lifeline frames travel in binary messages (docs/spec/0011-transports.md §WebSocket): every
  * write() is one message — or, between cork() and uncork(), the writes of that batch joined in
  * one — and inbound messages are handed to the decoder as consecutive chunks of one byte stream.
