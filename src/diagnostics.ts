@@ -15,6 +15,8 @@
  * | `lifeline:server:client-error` | `{ server, transport, code, message, remoteAddress }` (TLS handshake / WebSocket upgrade failed) |
  * | `lifeline:server:auth-failure` | `{ server, code, message, error?, identity?, remoteAddress, remotePort, transport }` (spec 0013; never on the wire) |
  * | `lifeline:server:ping-strike` | `{ session?, verdict: 'strike' \| 'too-many' }` |
+ * | `lifeline:presence:degraded` | `{ presence, nodeId, error }` (the store stopped answering; PONG status is not changed: spec 0014 §Redis outage) |
+ * | `lifeline:presence:restored` | `{ presence, nodeId, degradedForMs }` (it answers again; our state is re-published) |
  * | `lifeline:client:adaptive` | `{ client, event: 'survived' \| 'died' \| 'settled' \| 'reprobe', idleMs, key, phase, intervalMs, goodMs, badMs }` |
  */
 import diagnostics from 'node:diagnostics_channel';
@@ -30,6 +32,8 @@ export const channels = {
   serverPingStrike: diagnostics.channel('lifeline:server:ping-strike'),
   serverAuthFailure: diagnostics.channel('lifeline:server:auth-failure'),
   clientAdaptive: diagnostics.channel('lifeline:client:adaptive'),
+  presenceDegraded: diagnostics.channel('lifeline:presence:degraded'),
+  presenceRestored: diagnostics.channel('lifeline:presence:restored'),
 } as const;
 
 /** Publish only when someone listens (the message object is not even built otherwise). */

@@ -29,11 +29,15 @@ export type {
   PresenceStoreHost,
   StoredDevice,
   PresenceSession,
+  CanSubscribe,
 } from './presence/types.js';
 export { connect, Client } from './client/client.js';
 export type { ClientOptions, ClientToken, ReconnectOptions } from './client/options.js';
 export { CLIENT_DEFAULTS, RECONNECT_DEFAULTS } from './client/options.js';
 export type { OpenInfo, ClientState, UnavailableInfo, ReconnectingInfo } from './client/client.js';
+export type { ClientStats } from './client/client-stats.js';
+export type { PresenceUpdate } from './client/client.js';
+export type { WirePresenceState, PresenceFrame } from './protocol/frames.js';
 export type { ServerAddress, ServerSpec, DialTransport } from './client/servers.js';
 export { Backoff, BACKOFF_DEFAULTS, applyRetryAfter } from './liveness/backoff.js';
 export type { BackoffOptions } from './liveness/backoff.js';

@@ -11,6 +11,7 @@ import { resolveClientOptions, type ClientOptions } from '../client/options.js';
 import type { ClientRuntime } from '../client/runtime.js';
 import type { OpenInfo, ReconnectingInfo, UnavailableInfo } from '../client/types.js';
 import { Emitter } from '../util/emitter.js';
+import type { PresenceUpdate } from '../client/presence.js';
 import { clientFacade } from '../client/facade.js';
 import { browserDial, type WebSocketConstructor } from './dial.js';
 
@@ -34,6 +35,7 @@ export interface Client {
   on(event: 'undelivered', listener: (messages: Uint8Array[], error: Error) => void): this;
   on(event: 'disconnect' | 'close', listener: (reason: CloseReason) => void): this;
   on(event: 'reconnecting', listener: (info: ReconnectingInfo) => void): this;
+  on(event: 'presence', listener: (update: PresenceUpdate) => void): this;
 }
 
 export class Client extends clientFacade(Emitter) {

@@ -37,6 +37,9 @@ program
   .option('--udp-secret-file <file>', 'UDP cookie / reset secret (≥ 16 bytes): keep it across restarts so clients learn of a restart in one round trip')
   .option('--ws-origin <origin>', 'browser origin the WebSocket listener accepts, e.g. https://app.example (repeatable or comma list; default any)', collectOrigins)
   .option('--token-secret-file <file>', 'accept only clients whose token was made by `lifeline token` with this secret (spec 0013)')
+  .option('--redis <url>', 'share presence with other nodes through this Redis, e.g. redis://127.0.0.1:6379 (spec 0014)')
+  .option('--node-id <id>', "this node's name in the shared presence store (with --redis; default random per process)")
+  .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics, same --host (spec 0015)', parsePort)
   .addOption(logOption())
   .action(async (opts, command: Command) => {
     const problem = serverFlagError(opts);

@@ -5,6 +5,10 @@
  * `--tls-cert` / `--tls-key` make the main listener TLS; `--ws-port` adds a WebSocket listener
  * (wss with the TLS files) for browsers and proxies that only pass HTTP. `--token-secret-file`
  * admits only clients with a token from `lifeline token` on the same secret (docs/spec/0013).
+ * `--metrics-port` serves Prometheus metrics on `/metrics` (docs/spec/0015).
+ * `--redis redis://host:port` shares presence with the other nodes on that Redis
+ * (RedisPresenceStore, docs/spec/0014; `--node-id` names this node there); presence changes —
+ * of any node's identities — are logged at info level, a Redis outage at warn.
  */
 import { createInterface } from 'node:readline';
 import type tls from 'node:tls';
@@ -14,6 +18,9 @@ import { formatServer, type DialTransport } from '../client/servers.js';
 import { createLogger, type LogFormat } from './logger.js';
 import { readFlagFile, readSecretFile } from './files.js';
 import { MIN_SECRET_BYTES, tokenAuthenticator } from '../server/token.js';
+import { RedisPresenceStore } from '../presence/redis-store.js';
+import { lifelineMetrics } from '../metrics/prometheus.js';
+import { serveMetrics, type MetricsHttpServer } from '../metrics/http.js';
 
 export interface ServerCommandOptions {
   host: string;
@@ -38,6 +45,12 @@ export interface ServerCommandOptions {
   udpSecretFile?: string;
   /** Accept only clients whose HELLO token was signed with this file's secret (`lifeline token`; spec 0013). */
   tokenSecretFile?: string;
+  /** Share presence through this Redis (redis:// or rediss:// URL; spec 0014). */
+  redis?: string;
+  /** This node's name in the presence store (default: random per process). */
+  nodeId?: string;
+  /** Serve Prometheus metrics on http://host:PORT/metrics (docs/spec/0015-metrics.md). */
+  metricsPort?: number;
 }
 
 /**
@@ -53,6 +66,9 @@ export function serverFlagError(opts: ServerCommandOptions): string | undefined 
     return `error: ${opts.wsPath !== undefined ? '--ws-path' : '--ws-origin'} applies to the WebSocket listener: add --ws-port`;
   }
   if (opts.udpPort === undefined && opts.udpSecretFile !== undefined) return 'error: --udp-secret-file applies to the UDP listener: add --udp-port';
+  if (opts.redis !== undefined && !/^rediss?:\/\/[^/\s]+/.test(opts.redis)) return `error: --redis takes a redis://host:port (or rediss://) URL, got ${JSON.stringify(opts.redis)}`;
+  if (opts.nodeId !== undefined && opts.redis === undefined) return 'error: --node-id names this node in the shared presence store: add --redis';
+  if (opts.nodeId !== undefined && (opts.nodeId === '' || opts.nodeId.includes('/') || opts.nodeId.length > 200)) return "error: --node-id must be 1..200 characters without '/'";
   return undefined;
 }
 
@@ -69,7 +85,9 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     ...(tlsOptions ? { tls: tlsOptions } : {}),
     ...(opts.wsOrigin ? { websocket: { origins: opts.wsOrigin } } : {}),
     ...(tokenSecret ? { authenticate: tokenAuthenticator(tokenSecret) } : {}),
+    ...(opts.redis !== undefined ? { presence: { store: new RedisPresenceStore({ redis: opts.redis }), ...(opts.nodeId !== undefined ? { nodeId: opts.nodeId } : {}) } } : {}),
   });
+  logPresence(log, server);
   const short = (s: Session) => s.id.slice(0, 8);
 
   server.on('session', (session) => {
@@ -121,6 +139,13 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     const udp = await server.listen({ transport: 'udp', port: opts.udpPort, host: opts.host, ...(secret ? { udp: { secret } } : {}) });
     logListening(log, 'udp', udp.address, udp.port);
   }
+  let metricsHttp: MetricsHttpServer | undefined;
+  if (opts.metricsPort !== undefined) {
+    metricsHttp = await serveMetrics(lifelineMetrics(server), { port: opts.metricsPort, host: opts.host });
+    const { address, port } = metricsHttp.address;
+    const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}/metrics`;
+    log.info({ event: 'metrics-listening', host: address, port, url }, `metrics on ${url}`);
+  }
 
   if (!process.stdin.isTTY || process.stdin.readable) {
     const rl = createInterface({ input: process.stdin, terminal: false });
@@ -134,11 +159,27 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ event: 'stopping', signal }, 'closing sessions');
-    await server.close();
+    await Promise.all([server.close(), metricsHttp?.close()]);
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/**
+ * Presence is by identity: only sessions with one (--token-secret-file) count. Every node logs
+ * every change (changes reach all nodes through the store's pub/sub); `node` is where it happened.
+ */
+function logPresence(log: ReturnType<typeof createLogger>, server: ReturnType<typeof createServer>): void {
+  server.presence.on('change', (change) => {
+    log.info({ event: 'presence', id: change.id, state: change.state, previous: change.previous, node: change.nodeId, devices: change.devices.length }, `presence: ${change.id} ${change.previous} → ${change.state} (node ${change.nodeId})`);
+  });
+  server.presence.on('degraded', (error) => {
+    log.warn({ event: 'presence-degraded', node: server.presence.nodeId, reason: error.message }, `presence store not answering (${error.message}): serving local sessions; presence covers this node only`);
+  });
+  server.presence.on('restored', () => {
+    log.info({ event: 'presence-restored', node: server.presence.nodeId }, "presence store answers again: this node's state is re-published");
+  });
 }
 
 /** One line per listener; `url` is what a client passes to --connect (wss, not the listener's 'ws'). */

@@ -34,9 +34,11 @@ import { JsonFileNatStore, defaultNatStatePath } from './nat-file-store.js';
 import { resolveClientOptions, type ClientOptions } from './options.js';
 import type { ClientRuntime } from './runtime.js';
 import type { OpenInfo, ReconnectingInfo, UnavailableInfo } from './types.js';
+import type { PresenceUpdate } from './presence.js';
 
 export type { OpenInfo, ReconnectingInfo, ClientState, UnavailableInfo } from './types.js';
 export type { AdaptiveSnapshot, AdaptiveEvent } from './adaptive.js';
+export type { PresenceUpdate } from './presence.js';
 
 export interface Client {
   on(event: 'open', listener: (info: OpenInfo) => void): this;
@@ -52,11 +54,14 @@ export interface Client {
   /** Our own process stalled this long (blocked loop, GC, suspend): the server was not blamed for it. */
   on(event: 'stall', listener: (lateByMs: number) => void): this;
   on(event: 'undelivered', listener: (messages: Buffer[], error: Error) => void): this;
+  /** A subscribed identity's presence (subscribePresence; docs/spec/0014 §Subscriptions). */
+  on(event: 'presence', listener: (update: PresenceUpdate) => void): this;
   /** A connection (or an attempt) ended; the client will try again ('reconnecting' follows). */
   on(event: 'disconnect', listener: (reason: CloseReason) => void): this;
   on(event: 'reconnecting', listener: (info: ReconnectingInfo) => void): this;
   on(event: 'close', listener: (reason: CloseReason) => void): this;
   once(event: 'open', listener: (info: OpenInfo) => void): this;
+  once(event: 'presence', listener: (update: PresenceUpdate) => void): this;
   once(event: 'close', listener: (reason: CloseReason) => void): this;
   once(event: 'message', listener: (data: Buffer) => void): this;
   once(event: 'disconnect', listener: (reason: CloseReason) => void): this;

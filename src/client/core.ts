@@ -1,7 +1,7 @@
 /** The client's reconnect / resume / queue logic, shared by the Node and browser clients (see client.ts). */
 import type { PongInfo } from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
-import type { GoawayFrame, PeerStatus, WelcomeFrame } from '../protocol/frames.js';
+import type { GoawayFrame, PeerStatus, PresenceFrame, WelcomeFrame } from '../protocol/frames.js';
 import { ResumeState } from '../connection/resume.js';
 import type { AvailabilityChange, UnavailableReason } from '../liveness/availability.js';
 import { systemClock, type Clock, type Cancel } from '../time/clock.js';
@@ -17,6 +17,8 @@ import { formatServer } from './servers.js';
 import type { ClientState, OpenInfo } from './types.js';
 import type { ReconnectingInfo } from './types.js';
 import type { ClientRuntime, ClientSink } from './runtime.js';
+import { ClientCounts, type ClientStats } from './client-stats.js';
+import { ClientPresence, type PresenceSink } from './presence.js';
 
 export class ClientCore implements LinkOwner {
   private readonly runtime: ClientRuntime<unknown>;
@@ -37,6 +39,9 @@ export class ClientCore implements LinkOwner {
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private peerStatus: PeerStatus = 'ok';
+  private peerLoad = 0;
+  /** client.stats()'s counted fields (client-stats.ts). */
+  private readonly counts = new ClientCounts();
   /**
    * Resume (docs/spec/0006-resume.md): the session the server keeps for us, and our sequence
    * state — sent-but-unacknowledged messages live here across reconnects.
@@ -60,11 +65,14 @@ export class ClientCore implements LinkOwner {
   private adaptiveKey: string | undefined;
   /** Keeps the process alive while waiting to reconnect (clock timers are unref'd). */
   private keepAlive: Cancel | undefined;
+  /** Presence subscriptions (docs/spec/0014 §Subscriptions), sent again on every connection. */
+  readonly presence: ClientPresence;
 
   constructor(options: ResolvedClientOptions, runtime: ClientRuntime<unknown>, sink: ClientSink) {
     this.runtime = runtime;
     this.sink = sink;
     this.options = options;
+    this.presence = new ClientPresence(sink as PresenceSink);
     this.clock = this.options.clock ?? systemClock;
     this.scheduler = new TimerScheduler(this.clock);
     this.planner = new ReconnectPlanner(this.options.servers, this.options.reconnect || { ...NO_RECONNECT }, this.options.rng);
@@ -95,6 +103,25 @@ export class ClientCore implements LinkOwner {
    */
   get heartbeatLeader(): 'client' | 'server' {
     return this.link?.serverLeads === true ? 'server' : 'client';
+  }
+
+  /** RTT, last heard, server status and load, reconnects, resumes, messages and bytes (client-stats.ts). */
+  stats(): ClientStats {
+    const c = this.counts;
+    return {
+      rttMs: this.rtt,
+      smoothedRttMs: this.smoothedRtt,
+      lastHeardMs: this.sinceLastSeen,
+      serverStatus: this.peerStatus,
+      serverLoad: this.peerLoad,
+      connects: c.connects,
+      reconnects: Math.max(0, c.connects - 1),
+      resumes: c.resumes,
+      messagesSent: c.messagesSent,
+      bytesSent: c.bytesSent,
+      messagesReceived: c.messagesReceived,
+      bytesReceived: c.bytesReceived,
+    };
   }
 
   /** The server's status from its latest PONG. */
@@ -135,7 +162,11 @@ export class ClientCore implements LinkOwner {
   send(data: Uint8Array | string): boolean {
     const payload = this.runtime.toPayload(data);
     const link = this.link;
-    if (this.state === 'open' && link?.state === 'open' && link.connection?.state === 'open') return link.send(payload);
+    if (this.state === 'open' && link?.state === 'open' && link.connection?.state === 'open') {
+      const ok = link.send(payload);
+      this.counts.sent(payload.byteLength);
+      return ok;
+    }
     // An open client whose connection is already going (heartbeat timeout, GOAWAY) but not yet
     // reported: with reconnect the message waits for the next connection like any other.
     const dying = this.state === 'open' && this.options.reconnect !== false;
@@ -144,6 +175,7 @@ export class ClientCore implements LinkOwner {
       // Resumable: the message takes its seq now and is sent (or replayed) on the next connection,
       // exactly once. A copy: the caller may reuse its buffer. Bounded (BufferOverflowError).
       this.resumeState.record(payload.slice());
+      this.counts.sent(payload.byteLength);
       return false;
     }
     if (waiting) {
@@ -156,6 +188,7 @@ export class ClientCore implements LinkOwner {
       // Keep a copy: the caller may reuse its buffer before we are open.
       this.queue.push(payload.slice());
       this.queuedBytes += payload.byteLength;
+      this.counts.sent(payload.byteLength);
       return false;
     }
     if (this.state === 'open') {
@@ -217,6 +250,7 @@ export class ClientCore implements LinkOwner {
   linkClosed(link: Link, reason: CloseReason): void {
     if (link !== this.link) return;
     this.link = undefined;
+    this.presence.lost();
     if (link.networkKey !== undefined) this.adaptiveKey = link.networkKey;
     if (reason.code === 'renegotiate' && !this.stopReason) {
       // A planned reconnect (adaptive heartbeat): same server, at once, session resumed; the
@@ -284,6 +318,8 @@ export class ClientCore implements LinkOwner {
       });
     }
     this.info = { ...info, resumed: this.resumed, server: link.address };
+    this.counts.opened(this.resumed);
+    if (link.connection) this.presence.opened(link.connection, link.presenceLimit, link.serverMaxFrameSize);
     this.sink.emit('open', this.info);
     if (this.link === link && link.state === 'open') this.flushQueue(link);
   }
@@ -330,7 +366,9 @@ export class ClientCore implements LinkOwner {
   // --- events passed through from the link --------------------------------------------------------
 
   linkMessage(link: Link, payload: Uint8Array): void {
-    if (link === this.link) this.sink.emit('message', this.runtime.toMessage(payload));
+    if (link !== this.link) return;
+    this.counts.received(payload.byteLength);
+    this.sink.emit('message', this.runtime.toMessage(payload));
   }
 
   linkPing(link: Link, id: number): void {
@@ -339,6 +377,7 @@ export class ClientCore implements LinkOwner {
 
   linkPong(link: Link, info: PongInfo): void {
     if (link !== this.link) return;
+    this.peerLoad = info.load;
     this.sink.emit('pong', info);
     if (info.status !== this.peerStatus) {
       this.peerStatus = info.status;
@@ -359,6 +398,12 @@ export class ClientCore implements LinkOwner {
 
   linkStall(link: Link, lateByMs: number): void {
     if (link === this.link) this.sink.emit('stall', lateByMs);
+  }
+
+  linkPresence(link: Link, frame: PresenceFrame): void {
+    if (link !== this.link) return;
+    if (frame.kind !== 'state') return link.connection?.refuse('protocol-error', `PRESENCE ${frame.kind.toUpperCase()} from a server: only a client sends it`);
+    this.presence.received(frame.states);
   }
 
   // --- adaptive heartbeat (docs/spec/0007-adaptive-interval.md) ---------------------------------
@@ -487,6 +532,7 @@ export class ClientCore implements LinkOwner {
   private finish(reason: CloseReason): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.presence.close();
     this.cancelTimers();
     this.closeReason = reason;
     // After a graceful close of an open connection, TCP delivered what we wrote before our CLOSE;

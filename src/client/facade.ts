@@ -10,6 +10,8 @@ import type { AdaptiveSnapshot } from './adaptive.js';
 import type { ClientCore } from './core.js';
 import type { ResolvedClientOptions } from './options.js';
 import type { ClientState, OpenInfo } from './types.js';
+import type { ClientStats } from './client-stats.js';
+import type { WirePresenceState } from '../protocol/frames.js';
 
 // TypeScript's mixin pattern needs `any[]` constructor arguments.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -52,6 +54,13 @@ export function clientFacade<Base extends EmitterClass>(base: Base) {
     get heartbeatLeader(): 'client' | 'server' {
       return this.core.heartbeatLeader;
     }
+    /**
+     * RTT (last, smoothed), ms since last heard, the server's status and load, connects /
+     * reconnects / resumes, messages and payload bytes sent and received: a fresh plain object.
+     */
+    stats(): ClientStats {
+      return this.core.stats();
+    }
     /** The server's status from its latest PONG. */
     get serverStatus(): PeerStatus {
       return this.core.serverStatus;
@@ -79,6 +88,27 @@ export function clientFacade<Base extends EmitterClass>(base: Base) {
      */
     send(data: Uint8Array | string): boolean {
       return this.core.send(data);
+    }
+    /**
+     * Follow these identities' presence (docs/spec/0014 §Subscriptions): 'presence' ({ id, state })
+     * with each one's state once the server answers, then on every change — on any node. Kept
+     * across reconnects (sent again on each connection). Ids are 1..256 bytes of UTF-8
+     * (TypeError / RangeError otherwise); RangeError above the server's per-connection limit.
+     */
+    subscribePresence(ids: string | Iterable<string>): void {
+      this.core.presence.subscribe(ids);
+    }
+    /** Stop following these identities' presence. */
+    unsubscribePresence(ids: string | Iterable<string>): void {
+      this.core.presence.unsubscribe(ids);
+    }
+    /** The identities subscribed to, in order. */
+    get presenceSubscriptions(): string[] {
+      return this.core.presence.subscriptions;
+    }
+    /** The last state reported for an identity ('presence' event), undefined before its first. */
+    presenceOf(id: string): WirePresenceState | undefined {
+      return this.core.presence.stateOf(id);
     }
     /** Close gracefully (reason 'local-close'); the final 'close' follows. */
     close(message = ''): void {

@@ -9,7 +9,7 @@
  */
 import { Connection, defaultStallThresholdMs, type ConnectionOwner, type PongInfo } from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
-import { PROTOCOL_VERSION, type Frame, type GoawayFrame, type HelloFrame, type WelcomeFrame } from '../protocol/frames.js';
+import { PROTOCOL_VERSION, type Frame, type GoawayFrame, type HelloFrame, type PresenceFrame, type WelcomeFrame } from '../protocol/frames.js';
 import type { ResumeState } from '../connection/resume.js';
 import { pingSchedule } from '../liveness/negotiate.js';
 import { AvailabilityMonitor, type AvailabilityChange } from '../liveness/availability.js';
@@ -51,6 +51,8 @@ export interface LinkOwner {
   linkAvailability(link: Link, change: AvailabilityChange): void;
   linkDrain(link: Link): void;
   linkStall(link: Link, lateByMs: number): void;
+  /** A PRESENCE frame from the server (docs/spec/0014 §Subscriptions). */
+  linkPresence(link: Link, frame: PresenceFrame): void;
   /** Exactly once per link (also for a dial that never connected). */
   linkClosed(link: Link, reason: CloseReason): void;
   /**
@@ -125,6 +127,10 @@ export class Link implements ConnectionOwner, DialOwner {
   private renegotiating = false;
   /** The server leads this connection's heartbeat (spec 0010): set by WELCOME. */
   serverLeads = false;
+  /** WELCOME `presence` (PROTOCOL.md §6.11): the server's subscription limit; undefined: no PRESENCE. */
+  presenceLimit: number | undefined;
+  /** WELCOME maxFrameSize (or ours, when it does not say). */
+  serverMaxFrameSize = 0;
   /** When the chunk holding the last PONG arrived (connection clock). */
   private pongSeenAtMs = Number.NaN;
 
@@ -305,6 +311,8 @@ export class Link implements ConnectionOwner, DialOwner {
     const negotiated = { intervalMs: frame.heartbeatIntervalMs, timeoutMs: frame.heartbeatTimeoutMs };
     const resume = this.deps.owner.linkResumeWelcome(this, frame);
     this.negotiated = negotiated;
+    this.presenceLimit = frame.presence;
+    this.serverMaxFrameSize = frame.maxFrameSize ?? options.maxFrameSize;
     const adaptive = this.adaptive;
     if (adaptive) adaptive.opened(this.networkKey!);
     // The server leads only if we offered (a WELCOME saying so unasked is ignored: we keep pinging).
@@ -408,6 +416,10 @@ export class Link implements ConnectionOwner, DialOwner {
 
   drain(): void {
     this.deps.owner.linkDrain(this);
+  }
+
+  presence(frame: PresenceFrame): void {
+    this.deps.owner.linkPresence(this, frame);
   }
 
   closed(reason: CloseReason): void {

@@ -10,7 +10,7 @@
 import { FrameDecoder, type FrameSink } from '../protocol/decoder.js';
 import { encodeAck, encodeDataHeader, encodeFrame } from '../protocol/encode.js';
 import { NOT_RETAINED, ResumeState } from './resume.js';
-import type { CloseCode, Frame, GoawayFrame, HelloFrame, PeerStatus, WelcomeFrame } from '../protocol/frames.js';
+import type { CloseCode, Frame, GoawayFrame, HelloFrame, PeerStatus, PresenceFrame, WelcomeFrame } from '../protocol/frames.js';
 import { Heartbeat, sharedHeartbeatOptions } from '../liveness/heartbeat.js';
 import { createDetector } from '../liveness/detectors/index.js';
 import type { Clock, Cancel } from '../time/clock.js';
@@ -347,6 +347,17 @@ export class Connection implements TransportHandlers, FrameSink, ReplaySink {
     return ok;
   }
 
+  /** Largest frame the peer accepts, bytes (set by open()). */
+  get peerFrameSizeLimit(): number {
+    return this.peerMaxFrameSize;
+  }
+
+  /** Send a PRESENCE frame (PROTOCOL.md §6.11) on an open connection; false when not open (nothing written). */
+  sendPresence(frame: PresenceFrame): boolean {
+    if (this.state !== 'open') return false;
+    this.write(encodeFrame(frame));
+    return true;
+  }
 
   /** Send GOAWAY; the connection stays open (the caller decides when to close). */
   goaway(frame: Omit<GoawayFrame, 'type'>): void {
@@ -488,6 +499,11 @@ export class Connection implements TransportHandlers, FrameSink, ReplaySink {
       }
       case 'close':
         return this.onRemoteClose(frame.code, frame.message);
+      case 'presence':
+        // Only owners that speak it (spec 0014 §Subscriptions) get it; to any other it is a violation.
+        if (this.owner.presence) this.owner.presence(frame);
+        else this.fail('protocol-error', 'unexpected PRESENCE', 'protocol', 'protocol-error');
+        return;
       case 'hello':
       case 'welcome':
         this.fail('protocol-error', `unexpected ${frame.type.toUpperCase()} after the handshake`, 'protocol', 'protocol-error');

@@ -2,7 +2,7 @@
  * The shapes around a Connection (connection.ts): the owner port it reports to, the environment
  * a server shares between its connections, and what open() takes. Re-exported by connection.ts.
  */
-import type { Frame, GoawayFrame, PeerStatus } from '../protocol/frames.js';
+import type { Frame, GoawayFrame, PeerStatus, PresenceFrame } from '../protocol/frames.js';
 import type { DetectorSpec } from '../liveness/detectors/types.js';
 import type { Clock } from '../time/clock.js';
 import type { Scheduler } from '../time/scheduler.js';
@@ -38,6 +38,8 @@ export interface ConnectionOwner {
    */
   pingSent(id: number, nowMs: number, silentForMs: number): void;
   pong(info: PongInfo): void;
+  /** A PRESENCE frame after the handshake (PROTOCOL.md §6.11); an owner without it closes with protocol-error. */
+  presence?(frame: PresenceFrame): void;
   goaway(frame: GoawayFrame): void;
   /** The write buffer drained. */
   drain(): void;

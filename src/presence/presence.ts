@@ -12,6 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError } from '../errors.js';
+import { channels, publish } from '../diagnostics.js';
 import { MemoryPresenceStore } from './memory-store.js';
 import {
   publicDevice,
@@ -21,6 +22,7 @@ import {
   type PresenceChange,
   type PresenceInfo,
   type PresenceNodeStore,
+  type CanSubscribe,
   type PresenceSession,
   type PresenceStore,
   type PresenceStoreHost,
@@ -36,6 +38,13 @@ export interface PresenceOptions {
   nodeId?: string;
   /** Wall clock for `since` / `lastSeen`, ms since the epoch. Default Date.now. */
   now?: () => number;
+  /**
+   * Clients' PRESENCE subscriptions (spec 0014 §Subscriptions): whether the session may see
+   * `targetId`'s presence, per subscribed id (sync or async; a throw counts as no). Default: yes.
+   */
+  canSubscribe?: CanSubscribe;
+  /** Subscriptions one connection may hold (announced in WELCOME). 0 turns PRESENCE off. Default 1000. */
+  maxSubscriptions?: number;
 }
 
 export interface Presence {
@@ -68,6 +77,8 @@ export class Presence extends EventEmitter implements PresenceStoreHost {
   /** Attached on first use (listen(), get(), sendTo()): a store connects only for a server that is used. */
   private handle: PresenceNodeStore | undefined;
   private isDegraded = false;
+  /** performance.now() when the store became degraded (for the 'restored' diagnostics). */
+  private degradedAtMs = 0;
   private closing: Promise<void> | undefined;
 
   constructor(options: PresenceOptions = {}) {
@@ -224,9 +235,12 @@ export class Presence extends EventEmitter implements PresenceStoreHost {
   degradedChanged(error: Error | undefined): void {
     if (error !== undefined && !this.isDegraded) {
       this.isDegraded = true;
+      this.degradedAtMs = performance.now();
+      publish(channels.presenceDegraded, () => ({ presence: this, nodeId: this.nodeId, error }));
       this.emit('degraded', error);
     } else if (error === undefined && this.isDegraded) {
       this.isDegraded = false;
+      publish(channels.presenceRestored, () => ({ presence: this, nodeId: this.nodeId, degradedForMs: performance.now() - this.degradedAtMs }));
       this.emit('restored');
     }
   }

@@ -89,6 +89,8 @@ function connect(o: Resolved, backoff: Backoff, commands: boolean): Redis {
 }
 
 const NL = 0x0a;
+/** A re-sync (after a lease loss, an outage) waits this long for connections that ended meanwhile to close, ms. */
+const RESYNC_DELAY_MS = 50;
 
 class RedisNodeStore implements PresenceNodeStore {
   readonly ready: Promise<void>;
@@ -103,6 +105,10 @@ class RedisNodeStore implements PresenceNodeStore {
   private needsSync = true;
   private syncing = false;
   private syncAgain = false;
+  private syncScheduled = false;
+  /** The first sync went through: later ones are re-syncs (delayed, see requestSync). */
+  private everSynced = false;
+  private resyncTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private resolveReady: () => void = () => {};
   private readonly timers: NodeJS.Timeout[] = [];
@@ -182,6 +188,7 @@ class RedisNodeStore implements PresenceNodeStore {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
+    clearTimeout(this.resyncTimer);
     for (const r of [...this.pending.keys()]) this.answered(r, undefined);
     this.resolveReady();
     // Graceful: our records go at once, so the other nodes see our identities' devices go now.
@@ -236,16 +243,35 @@ class RedisNodeStore implements PresenceNodeStore {
 
   /**
    * Our lease expired (we were stopped, or cut off, longer than the TTL) or another process took
-   * our nodeId: re-publish, after one I/O turn, so sockets whose FIN arrived meanwhile are
-   * closed first and not resurrected (spec 0014 §Stores, lease refresh).
+   * our nodeId: re-publish (spec 0014 §Stores, lease refresh).
    */
   private leaseLost(): void {
     this.needsSync = true;
-    setImmediate(() => this.requestSync());
+    this.requestSync();
   }
 
-  /** Run the sync script (coalesced: one at a time, once more if asked again meanwhile). */
+  /**
+   * Run the sync script soon, whoever asks — a lease found lost, a command that timed out, a
+   * reconnect: the first one on the next turn, a re-sync RESYNC_DELAY_MS later. A process that
+   * was stopped (SIGSTOP, a VM pause) wakes in its timers phase; the CLOSE / FIN of sockets that
+   * ended meanwhile are read in the polls that follow, and their sessions end a few event-loop
+   * iterations later (the transport's shutdown and close callbacks). A sync before that would
+   * announce those devices online again for a moment — measured: within 1 ms of the wake,
+   * before the closes (spec 0014 §Stores: no stale resurrection).
+   */
   private requestSync(): void {
+    if (this.syncScheduled) return;
+    this.syncScheduled = true;
+    const run = () => {
+      this.syncScheduled = false;
+      this.runSync();
+    };
+    if (this.everSynced) this.resyncTimer = setTimeout(run, RESYNC_DELAY_MS).unref();
+    else setImmediate(run);
+  }
+
+  /** The sync script itself (coalesced: one at a time, once more if asked again meanwhile). */
+  private runSync(): void {
     if (this.closed || this.cmd.status !== 'ready') return;
     if (this.syncing) {
       this.syncAgain = true;
@@ -257,6 +283,7 @@ class RedisNodeStore implements PresenceNodeStore {
     for (const { identityId, ...device } of this.host.localDevices()) args.push(device.sessionId, identityId, JSON.stringify(device));
     this.command(() => this.cmd.llPresenceSync(...args))
       .then(() => {
+        this.everSynced = true;
         this.resolveReady();
         if (this.isDegraded && !this.needsSync && this.sub.status === 'ready') {
           this.isDegraded = false;
@@ -268,7 +295,7 @@ class RedisNodeStore implements PresenceNodeStore {
         this.syncing = false;
         if (this.syncAgain) {
           this.syncAgain = false;
-          this.requestSync();
+          this.runSync();
         }
       });
   }

@@ -115,6 +115,12 @@ export interface PresenceSession {
   send(data: Uint8Array | string): boolean;
 }
 
+/**
+ * May a session see `targetId`'s presence (spec 0014 §Subscriptions)? `identity` is the session's
+ * (what `authenticate` answered, with all its fields; undefined on a server without it).
+ */
+export type CanSubscribe = (identity: { readonly id: string } | undefined, targetId: string) => boolean | Promise<boolean>;
+
 /** An identity's state from its devices' states. */
 export function stateOf(devices: Iterable<{ readonly state: DeviceState }>): PresenceState {
   let state: PresenceState = 'offline';

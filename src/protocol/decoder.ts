@@ -46,6 +46,7 @@ import {
   type WelcomeFrame,
 } from './frames.js';
 import { MAX_LENGTH_VARINT_BYTES, readVarint, type ReadCursor } from './varint.js';
+import { decodePresence } from './presence-frame.js';
 
 export interface FrameDecoderOptions {
   /**
@@ -219,7 +220,7 @@ export class FrameDecoder {
             pos += 1;
             sink.onPing(byte & 0x1f);
           } else {
-            if (byte === 0 || byte > LONG_FRAME_TYPES.ack) {
+            if (byte === 0 || byte > LONG_FRAME_TYPES.presence) {
               throw new ProtocolError('LL_ERR_UNKNOWN_FRAME_TYPE', `unknown long frame type ${byte} (type byte ${hex(byte)})`);
             }
             this.typeByte = byte;
@@ -326,6 +327,8 @@ export class FrameDecoder {
           return decodeGoaway(r);
         case LONG_FRAME_TYPES.ack:
           return decodeAck(r);
+        case LONG_FRAME_TYPES.presence:
+          return decodePresence(r);
         default:
           return decodeClose(r);
       }
@@ -515,6 +518,13 @@ function decodeWelcome(r: BodyReader): WelcomeFrame {
         seen = markSeen(seen, tag, 'WELCOME serverPings');
         frame.serverPings = flagValue(r, valueEnd, 'WELCOME serverPings');
         break;
+      case WELCOME_TAGS.presence: {
+        seen = markSeen(seen, tag, 'WELCOME presence');
+        const limit = exactVarintValue(r, valueEnd, 'WELCOME presence');
+        if (limit === 0) throw new ProtocolError('LL_ERR_MALFORMED_FRAME', 'WELCOME presence is 0');
+        frame.presence = limit;
+        break;
+      }
       default:
       // Unknown tag: skip its value (forward compatibility, PROTOCOL.md §6).
     }
@@ -614,6 +624,8 @@ function longTypeName(longType: number): string {
       return 'GOAWAY';
     case LONG_FRAME_TYPES.ack:
       return 'ACK';
+    case LONG_FRAME_TYPES.presence:
+      return 'PRESENCE';
     default:
       return 'CLOSE';
   }

@@ -28,6 +28,7 @@ import {
   type WelcomeFrame,
 } from './frames.js';
 import { assertVarintValue, varintLength, writeVarint } from './varint.js';
+import { encodePresence } from './presence-frame.js';
 
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -88,6 +89,8 @@ export function encodeFrame(frame: Frame): Uint8Array {
       return encodeClose(frame);
     case 'ack':
       return encodeAck(frame.seq);
+    case 'presence':
+      return encodePresence(frame);
     default: {
       const unknownType: unknown = (frame as { type?: unknown }).type;
       throw new TypeError(`frame.type must be a known frame type, got ${String(unknownType)}`);
@@ -181,7 +184,11 @@ function encodeWelcome(frame: WelcomeFrame): Uint8Array {
   assertU8(frame.version, 'welcome version');
   assertVarintValue(frame.heartbeatIntervalMs, 'welcome heartbeatIntervalMs');
   assertVarintValue(frame.heartbeatTimeoutMs, 'welcome heartbeatTimeoutMs');
-  const { sessionId, maxFrameSize, resumed, resumeLastSeq, resumeWindowMs, serverPings } = frame;
+  const { sessionId, maxFrameSize, resumed, resumeLastSeq, resumeWindowMs, serverPings, presence } = frame;
+  if (presence !== undefined) {
+    assertVarintValue(presence, 'welcome presence');
+    if (presence === 0) throw new RangeError('welcome presence must be >= 1, got 0');
+  }
   if (resumeWindowMs !== undefined) assertVarintValue(resumeWindowMs, 'welcome resumeWindowMs');
   if (sessionId !== undefined) assertSessionId(sessionId, 'welcome sessionId');
   if (maxFrameSize !== undefined) {
@@ -199,6 +206,7 @@ function encodeWelcome(frame: WelcomeFrame): Uint8Array {
   if (resumeLastSeq !== undefined) bodyLength += varintExtensionLength(resumeLastSeq);
   if (resumeWindowMs !== undefined) bodyLength += varintExtensionLength(resumeWindowMs);
   if (serverPings !== undefined) bodyLength += 3;
+  if (presence !== undefined) bodyLength += varintExtensionLength(presence);
   checkBodyLength(bodyLength, 'welcome');
 
   const out = allocLong(LONG_FRAME_TYPES.welcome, bodyLength);
@@ -215,7 +223,8 @@ function encodeWelcome(frame: WelcomeFrame): Uint8Array {
     pos = writeVarintExtension(out, pos, WELCOME_TAGS.resumeLastSeq, resumeLastSeq);
   }
   if (resumeWindowMs !== undefined) pos = writeVarintExtension(out, pos, WELCOME_TAGS.resumeWindowMs, resumeWindowMs);
-  if (serverPings !== undefined) writeFlagExtension(out, pos, WELCOME_TAGS.serverPings, serverPings);
+  if (serverPings !== undefined) pos = writeFlagExtension(out, pos, WELCOME_TAGS.serverPings, serverPings);
+  if (presence !== undefined) writeVarintExtension(out, pos, WELCOME_TAGS.presence, presence);
   return out;
 }
 

@@ -57,6 +57,11 @@ export interface WelcomeFrame {
   resumeWindowMs?: number;
   /** The server leads the heartbeat on this connection (only when HELLO offered followServerPings). */
   serverPings?: boolean;
+  /**
+   * The server understands PRESENCE (PROTOCOL.md §6.11) and keeps at most this many presence
+   * subscriptions per connection (≥ 1). Absent: never send PRESENCE to this server.
+   */
+  presence?: number;
 }
 
 export interface DataFrame {
@@ -107,6 +112,17 @@ export interface CloseFrame {
   message: string;
 }
 
+/** An identity's presence as PRESENCE STATE carries it; 'denied': the server will not tell this connection. */
+export type WirePresenceState = 'offline' | 'online' | 'away' | 'denied';
+
+/**
+ * PRESENCE (PROTOCOL.md §6.11): a client subscribes to / unsubscribes from identities' presence;
+ * the server answers with their states and sends each change after. 1..MAX_PRESENCE_ENTRIES per frame.
+ */
+export type PresenceFrame =
+  | { type: 'presence'; kind: 'subscribe' | 'unsubscribe'; ids: string[] }
+  | { type: 'presence'; kind: 'state'; states: Array<{ id: string; state: WirePresenceState }> };
+
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -115,7 +131,8 @@ export type Frame =
   | PongFrame
   | GoawayFrame
   | CloseFrame
-  | AckFrame;
+  | AckFrame
+  | PresenceFrame;
 
 export type FrameType = Frame['type'];
 
@@ -153,8 +170,8 @@ export type GoawayCode = keyof typeof GOAWAY_CODES;
 // Wire constants shared by encode.ts and decoder.ts (PROTOCOL.md §3–§7). Never renumber.
 // ---------------------------------------------------------------------------------------------
 
-/** Long-frame type numbers: the low 6 bits of a `00tttttt` type byte. 0 and 6..63 are unassigned. */
-export const LONG_FRAME_TYPES = { hello: 1, welcome: 2, data: 3, goaway: 4, close: 5, ack: 6 } as const;
+/** Long-frame type numbers: the low 6 bits of a `00tttttt` type byte. 0 and 8..63 are unassigned. */
+export const LONG_FRAME_TYPES = { hello: 1, welcome: 2, data: 3, goaway: 4, close: 5, ack: 6, presence: 7 } as const;
 
 /** First two HELLO body bytes, "LL": lets a server tell a lifeline peer from a stray client. */
 export const HELLO_MAGIC_0 = 0x4c;
@@ -163,7 +180,16 @@ export const HELLO_MAGIC_1 = 0x4c;
 /** Extension tags of HELLO (PROTOCOL.md §6.1). */
 export const HELLO_TAGS = { token: 1, resumeSessionId: 2, resumeLastSeq: 3, maxFrameSize: 4, resumable: 5, followServerPings: 6 } as const;
 /** Extension tags of WELCOME (PROTOCOL.md §6.2). */
-export const WELCOME_TAGS = { sessionId: 1, maxFrameSize: 2, resumed: 3, resumeLastSeq: 4, resumeWindowMs: 5, serverPings: 6 } as const;
+export const WELCOME_TAGS = { sessionId: 1, maxFrameSize: 2, resumed: 3, resumeLastSeq: 4, resumeWindowMs: 5, serverPings: 6, presence: 7 } as const;
+
+/** PRESENCE sub-kinds (PROTOCOL.md §6.11): the first body byte. Never renumber. */
+export const PRESENCE_KINDS = { subscribe: 0, unsubscribe: 1, state: 2 } as const;
+/** PRESENCE STATE states: wire numbers. Never renumber. */
+export const PRESENCE_STATES = { offline: 0, online: 1, away: 2, denied: 3 } as const;
+/** At most this many ids (or states) in one PRESENCE frame. */
+export const MAX_PRESENCE_ENTRIES = 1024;
+/** An identity id in PRESENCE is 1..256 bytes of UTF-8. */
+export const MAX_PRESENCE_ID_BYTES = 256;
 
 /** GOAWAY / CLOSE messages are capped so a close reason can never be a large allocation. */
 export const MAX_MESSAGE_BYTES = 1024;

@@ -12,7 +12,7 @@ import type { ResolvedDrainOptions } from './options.js';
 
 /** A connection as the drain sees it (narrow port: a ServerPeer fits). */
 export interface DrainPeer {
-  readonly connection: Pick<Connection, 'goaway' | 'close'>;
+  readonly connection: Pick<Connection, 'goaway' | 'close' | 'state'>;
 }
 
 export class Drain {
@@ -34,20 +34,30 @@ export class Drain {
 
   /**
    * GOAWAY to every connection, then the deadline; resolves at once when none is left. `peers`
-   * is the server's live set: the deadline closes whoever is still in it then.
+   * is the server's live set: the deadline closes whoever is still in it then. Returns how many
+   * GOAWAYs were sent.
    */
-  start(peers: ReadonlySet<DrainPeer>, scheduler: Scheduler, clock: Clock): void {
+  start(peers: ReadonlySet<DrainPeer>, scheduler: Scheduler, clock: Clock): number {
     // Connection.goaway() is a no-op before the handshake completes; sessionOpened() covers those.
-    for (const peer of peers) peer.connection.goaway(this.goaway);
+    let told = 0;
+    for (const peer of peers) told += this.tell(peer.connection);
     if (peers.size === 0) {
       this.resolve();
-      return;
+      return told;
     }
     const deadlineMs = this.o.deadlineMs;
     this.cancelDeadline = scheduler.schedule(clock.now() + deadlineMs, () => {
       this.cancelDeadline = undefined;
       for (const peer of peers) peer.connection.close('going-away', `drain deadline (${deadlineMs} ms) reached`);
     });
+    return told;
+  }
+
+  /** GOAWAY to one connection if it is open (1: sent, 0: not; counted for metrics). */
+  tell(connection: DrainPeer['connection']): number {
+    if (connection.state !== 'open') return 0;
+    connection.goaway(this.goaway);
+    return 1;
   }
 
   /** The last connection closed. */

@@ -49,8 +49,9 @@ export interface ServerOptions extends SocketTuningOptions {
   /**
    * Run accepted connections on libuv's TCP handle directly instead of a net.Socket (a Duplex
    * stream lifeline does not use): ≈ 0.85 KB less heap and ≈ 3.6 KB less RSS per connection
-   * (transport/tcp-handle.ts). Falls back to net.Socket by itself when this Node lacks the
-   * internals it needs; `server.leanSockets` says which is in force. Default true.
+   * (transport/tcp-handle.ts), and plain WebSocket connections on the handle after their upgrade
+   * (spec 0011 §Lean WebSocket server). Falls back to net.Socket by itself when this Node lacks
+   * the internals it needs; `server.leanSockets` says which is in force. Default true.
    */
   leanSockets?: boolean;
   /**

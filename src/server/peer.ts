@@ -17,7 +17,7 @@ import {
 } from '../connection/connection.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { asBuffer } from '../connection/payload.js';
-import { PROTOCOL_VERSION, type Frame, type GoawayFrame, type HelloFrame } from '../protocol/frames.js';
+import { PROTOCOL_VERSION, type Frame, type GoawayFrame, type HelloFrame, type PresenceFrame } from '../protocol/frames.js';
 import { negotiateHeartbeat, pingSchedule, type HeartbeatBounds, type NegotiatedHeartbeat } from '../liveness/negotiate.js';
 import { NO_PING_YET, type PingRatePolicy, type PingRateState } from '../liveness/enforcement.js';
 import type { Clock } from '../time/clock.js';
@@ -28,6 +28,7 @@ import type { ResolvedServerOptions } from './options.js';
 import { Session, type SessionOwner, type SessionPeer } from './session.js';
 import { channels, publish } from '../diagnostics.js';
 import { ResumeState } from '../connection/resume.js';
+import type { PresenceSubscriptions } from './presence-subscriptions.js';
 import { runAuthenticate, sameIdentity, type AuthFailureInfo, type AuthInfo, type AuthOutcome, type Identity } from './auth.js';
 
 /** What a peer needs from its server (narrow port). */
@@ -63,6 +64,8 @@ export interface PeerHost extends SessionOwner {
   peerClosed(peer: ServerPeer, reason: CloseReason): void;
   /** Credentials were not accepted (docs/spec/0013): the server's 'authFailure' event. */
   authFailed(info: AuthFailureInfo): void;
+  /** Clients' PRESENCE subscriptions (docs/spec/0014 §Subscriptions); limit 0: not announced. */
+  readonly presenceSubscriptions: PresenceSubscriptions;
 }
 
 /** A ping-rate policy and the heartbeat interval it was made for (shared by many peers). */
@@ -191,6 +194,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
       ...(resuming ? { resumeLastSeq: resume!.receivedSeq } : {}),
       ...(resume ? { resumeWindowMs: options.resumeWindow } : {}),
       ...(serverLeads ? { serverPings: true } : {}),
+      ...(this.host.presenceSubscriptions.limit > 0 ? { presence: this.host.presenceSubscriptions.limit } : {}),
     });
     conn.open({
       ...pingSchedule('server', negotiated, serverLeads ? 'server' : 'client'),
@@ -208,6 +212,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
     this.socketOptions = this.host.socketOptionsFor(conn.transport, this.socketOptions, negotiated);
     if (resuming) {
       this.session = existing!;
+      this.host.counters.resumed(resume!.sentSeq - peerLastSeq);
       this.host.sessionResumed(this, existing!);
       // The client has everything up to peerLastSeq: send the rest again, with their seqs —
       // before 'resume', so a send() from its listeners goes after the replay, not into a gap
@@ -231,6 +236,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
   }
 
   ping(id: number, nowMs: number): void {
+    this.host.counters.pingsReceived++;
     const session = this.session;
     if (session !== undefined && session.listenerCount('ping') > 0) session.emit('ping', id);
     const rule = this.pingRule;
@@ -244,12 +250,23 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
 
   pingSent(): void {
     // The server judges clients by liveness only; availability is the client's question.
+    this.host.counters.pingsSent++;
   }
 
   pong(info: PongInfo): void {
+    if (info.rttMs !== undefined) this.host.counters.rtt(info.rttMs);
     const session = this.session;
     // Per beat when the server leads: skip EventEmitter's work when nobody listens.
     if (session !== undefined && session.listenerCount('pong') > 0) session.emit('pong', info);
+  }
+
+  presence(frame: PresenceFrame): void {
+    this.host.presenceSubscriptions.frame(this, frame);
+  }
+
+  /** @internal (PresenceSubscriber) */
+  get peerMaxFrameSize(): number {
+    return this.connection.peerFrameSizeLimit;
   }
 
   goaway(_frame: GoawayFrame): void {
@@ -290,6 +307,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
       const message = `authenticate did not answer within the handshake timeout (${this.host.options.handshakeTimeout} ms)`;
       this.host.authFailed({ ...pendingAuth, code: 'timeout', message });
     }
+    this.host.presenceSubscriptions.dropped(this); // a retired peer's too: the resumed one subscribes anew
     if (this.retired) return;
     this.host.peerClosed(this, reason);
   }

@@ -44,9 +44,12 @@ import { ServerTuning } from './server-tuning.js';
 import { SharedRules } from './shared-rules.js';
 import { Drain } from './drain.js';
 import { ConnectionCounts, type ServerStats } from './server-stats.js';
+import { ServerCounters } from './server-counters.js';
+import type { UdpListenerStats } from './listen-udp.js';
 import type { AuthFailureInfo } from './auth.js';
 import { Presence } from '../presence/presence.js';
 import type { SendResult } from '../presence/types.js';
+import { PresenceSubscriptions } from './presence-subscriptions.js';
 
 export type { ServerStats } from './server-stats.js';
 
@@ -81,6 +84,8 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
   private readonly endpoints: Listener[] = [];
   private readonly peers = new Set<ServerPeer>();
   private readonly counts = new ConnectionCounts();
+  /** @internal Plain counts for src/metrics/, read on scrape (server-counters.ts, docs/spec/0015-metrics.md). */
+  readonly counters = new ServerCounters();
   /**
    * Sessions open or detached. No registry of its own: an open session is its peer's, a detached
    * one is in the resume registry (one Set entry per connection fewer, at ~100k connections).
@@ -98,6 +103,8 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
   private readonly rules: SharedRules;
   /** Who is online, by identity, on this node and the store's others (docs/spec/0014-presence.md). */
   readonly presence: Presence;
+  /** Clients' PRESENCE subscriptions, fed by `presence` (presence-subscriptions.ts). */
+  readonly presenceSubscriptions: PresenceSubscriptions;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -131,6 +138,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     this.tuning = new ServerTuning(this.options, { warn: (message) => this.emit('warning', message) });
     this.rules = new SharedRules(this.options, this);
     this.presence = new Presence(this.options.presence);
+    this.presenceSubscriptions = new PresenceSubscriptions(this.presence, this.options.presence);
     // Until listen() starts the event-loop sampler (or forever, when the user gave a hook).
     this.healthSource = this.options.health ?? (() => ({ status: 'ok', load: 0 }));
     this.bounds = {
@@ -187,6 +195,11 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
    */
   stats(): ServerStats {
     return this.counts.stats(this.peers);
+  }
+
+  /** Each UDP listener's counters (listen-udp.ts), for metrics. */
+  udpStats(): UdpListenerStats[] {
+    return this.endpoints.flatMap((listener) => (listener as { stats?: UdpListenerStats }).stats ?? []);
   }
 
   /** Every accepted connection not yet closed, handshaking ones included. */
@@ -304,7 +317,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     const drain = new Drain(resolveDrainOptions(options));
     this.drainState = drain;
     this.emit('draining');
-    drain.start(this.peers, this.scheduler, this.clock);
+    this.counters.goawaysDraining += drain.start(this.peers, this.scheduler, this.clock);
     return drain.done;
   }
 
@@ -345,6 +358,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     const now = this.clock.now();
     if (now - this.lastStallReportAtMs < 1000) return;
     this.lastStallReportAtMs = now;
+    this.counters.stalls++;
     this.emit('stall', lateByMs);
     publish(channels.serverStall, () => ({ server: this, lateByMs }));
   }
@@ -356,13 +370,14 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     // A handshake that was in flight when the drain began completes and is sent away at once:
     // unlike a refusing CLOSE, GOAWAY carries the redirect and retryAfterMs (spec 0003).
     const drain = this.drainState;
-    if (drain) peer.connection.goaway(drain.goaway);
+    if (drain) this.counters.goawaysDraining += drain.tell(peer.connection);
     this.emit('session', session);
     publish(channels.sessionOpen, () => ({ session }));
   }
 
   peerClosed(peer: ServerPeer, reason: CloseReason): void {
     if (this.peers.delete(peer)) this.counts.closed(peer);
+    this.counters.connectionClosed(reason);
     const session = peer.session;
     if (session) {
       // A resumable session survives the loss of its transport (not a deliberate close) for the
@@ -422,6 +437,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     if (session.state === 'closed') return;
     this.liveSessionCount--;
     session.finish(reason);
+    this.counters.sessionClosed(reason);
     this.presence.closed(session);
     this.emit('sessionClose', session, reason);
     publish(channels.sessionClose, () => ({ session, reason }));

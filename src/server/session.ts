@@ -11,7 +11,8 @@ import type { TransportKind } from '../transport/types.js';
 import { EventEmitter } from 'node:events';
 import type { Connection, PongInfo } from '../connection/connection.js';
 import type { ResumeState } from '../connection/resume.js';
-import { LifelineError } from '../errors.js';
+import { BufferOverflowError, LifelineError } from '../errors.js';
+import type { ServerCounters } from './server-counters.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { toPayload } from '../connection/payload.js';
 import { loadNetKeepalive, readSocketOptions, type AppliedSocketOptions, type KernelSocketOptions } from '../transport/socket-tuning.js';
@@ -46,6 +47,8 @@ export interface SessionOwner {
   closeDetached(session: Session, message: string): void;
   /** send() while detached grew the replay buffer (the server bounds the sum: maxResumeBytes). */
   detachedSessionGrew(session: Session): void;
+  /** Plain counts for metrics (server-counters.ts): send() counts its buffer overflows there. */
+  readonly counters: ServerCounters;
 }
 
 export type SessionState = 'open' | 'detached' | 'closed';
@@ -185,7 +188,15 @@ export class Session extends EventEmitter {
    * Throws LL_ERR_NOT_OPEN after close, LL_ERR_FRAME_TOO_LARGE above the peer's frame limit.
    */
   send(data: Uint8Array | string): boolean {
-    const payload = toPayload(data);
+    try {
+      return this.sendPayload(toPayload(data));
+    } catch (err) {
+      if (err instanceof BufferOverflowError) this.peer.host.counters.bufferOverflows++;
+      throw err;
+    }
+  }
+
+  private sendPayload(payload: Uint8Array): boolean {
     if (this.state === 'detached' && this.resume) {
       // Kept for the replay when the client resumes (bounded: BufferOverflowError past the limit).
       this.connection.checkFrameSize(payload);

@@ -93,8 +93,8 @@ test('handshake - an HTTP request gets CLOSE protocol-error and the socket is cl
 
 test('handshake - random garbage gets CLOSE protocol-error', async (t) => {
   const { port } = await startServer(t, { handshakeTimeout: 5000 });
-  // 0x07: an unassigned long frame type.
-  const outcome = await rawPeer(t, port, Uint8Array.from([0x07, 0x00, 0x13, 0x37]));
+  // 0x08: an unassigned long frame type.
+  const outcome = await rawPeer(t, port, Uint8Array.from([0x08, 0x00, 0x13, 0x37]));
   assertClosedWith(outcome, 'protocol-error');
 });
 

@@ -273,3 +273,44 @@ test('presence-redis - no Redis command per heartbeat: heartbeating sessions cos
   assert.ok(delta('evalsha') + delta('eval') <= 7, `${delta('evalsha')} scripts in 1.5 s`);
   assert.ok(delta('smembers') <= 10, `${delta('smembers')} sweeps in 1.5 s`);
 });
+
+test('presence-redis - Redis outage: PRESENCE subscribers are re-synced on restore; PONG status stays ok; the diagnostics channels say degraded / restored', { skip }, async (t) => {
+  const diagnostics = await import('node:diagnostics_channel');
+  const events: Array<{ kind: string; nodeId: string; degradedForMs?: number }> = [];
+  const onDegraded = (m: unknown) => events.push({ kind: 'degraded', nodeId: (m as { nodeId: string }).nodeId });
+  const onRestored = (m: unknown) => events.push({ kind: 'restored', nodeId: (m as { nodeId: string }).nodeId, degradedForMs: (m as { degradedForMs: number }).degradedForMs });
+  diagnostics.subscribe('lifeline:presence:degraded', onDegraded);
+  diagnostics.subscribe('lifeline:presence:restored', onRestored);
+  t.after(() => {
+    diagnostics.unsubscribe('lifeline:presence:degraded', onDegraded);
+    diagnostics.unsubscribe('lifeline:presence:restored', onRestored);
+  });
+  const redis = await RedisProcess.start(t);
+  const a = await startNode(t, redis, 'node-a');
+  const b = await startNode(t, redis, 'node-b');
+  const alice = await client(t, a, 'alice');
+  const watcher = connect({ host: '127.0.0.1', port: b.port, reconnect: false, token: 'watcher', heartbeatInterval: 250, heartbeatTimeout: 3000 });
+  t.after(() => watcher.close());
+  const told: string[] = [];
+  const statuses: string[] = [];
+  watcher.on('presence', (u) => told.push(`${u.id}:${u.state}`));
+  watcher.on('pong', (p) => statuses.push(p.status));
+  watcher.subscribePresence(['alice', 'dave']);
+  assert.ok(await eventually(() => told.length === 2, 2000), told.join());
+  assert.deepEqual(told.sort(), ['alice:online', 'dave:offline']);
+
+  await redis.stop();
+  assert.ok(await eventually(() => b.server.presence.degraded, 3000));
+  alice.close();
+  await client(t, a, 'dave');
+  await new Promise((resolve) => setTimeout(resolve, 600)); // a few heartbeats while degraded
+  assert.equal(watcher.state, 'open');
+  assert.ok(statuses.length >= 2 && statuses.every((s) => s === 'ok'), `PONG status while the store is degraded: ${statuses.join()}`);
+  const before = told.length;
+
+  await redis.run();
+  assert.ok(await eventually(() => told.slice(before).includes('alice:offline') && told.slice(before).includes('dave:online'), 5000), `re-synced: ${told.join()}`);
+  assert.ok(events.some((e) => e.kind === 'degraded' && e.nodeId === 'node-b'));
+  const restored = events.find((e) => e.kind === 'restored' && e.nodeId === 'node-b');
+  assert.ok(restored && restored.degradedForMs! > 0, JSON.stringify(events));
+});

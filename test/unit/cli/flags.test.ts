@@ -70,7 +70,11 @@ test('server flag combinations', () => {
   assert.match(serverFlagError({ ...base, tlsCert: 'c' }) ?? '', /--tls-cert and --tls-key go together.*missing --tls-key/);
   assert.match(serverFlagError({ ...base, tlsKey: 'k' }) ?? '', /missing --tls-cert/);
   assert.match(serverFlagError({ ...base, wsPath: '/x' }) ?? '', /--ws-path .* add --ws-port/);
-  assert.match(serverFlagError({ ...base, wsOrigin: ['https://a.example'] }) ?? '', /--ws-origin .* add --ws-port/);
+  assert.match(serverFlagError({ ...base, wsOrigin: ['https://a.example'] }) ?? '', /--ws-origin .* add --ws-port/);  assert.equal(serverFlagError({ ...base, redis: 'redis://127.0.0.1:6379', nodeId: 'eu-1' }), undefined);
+  assert.equal(serverFlagError({ ...base, redis: 'rediss://cache.internal:6380' }), undefined);
+  assert.match(serverFlagError({ ...base, redis: '127.0.0.1:6379' }) ?? '', /--redis takes a redis:\/\/host:port/);
+  assert.match(serverFlagError({ ...base, nodeId: 'eu-1' }) ?? '', /--node-id .* add --redis/);
+  assert.match(serverFlagError({ ...base, redis: 'redis://r:1', nodeId: 'a/b' }) ?? '', /--node-id must be/);
 });
 
 test('client flag combinations: --ca / --insecure need a tls or wss address', () => {

@@ -39,7 +39,7 @@ const WELCOME_HEAD = [0x01, 0x00, 0x00];
 const BAD: BadCase[] = [
   // Type byte
   { name: 'long type 0', input: bytes(0x00, 0x00), code: 'LL_ERR_UNKNOWN_FRAME_TYPE', message: /long frame type 0/ },
-  { name: 'long type 7', input: bytes(0x07, 0x00), code: 'LL_ERR_UNKNOWN_FRAME_TYPE', message: /long frame type 7/ },
+  { name: 'long type 8', input: bytes(0x08, 0x00), code: 'LL_ERR_UNKNOWN_FRAME_TYPE', message: /long frame type 8/ },
   { name: 'long type 63', input: bytes(0x3f), code: 'LL_ERR_UNKNOWN_FRAME_TYPE', message: /long frame type 63/ },
   { name: 'reserved compact 0x60', input: bytes(0x60), code: 'LL_ERR_UNKNOWN_FRAME_TYPE', message: /reserved compact prefix 011/ },
   { name: 'reserved compact 0x7f', input: bytes(0x7f), code: 'LL_ERR_UNKNOWN_FRAME_TYPE', message: /reserved compact prefix 011/ },
@@ -115,6 +115,22 @@ const BAD: BadCase[] = [
   { name: 'WELCOME duplicate serverPings', input: long(0x02, [...WELCOME_HEAD, 0x06, 0x01, 0x01, 0x06, 0x01, 0x00]), code: 'LL_ERR_MALFORMED_FRAME', message: /serverPings extension \(tag 6\) appears twice/ },
   { name: 'HELLO followServerPings empty', input: long(0x01, [...HELLO_HEAD, 0x06, 0x00]), code: 'LL_ERR_MALFORMED_FRAME', message: /followServerPings must be exactly one byte/ },
   { name: 'WELCOME duplicate resumed', input: long(0x02, [...WELCOME_HEAD, 0x03, 0x01, 0x01, 0x03, 0x01, 0x01]), code: 'LL_ERR_MALFORMED_FRAME', message: /appears twice/ },
+  { name: 'WELCOME presence 0', input: long(0x02, [...WELCOME_HEAD, 0x07, 0x01, 0x00]), code: 'LL_ERR_MALFORMED_FRAME', message: /WELCOME presence is 0/ },
+  { name: 'WELCOME presence empty', input: long(0x02, [...WELCOME_HEAD, 0x07, 0x00]), code: 'LL_ERR_MALFORMED_FRAME', message: /presence extension value is empty/ },
+  { name: 'WELCOME duplicate presence', input: long(0x02, [...WELCOME_HEAD, 0x07, 0x01, 0x05, 0x07, 0x01, 0x05]), code: 'LL_ERR_MALFORMED_FRAME', message: /presence extension \(tag 7\) appears twice/ },
+  // PRESENCE (PROTOCOL.md §6.11)
+  { name: 'PRESENCE empty body', input: bytes(0x07, 0x00), code: 'LL_ERR_MALFORMED_FRAME', message: /PRESENCE kind runs past/ },
+  { name: 'PRESENCE kind 3', input: long(0x07, [0x03, 0x01, 0x01, 0x61]), code: 'LL_ERR_MALFORMED_FRAME', message: /PRESENCE kind 3 is not 0, 1 or 2/ },
+  { name: 'PRESENCE count 0', input: long(0x07, [0x00, 0x00]), code: 'LL_ERR_MALFORMED_FRAME', message: /PRESENCE count 0 is outside 1\.\.1024/ },
+  { name: 'PRESENCE count 1025', input: long(0x07, [0x00, 0x81, 0x08, 0x01, 0x61]), code: 'LL_ERR_MALFORMED_FRAME', message: /PRESENCE count 1025 is outside/ },
+  { name: 'PRESENCE count past the body', input: long(0x07, [0x00, 0x03, 0x01, 0x61]), code: 'LL_ERR_MALFORMED_FRAME', message: /PRESENCE count 3 runs past/ },
+  { name: 'PRESENCE empty id', input: long(0x07, [0x00, 0x01, 0x00, 0x61]), code: 'LL_ERR_MALFORMED_FRAME', message: /PRESENCE id is empty/ },
+  { name: 'PRESENCE 257-byte id', input: Uint8Array.from([0x07, 0x85, 0x02, 0x00, 0x01, 0x81, 0x02, ...new Array<number>(257).fill(0x61)]), code: 'LL_ERR_MALFORMED_FRAME', message: /PRESENCE id is 257 bytes, over the 256-byte limit/ },
+  { name: 'PRESENCE id not UTF-8', input: long(0x07, [0x00, 0x01, 0x02, 0xc3, 0x28]), code: 'LL_ERR_MALFORMED_FRAME', message: /PRESENCE id is not valid UTF-8/ },
+  { name: 'PRESENCE id past the body', input: long(0x07, [0x01, 0x01, 0x05, 0x61]), code: 'LL_ERR_MALFORMED_FRAME', message: /PRESENCE id runs past/ },
+  { name: 'PRESENCE trailing byte', input: long(0x07, [0x00, 0x01, 0x01, 0x61, 0x62]), code: 'LL_ERR_MALFORMED_FRAME', message: /PRESENCE has 1 trailing bytes/ },
+  { name: 'PRESENCE state 4', input: long(0x07, [0x02, 0x01, 0x04, 0x01, 0x61]), code: 'LL_ERR_MALFORMED_FRAME', message: /PRESENCE state 4 is not 0\.\.3/ },
+  { name: 'PRESENCE STATE missing state byte', input: long(0x07, [0x02, 0x01]), code: 'LL_ERR_MALFORMED_FRAME', message: /count 1 runs past/ },
   // GOAWAY
   { name: 'GOAWAY message past end', input: long(0x04, [0x00, 0x00, 0x05, 0x61]), code: 'LL_ERR_MALFORMED_FRAME', message: /GOAWAY message runs past/ },
   { name: 'GOAWAY redirect missing', input: long(0x04, [0x00, 0x00, 0x00]), code: 'LL_ERR_MALFORMED_FRAME', message: /GOAWAY redirect runs past/ },
@@ -177,7 +193,7 @@ test('FrameDecoder - frames before a bad one in the same chunk are still deliver
 
 test('FrameDecoder - stays dead after an error: every later push and end throws', () => {
   const decoder = new FrameDecoder();
-  assert.throws(() => decoder.push(bytes(0x07), noop), isProtocolError('LL_ERR_UNKNOWN_FRAME_TYPE'));
+  assert.throws(() => decoder.push(bytes(0x08), noop), isProtocolError('LL_ERR_UNKNOWN_FRAME_TYPE'));
   for (let i = 0; i < 3; i++) {
     let called = false;
     assert.throws(

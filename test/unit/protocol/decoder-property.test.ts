@@ -14,6 +14,7 @@ const message = fc.string({ unit: 'binary', maxLength: 200 });
 const varintValue = fc.oneof(fc.nat(300), fc.maxSafeNat());
 const bytes = (maxLength: number) => fc.uint8Array({ maxLength });
 const sessionId = fc.uint8Array({ minLength: 1, maxLength: 64 });
+const presenceId = fc.string({ unit: 'binary', minLength: 1, maxLength: 64 });
 
 // Decoded frames are plain objects; fast-check may otherwise build null-prototype records.
 const plain = { noNullPrototype: true } as const;
@@ -58,6 +59,7 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
       resumeLastSeq: varintValue,
       resumeWindowMs: varintValue,
       serverPings: fc.boolean(),
+      presence: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
     },
     { ...plain, requiredKeys: ['type', 'version', 'heartbeatIntervalMs', 'heartbeatTimeoutMs'] },
   ),
@@ -70,6 +72,16 @@ const frameArb: fc.Arbitrary<Frame> = fc.oneof(
       retryAfterMs: varintValue,
     },
     { ...plain, requiredKeys: ['type', 'code', 'message', 'retryAfterMs'] },
+  ),
+  // PRESENCE (§6.11): ids of 1..64 code points (≤ 256 bytes of UTF-8).
+  fc.record({ type: fc.constant('presence' as const), kind: fc.constantFrom('subscribe' as const, 'unsubscribe' as const), ids: fc.array(presenceId, { minLength: 1, maxLength: 8 }) }, plain),
+  fc.record(
+    {
+      type: fc.constant('presence' as const),
+      kind: fc.constant('state' as const),
+      states: fc.array(fc.record({ id: presenceId, state: fc.constantFrom('offline' as const, 'online' as const, 'away' as const, 'denied' as const) }, plain), { minLength: 1, maxLength: 8 }),
+    },
+    plain,
   ),
   fc.record(
     {

@@ -111,6 +111,23 @@ const VECTORS: Array<{ name: string; frame: Frame; hex: string }> = [
     hex: '040800e8070003623a31',
   },
   { name: 'CLOSE normal "bye"', frame: { type: 'close', code: 'normal', message: 'bye' }, hex: '0505000362796' + '5' },
+  {
+    name: 'WELCOME: the server speaks PRESENCE, 1000 subscriptions',
+    frame: { type: 'welcome', version: 1, heartbeatIntervalMs: 10000, heartbeatTimeoutMs: 30000, presence: 1000 },
+    hex: '020a01904eb0ea010702e807',
+  },
+  { name: 'PRESENCE SUBSCRIBE alice, bob', frame: { type: 'presence', kind: 'subscribe', ids: ['alice', 'bob'] }, hex: '070c000205616c69636503626f62' },
+  { name: 'PRESENCE UNSUBSCRIBE bob', frame: { type: 'presence', kind: 'unsubscribe', ids: ['bob'] }, hex: '0706010103626f62' },
+  {
+    name: 'PRESENCE STATE alice online, bob away',
+    frame: { type: 'presence', kind: 'state', states: [{ id: 'alice', state: 'online' }, { id: 'bob', state: 'away' }] },
+    hex: '070e02020105616c6963650203626f62',
+  },
+  {
+    name: 'PRESENCE STATE dan offline, eve denied',
+    frame: { type: 'presence', kind: 'state', states: [{ id: 'dan', state: 'offline' }, { id: 'eve', state: 'denied' }] },
+    hex: '070c0202000364616e0303657665',
+  },
   // docs/spec/0013-identity.md §Refusal: every refused token gets exactly these bytes.
   { name: 'CLOSE auth-failed "unauthorized"', frame: { type: 'close', code: 'auth-failed', message: 'unauthorized' }, hex: '050e070c756e617574686f72697a6564' },
 ];
@@ -486,4 +503,27 @@ test('FrameDecoder - a FrameSink gets PINGs as onPing(id), every other frame as 
   const frames: unknown[] = [];
   decoder.push(encodePing(5), (f) => frames.push(f));
   assert.deepEqual(frames, [{ type: 'ping', id: 5 }]);
+});
+
+test('encodeFrame - PRESENCE refuses what PROTOCOL.md §6.11 does not allow', () => {
+  const cases: Array<[string, () => unknown, new (...args: never[]) => Error, RegExp]> = [
+    ['no ids', () => encodeFrame({ type: 'presence', kind: 'subscribe', ids: [] }), RangeError, /1\.\.1024 entries, got 0/],
+    ['1025 ids', () => encodeFrame({ type: 'presence', kind: 'subscribe', ids: Array.from({ length: 1025 }, (_, i) => `u${i}`) }), RangeError, /got 1025/],
+    ['empty id', () => encodeFrame({ type: 'presence', kind: 'unsubscribe', ids: [''] }), RangeError, /1\.\.256 bytes/],
+    ['257-byte id', () => encodeFrame({ type: 'presence', kind: 'subscribe', ids: ['é'.repeat(128) + 'x'] }), RangeError, /got 257/],
+    ['id not a string', () => encodeFrame({ type: 'presence', kind: 'subscribe', ids: [7 as unknown as string] }), TypeError, /presence id must be a string/],
+    ['unknown state', () => encodeFrame({ type: 'presence', kind: 'state', states: [{ id: 'a', state: 'busy' as 'online' }] }), RangeError, /presence state must be one of/],
+    ['unknown kind', () => encodeFrame({ type: 'presence', kind: 'list' as 'subscribe', ids: ['a'] }), RangeError, /presence kind/],
+    ['welcome presence 0', () => encodeFrame({ type: 'welcome', version: 1, heartbeatIntervalMs: 1, heartbeatTimeoutMs: 2, presence: 0 }), RangeError, /welcome presence/],
+  ];
+  for (const [name, run, type, message] of cases) assert.throws(run, (err: unknown) => err instanceof type && message.test((err as Error).message), name);
+});
+
+test('FrameDecoder - PRESENCE with 1024 ids of 256 bytes round trips, in any split', () => {
+  const ids = Array.from({ length: 1024 }, (_, i) => `${i}`.padStart(256, 'x'));
+  const frame: Frame = { type: 'presence', kind: 'subscribe', ids };
+  const encoded = encodeFrame(frame);
+  assert.deepEqual(decodeChunks(encoded, [1, 2, 3, 1000, 200_000]), [frame]);
+  const states: Frame = { type: 'presence', kind: 'state', states: [{ id: 'ü✓', state: 'away' }] };
+  assert.deepEqual(decodeChunks(encodeFrame(states), [1]), [states]);
 });

@@ -1,0 +1,67 @@
+/**
+ * ServerCounters: plain integer fields a server increments where its events already happen — a
+ * connection or session closes, a session resumes, a stall is reported, a PING is sent or read,
+ * a PONG brings an RTT — and that `src/metrics/` reads only when scraped
+ * (docs/spec/0015-metrics.md). Nothing here runs per DATA frame; the per-heartbeat ones (PINGs,
+ * the RTT bucket) are one increment each. One object per server, made with it, so counts start
+ * at construction whether or not metrics are ever attached.
+ */
+import type { CloseReason } from '../connection/close-reason.js';
+
+/**
+ * RTT histogram bucket upper bounds, ms (Prometheus `le`, shown in seconds). A server measures
+ * RTT only on connections where it leads the heartbeat (spec 0010): the PONG to its own PING.
+ */
+export const RTT_BUCKETS_MS: readonly number[] = [0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
+export class ServerCounters {
+  /** Connections (handshaking ones included) closed, by CloseReason.code. */
+  readonly connectionsClosed = new Map<string, number>();
+  /** transport-error closes by the error's code (ETIMEDOUT: keepalive / TCP_USER_TIMEOUT; ECONNRESET…). */
+  readonly transportErrors = new Map<string, number>();
+  /** Sessions closed for good (not detached), by CloseReason.code. */
+  readonly sessionsClosed = new Map<string, number>();
+  resumes = 0;
+  /** Messages written again on resumes (the peer's last seq to our last sent seq). */
+  replayedMessages = 0;
+  /** Reads carrying PINGs from the peer (PINGs in one read get one PONG and count once). */
+  pingsReceived = 0;
+  pingsSent = 0;
+  /** GOAWAY draining frames sent (drain() and handshakes completing during a drain). */
+  goawaysDraining = 0;
+  /** Session.send() refused with BufferOverflowError (send buffer or replay buffer full). */
+  bufferOverflows = 0;
+  /** 'stall' reports (the server tells at most one a second). */
+  stalls = 0;
+  /** RTT histogram: counts per RTT_BUCKETS_MS bucket (not cumulative; the last is +Inf), sum and count. */
+  readonly rttBuckets: number[] = new Array<number>(RTT_BUCKETS_MS.length + 1).fill(0);
+  rttSumMs = 0;
+  rttCount = 0;
+
+  connectionClosed(reason: CloseReason): void {
+    bump(this.connectionsClosed, reason.code);
+    if (reason.code === 'transport-error') bump(this.transportErrors, (reason.error as { code?: unknown } | undefined)?.code?.toString() ?? 'unknown');
+  }
+
+  sessionClosed(reason: CloseReason): void {
+    bump(this.sessionsClosed, reason.code);
+  }
+
+  resumed(replayedMessages: number): void {
+    this.resumes++;
+    this.replayedMessages += Math.max(0, replayedMessages);
+  }
+
+  /** One heartbeat RTT sample (a PONG to our PING). A linear scan of 13 bounds: no allocation. */
+  rtt(ms: number): void {
+    let i = 0;
+    while (i < RTT_BUCKETS_MS.length && ms > RTT_BUCKETS_MS[i]!) i++;
+    this.rttBuckets[i]!++;
+    this.rttSumMs += ms;
+    this.rttCount++;
+  }
+}
+
+function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
