@@ -148,6 +148,14 @@ export class TcpListener implements Listener {
   }
 }
 
+const kAcceptedFrom = Symbol('lifeline.acceptedFrom');
+type AcceptedSocket = net.Socket & { [kAcceptedFrom]?: string };
+
+/** The peer's address while the accepted socket still has it, for a handshake failure's report. */
+function rememberPeer(socket: AcceptedSocket): void {
+  socket[kAcceptedFrom] = socket.remoteAddress;
+}
+
 /** TLS: the connection is handed over once the TLS handshake completed. */
 export class TlsListener implements Listener {
   readonly transport = 'tls';
@@ -165,10 +173,14 @@ export class TlsListener implements Listener {
         transport: 'tls',
         code: timedOut ? 'tls-handshake-timeout' : 'tls-handshake-failed',
         message: timedOut ? `TLS handshake not completed within ${host.handshakeTimeoutMs} ms` : `TLS handshake failed: ${err.message}`,
-        remoteAddress: socket.remoteAddress,
+        // A client gone during the handshake leaves both sockets without a handle, so without an
+        // address: the one read at accept time (below) is reported. node:tls keeps the TCP socket
+        // under a TLSSocket as `_parent`.
+        remoteAddress: socket.remoteAddress ?? (socket as tls.TLSSocket & { _parent?: AcceptedSocket })._parent?.[kAcceptedFrom],
       });
       socket.destroy();
     });
+    this.server.on('connection', rememberPeer);
     this.server.on('error', (err) => host.listenerError(err));
   }
 

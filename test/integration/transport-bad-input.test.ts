@@ -157,6 +157,15 @@ test('tls bad input - a TLS handshake that never completes is cut within the han
   const garbage = await rawHttp(port, 'GET / HTTP/1.1\r\n\r\n', 3000);
   assert.ok(garbage.closedAfterMs !== undefined && garbage.closedAfterMs < 1000);
   assert.equal(errors[1]?.code, 'tls-handshake-failed');
+  // A client that goes away mid-handshake (FIN): the TLS socket has lost its address by then,
+  // the report still says where it came from.
+  const quitter = net.connect(port, '127.0.0.1');
+  quitter.on('error', () => {});
+  await nextEvent(quitter, 'connect', 3000);
+  quitter.destroy();
+  assert.ok(await eventually(() => errors.length === 3, 3000), 'a clientError for the abort');
+  assert.equal(errors[2]?.code, 'tls-handshake-failed');
+  for (const e of errors) assert.equal(e.remoteAddress, '127.0.0.1', `${e.code}: ${e.message}`);
   assert.equal(server.connectionCount, 0);
 });
 
