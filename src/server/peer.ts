@@ -157,7 +157,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
     const conn = this.connection;
     const negotiated = negotiateHeartbeat(
       { intervalMs: frame.heartbeatIntervalMs, timeoutMs: frame.heartbeatTimeoutMs },
-      this.host.bounds,
+      conn.transport.kind === 'udp' ? udpBounds(this.host.bounds) : this.host.bounds,
     );
     const options = this.host.options;
     // Resume (docs/spec/0006-resume.md): the client names its session and the last DATA it got.
@@ -311,4 +311,19 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
     if (this.retired) return;
     this.host.peerClosed(this, reason);
   }
+}
+
+/**
+ * UDP sessions (docs/spec/0012-udp.md §Keepalive and NAT): NATs keep UDP mappings ~30 s, so the
+ * interval is clamped to 25 s (a push must not wait behind a forgotten mapping for longer); and a
+ * lost beat is not retransmitted, so the default interval is 3 s against a 15 s timeout (4 beats
+ * per timeout rather than 3: a false death needs 4 losses in a row, not 2).
+ */
+const UDP_MAX_INTERVAL_MS = 25_000;
+const UDP_DEFAULT_INTERVAL_MS = 3000;
+
+function udpBounds(bounds: HeartbeatBounds): HeartbeatBounds {
+  const maxIntervalMs = Math.max(bounds.minIntervalMs, Math.min(bounds.maxIntervalMs, UDP_MAX_INTERVAL_MS));
+  const defaultIntervalMs = Math.max(bounds.minIntervalMs, Math.min(bounds.defaultIntervalMs, UDP_DEFAULT_INTERVAL_MS, maxIntervalMs));
+  return { ...bounds, maxIntervalMs, defaultIntervalMs };
 }

@@ -275,8 +275,9 @@ test("udp - heartbeat: 'adaptive' stays off over UDP: no learner probe is propos
   t.after(() => client.close());
   await nextEvent(client, 'open', 5000);
   const [session] = await sessionP;
-  // Over TCP the learner would propose its first probe (spec 0007); over UDP HELLO proposes nothing: the server's default.
-  assert.equal(session.heartbeatInterval, 5000);
+  // Over TCP the learner would propose its first probe (15 s, spec 0007); over UDP HELLO proposes
+  // nothing: the server's default for UDP sessions (3 s, spec 0012 §Keepalive).
+  assert.equal(session.heartbeatInterval, 3000);
   assert.equal(client.adaptiveHeartbeat, undefined, 'no network learned over UDP');
 });
 
@@ -360,4 +361,26 @@ test('udp - mutated datagrams carrying the live connection id (an on-path attack
   const other = udpClient(t, port);
   await nextEvent(other, 'open', 5000);
   assert.ok(listener.sessionCount >= 1);
+});
+
+test('udp - the heartbeat interval of a UDP session is clamped to 25 s (NAT mappings last ~30 s) and defaults to 3 s', async (t) => {
+  const { server, port } = await udpServer(t);
+  const sessions: Session[] = [];
+  server.on('session', (s: Session) => sessions.push(s));
+  const long = udpClient(t, port, { heartbeatInterval: 60_000, heartbeatTimeout: 180_000 });
+  const [longOpen] = await nextEvent<[{ heartbeatInterval: number }]>(long, 'open', 5000);
+  const plain = connect({ servers: [`udp://127.0.0.1:${port}`], reconnect: false });
+  t.after(() => plain.close());
+  await nextEvent(plain, 'open', 5000);
+  assert.ok(await eventually(() => sessions.length === 2, 2000));
+  assert.equal(sessions[0]!.heartbeatInterval, 25_000, 'a 60 s proposal is clamped');
+  assert.equal(longOpen.heartbeatInterval, 25_000, 'and the client is told');
+  assert.equal(sessions[1]!.heartbeatInterval, 3000, 'no proposal: 3 s over UDP');
+  // The same server over TCP keeps its own default (5 s) and maximum.
+  const { port: tcpPort } = await server.listen({ transport: 'tcp', port: 0, host: '127.0.0.1' });
+  const tcp = connect({ host: '127.0.0.1', port: tcpPort, reconnect: false, heartbeatInterval: 60_000, heartbeatTimeout: 180_000 });
+  t.after(() => tcp.close());
+  await nextEvent(tcp, 'open', 5000);
+  assert.ok(await eventually(() => sessions.length === 3, 2000));
+  assert.equal(sessions[2]!.heartbeatInterval, 60_000);
 });
