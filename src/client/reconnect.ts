@@ -106,7 +106,11 @@ export class ReconnectPlanner {
     let delayMs = this.backoff.next();
     const goaway = reason.goaway;
     if (goaway && goaway.retryAfterMs > 0) delayMs = applyRetryAfter(delayMs, goaway.retryAfterMs, this.options.jitter, this.rng);
-    const redirect = goaway?.redirect === undefined ? undefined : parseServer(goaway.redirect);
+    const parsed = goaway?.redirect === undefined ? undefined : parseServer(goaway.redirect);
+    // A redirect may name another transport (a URL), but never one without TLS from one with it:
+    // a GOAWAY is plaintext to whoever sits on an unencrypted path, and reaches us over TLS only
+    // from the server itself — which must not talk a client out of encryption either.
+    const redirect = parsed && downgrades(this.target, parsed) ? undefined : parsed;
     if (redirect) {
       // GOAWAY's redirect is `host:port` (PROTOCOL.md §6.7): the transport and path stay ours.
       this.target = redirect.transport === undefined ? { ...redirect, ...transportPart(this.target) } : redirect;
@@ -121,6 +125,13 @@ export class ReconnectPlanner {
   get currentAddress(): string {
     return formatServer(this.target);
   }
+}
+
+const ENCRYPTED: ReadonlySet<string> = new Set(['tls', 'wss']);
+
+/** Whether following `to` would drop the encryption `from` has. */
+function downgrades(from: ServerAddress, to: ServerAddress): boolean {
+  return to.transport !== undefined && ENCRYPTED.has(from.transport ?? 'tcp') && !ENCRYPTED.has(to.transport);
 }
 
 function transportPart(server: ServerAddress): Pick<ServerAddress, 'transport' | 'path'> {

@@ -95,6 +95,26 @@ test('reconnect - GOAWAY: the redirect is dialled next, then the rotation resume
   assert.ok(bad.kind === 'retry' && !bad.redirected && formatServer(bad.server) === '10.0.0.1:7400' && bad.delayMs < 1000);
 });
 
+test('reconnect - GOAWAY: a redirect keeps our transport, may name another one, but never drops TLS', () => {
+  const TLS = { host: 'a.example', port: 7400, transport: 'tls' as const };
+  const WSS = { host: 'a.example', port: 443, transport: 'wss' as const, path: '/ll' };
+  const go = (redirect: string) => reason('goaway', { goaway: { code: 'draining', redirect, retryAfterMs: 0 } });
+  const served = (from: typeof TLS | typeof WSS, redirect: string) => {
+    const plan = new ReconnectPlanner([from, B], options(), () => 0.5).afterLoss(go(redirect));
+    assert.equal(plan.kind, 'retry');
+    return plan.kind === 'retry' ? { to: formatServer(plan.server), redirected: plan.redirected } : undefined;
+  };
+  // host:port keeps the transport (and the path).
+  assert.deepEqual(served(TLS, 'b.example:7401'), { to: 'tls://b.example:7401', redirected: true });
+  assert.deepEqual(served(WSS, 'b.example:8443'), { to: 'wss://b.example:8443/ll', redirected: true });
+  // Another encrypted transport is followed; an unencrypted one is refused (rotation instead).
+  assert.deepEqual(served(TLS, 'wss://b.example/ll'), { to: 'wss://b.example:443/ll', redirected: true });
+  for (const downgrade of ['tcp://b.example:7400', 'ws://b.example:80/', 'udp://b.example:7403']) {
+    assert.deepEqual(served(TLS, downgrade), { to: formatServer(B), redirected: false }, downgrade);
+    assert.deepEqual(served(WSS, downgrade), { to: formatServer(B), redirected: false }, downgrade);
+  }
+});
+
 test('servers - host:port parsing and formatting, IPv6 in brackets', () => {
   assert.deepEqual(parseServer('127.0.0.1:7400'), { host: '127.0.0.1', port: 7400 });
   assert.deepEqual(parseServer(' example.com:80 '), { host: 'example.com', port: 80 });
