@@ -61,6 +61,8 @@ const F_ATTACHED = 16;
 const F_INNER_ENDED = 32;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** Pongs are written only while fewer bytes than this wait to be sent (RFC 6455 §5.5.3). */
+const PONG_BACKLOG_BYTES = 16 * 1024;
 
 export interface WsServerTransportOptions {
   /** Largest inbound message (all fragments), bytes: maxWsMessageBytes(maxFrameSize). */
@@ -202,7 +204,9 @@ export class WsServerTransport implements Transport, TransportHandlers, WsFrameS
 
   wsControl(opcode: number, payload: Uint8Array): void {
     if (opcode === WS_OP_PING) {
-      if ((this.flags & F_CLOSE_SENT) === 0) this.inner.write(frame(WS_OP_PONG, payload));
+      // RFC 6455 §5.5.3 lets us answer only the latest ping: while our writes back up (a peer
+      // that pings and never reads), pongs are skipped, so pings cannot grow our buffer.
+      if ((this.flags & F_CLOSE_SENT) === 0 && this.inner.bufferedBytes <= PONG_BACKLOG_BYTES) this.inner.write(frame(WS_OP_PONG, payload));
       return;
     }
     if (opcode !== WS_OP_CLOSE) return; // a pong: nothing asked for it, nothing to do

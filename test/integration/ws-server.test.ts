@@ -224,3 +224,22 @@ test('ws server - a `ws` client sending fragmented binary messages reaches the s
   await server.close();
   assert.equal((await closed)[0], 1000);
 });
+
+test('ws server - a client that pings and never reads cannot grow the server\'s buffer: pongs wait for the backlog to clear (RFC 6455 §5.5.3)', async (t) => {
+  const { server, port } = await wsServer(t);
+  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
+  const client = new RawClient(port, clientFrame(WS_OP_BINARY, HELLO));
+  t.after(() => client.socket.destroy());
+  const [session] = await sessionP;
+  client.socket.pause(); // never read again
+  const ping = clientFrame(WS_OP_PING, Buffer.alloc(125, 7));
+  // 120,000 pings (≈ 16 MiB of pongs if all were answered): more than loopback's socket buffers hold.
+  const batch = Buffer.concat(Array.from({ length: 1000 }, () => ping));
+  for (let i = 0; i < 120; i++) {
+    if (!client.socket.write(batch)) await new Promise((resolve) => client.socket.once('drain', resolve));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const transport = (session as unknown as { connection: { transport: { bufferedBytes: number } } }).connection.transport;
+  assert.ok(transport.bufferedBytes < 64 * 1024, `${transport.bufferedBytes} bytes wait in the server for a peer that never reads`);
+  assert.equal(session.state, 'open');
+});
