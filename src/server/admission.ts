@@ -22,13 +22,16 @@ export interface AdmissionHost {
   readonly draining: boolean;
 }
 
-export type AdmissionOptions = Pick<ResolvedServerOptions, 'maxAcceptRate' | 'acceptBurst' | 'maxConnections'>;
+export type AdmissionOptions = Pick<ResolvedServerOptions, 'maxAcceptRate' | 'acceptBurst' | 'maxConnections' | 'maxConnectionsPerAddress'>;
 
 export class Admission {
   private readonly acceptLimiter: TokenBucket | undefined;
   /** Connections shed in the current second: each gets a later retry-after than the previous. */
   private shedInWindow = 0;
   private shedWindowStartMs = 0;
+  /** maxConnectionsPerAddress: connections per IP, and the address each admitted one counts for (made only with the option). */
+  private readonly perAddress: Map<string, number> | undefined;
+  private readonly countedAs: WeakMap<Transport, string> | undefined;
 
   constructor(
     private readonly options: AdmissionOptions,
@@ -36,15 +39,41 @@ export class Admission {
   ) {
     const rate = options.maxAcceptRate;
     this.acceptLimiter = rate === undefined ? undefined : new TokenBucket(rate, options.acceptBurst ?? rate);
+    if (options.maxConnectionsPerAddress !== undefined) {
+      this.perAddress = new Map();
+      this.countedAs = new WeakMap();
+    }
   }
 
   /** True to take the connection on; false when it was refused (a CLOSE saying why, then the end). */
   admit(transport: Transport): boolean {
-    const refusal = this.refusal();
+    const refusal = this.refusal() ?? this.perAddressRefusal(transport);
     if (refusal === undefined) return true;
     if ('shedAt' in refusal) this.shed(transport, refusal.shedAt);
     else sendAndEnd(transport, [encodeFrame({ type: 'close', code: refusal.code, message: refusal.message })]);
     return false;
+  }
+
+  /** An admitted connection closed: it no longer counts against its address. */
+  released(transport: Transport): void {
+    const address = this.countedAs?.get(transport);
+    if (address === undefined) return;
+    this.countedAs!.delete(transport);
+    const n = this.perAddress!.get(address)! - 1;
+    if (n > 0) this.perAddress!.set(address, n);
+    else this.perAddress!.delete(address);
+  }
+
+  /** maxConnectionsPerAddress: count the connection for its IP, or refuse it when that IP is at the limit. */
+  private perAddressRefusal(transport: Transport): Refusal | undefined {
+    if (!this.perAddress) return undefined;
+    const address = transport.remoteAddress ?? 'unknown';
+    const n = this.perAddress.get(address) ?? 0;
+    const limit = this.options.maxConnectionsPerAddress!;
+    if (n >= limit) return { code: 'server-full', message: `too many connections from ${address} (maxConnectionsPerAddress ${limit})` };
+    this.perAddress.set(address, n + 1);
+    this.countedAs!.set(transport, address);
+    return undefined;
   }
 
   /** Why a new connection is refused now, or undefined to take it. Consumes an accept token. */

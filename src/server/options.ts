@@ -87,6 +87,13 @@ export interface ServerOptions extends SocketTuningOptions {
   /** Connections accepted at once before maxAcceptRate applies. Default: maxAcceptRate (one second's worth). */
   acceptBurst?: number;
   /**
+   * Connections (handshaking + open) from one IP address at most; beyond it a new one is refused
+   * with CLOSE server-full, so one host cannot take all of maxConnections. Default: no limit (a
+   * carrier-grade or corporate NAT puts thousands of users behind one address: choose the number
+   * for your clients). UDP listeners have their own `udp.maxSessionsPerAddress` (256).
+   */
+  maxConnectionsPerAddress?: number;
+  /**
    * Bytes a session may have waiting to be written (its client stopped reading); send() beyond
    * throws BufferOverflowError, and returns false well before (the socket's high-water mark). Default 4 MiB.
    */
@@ -140,12 +147,13 @@ export interface ServerOptions extends SocketTuningOptions {
   // tcpKeepalive is applied at accept, as given. `tcpKeepalive: false, tcpUserTimeout: 0` = off.
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'health' | 'detector' | 'maxAcceptRate' | 'acceptBurst' | 'tls' | 'authenticate' | keyof SocketTuningOptions>> & {
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'health' | 'detector' | 'maxAcceptRate' | 'acceptBurst' | 'maxConnectionsPerAddress' | 'tls' | 'authenticate' | keyof SocketTuningOptions>> & {
   tls: tls.TlsOptions | undefined;
   /** undefined: no authentication (every client is accepted). */
   authenticate: Authenticate | undefined;
   maxAcceptRate: number | undefined;
   acceptBurst: number | undefined;
+  maxConnectionsPerAddress: number | undefined;
   clock: Clock | undefined;
   /** undefined: the server samples its own event loop (createEventLoopHealth). */
   health: (() => HealthReport) | undefined;
@@ -187,10 +195,14 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning, 'server');
-  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, stallGuard: true, leanSockets: true, tls: undefined, authenticate: undefined, presence: {}, websocket: {}, heartbeatLeader: 'auto' as HeartbeatLeader | 'auto', clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
+  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, maxConnectionsPerAddress: undefined, stallGuard: true, leanSockets: true, tls: undefined, authenticate: undefined, presence: {}, websocket: {}, heartbeatLeader: 'auto' as HeartbeatLeader | 'auto', clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
   if (o.detector !== undefined) validateDetectorSpec(o.detector, 'server.detector');
   const rate = (o as { maxAcceptRate?: unknown }).maxAcceptRate;
   if (rate !== undefined) positiveNumber('server.maxAcceptRate', rate);
+  const perAddress = (o as { maxConnectionsPerAddress?: unknown }).maxConnectionsPerAddress;
+  if (perAddress !== undefined && !(typeof perAddress === 'number' && Number.isInteger(perAddress) && perAddress >= 1)) {
+    throw new InvalidOptionError('server.maxConnectionsPerAddress', `must be an integer >= 1, got ${String(perAddress)}`);
+  }
   const burst = (o as { acceptBurst?: unknown }).acceptBurst;
   if (burst !== undefined && (typeof burst !== 'number' || !(burst >= 1))) {
     throw new InvalidOptionError('server.acceptBurst', `must be a number >= 1, got ${String(burst)}`);

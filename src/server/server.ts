@@ -377,6 +377,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
 
   peerClosed(peer: ServerPeer, reason: CloseReason): void {
     if (this.peers.delete(peer)) this.counts.closed(peer);
+    this.admission.released(peer.connection.transport);
     this.counters.connectionClosed(reason);
     const session = peer.session;
     if (session) {
