@@ -17,14 +17,12 @@
  * Usage: npx tsx scripts/presence-bench.ts [part=all|latency|idle|scale] — prints JSON lines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { connect, Presence, RedisPresenceStore, type Client, type PresenceSession } from '../src/index.js';
+import { connect, Presence, RedisPresenceStore, type Client } from '../src/index.js';
+import { FakeSession } from '../test/fixtures/fake-presence-session.js';
+import { RedisProcess } from '../test/fixtures/redis-server.js';
 
 const PART = process.argv[2] ?? 'all';
 const ROUNDS = Number(process.env.ROUNDS ?? 400);
@@ -36,38 +34,6 @@ const TTL_MS = 10_000;
 const SWEEP_MS = 2000;
 const root = fileURLToPath(new URL('../', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis(): Promise<{ url: string; stop: () => void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'lifeline-bench-redis-'));
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited ${code}: ${out}`)));
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: () => {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** commandstats: calls per command, CPU seconds, memory. */
 async function redisStats(admin: Redis): Promise<{ calls: Map<string, number>; cpu: number; memory: number }> {
@@ -169,17 +135,6 @@ async function idle(url: string, admin: Redis): Promise<void> {
   node.child.kill('SIGKILL');
 }
 
-class FakeSession implements PresenceSession {
-  state: 'open' | 'detached' | 'closed' = 'open';
-  constructor(
-    readonly id: string,
-    readonly identity: { id: string },
-  ) {}
-  send(): boolean {
-    return true;
-  }
-}
-
 async function scale(url: string, admin: Redis): Promise<void> {
   await admin.flushall();
   const NODES = 4;
@@ -189,10 +144,10 @@ async function scale(url: string, admin: Redis): Promise<void> {
   nodes[0]!.on('change', () => changes++);
   const identities = Math.round(SIMULATED * 0.6); // some identities have two devices
   let nextSession = 0;
-  const live: Array<{ session: FakeSession; node: number }> = [];
+  const live: Array<{ session: FakeSession<{ id: string }>; node: number }> = [];
   const openOne = () => {
     const n = nextSession % NODES;
-    const session = new FakeSession(`s${nextSession++}`, { id: `u${Math.floor(Math.random() * identities)}` });
+    const session = new FakeSession(`s${nextSession++}`, { id: `u${Math.floor(Math.random() * identities)}` }, false);
     nodes[n]!.opened(session);
     live.push({ session, node: n });
   };
@@ -246,7 +201,7 @@ async function scale(url: string, admin: Redis): Promise<void> {
   await Promise.all(nodes.map((p) => p.close()));
 }
 
-const redis = await startRedis();
+const redis = await RedisProcess.launch();
 const admin = new Redis(redis.url);
 try {
   if (PART === 'all' || PART === 'latency') await latency(redis.url);
@@ -254,6 +209,6 @@ try {
   if (PART === 'all' || PART === 'scale') await scale(redis.url, admin);
 } finally {
   admin.disconnect();
-  redis.stop();
+  await redis.remove();
 }
 process.exit(0);

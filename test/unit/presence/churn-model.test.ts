@@ -10,7 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MemoryPresenceStore, Presence, type PresenceChange, type PresenceSession, type PresenceState } from '../../../src/index.js';
+import { MemoryPresenceStore, Presence, type PresenceChange, type PresenceState } from '../../../src/index.js';
+import { FakeSession } from '../../fixtures/fake-presence-session.js';
 import { PresenceSubscriptions, type PresenceSubscriber } from '../../../src/server/presence-subscriptions.js';
 import type { PresenceFrame } from '../../../src/protocol/frames.js';
 
@@ -18,17 +19,6 @@ const SESSIONS = 10_000;
 const IDENTITIES = 400;
 const NODES = 3;
 const OPS = 30_000;
-
-class FakeSession implements PresenceSession {
-  state: 'open' | 'detached' | 'closed' = 'open';
-  constructor(
-    readonly id: string,
-    readonly identity: { id: string },
-  ) {}
-  send(): boolean {
-    return true;
-  }
-}
 
 /** A subscriber connection: what it was sent, per id, in order. */
 class FakeSubscriber implements PresenceSubscriber {
@@ -77,7 +67,7 @@ async function run(ops: readonly Op[]): Promise<void> {
   await turn();
   await turn();
 
-  const sessions = new Map<number, { session: FakeSession; node: number }>();
+  const sessions = new Map<number, { session: FakeSession<{ id: string }>; node: number }>();
   let opened = 0;
   const model = new Map<string, Map<string, 'online' | 'away'>>();
   const transitions = new Map<string, PresenceState[]>();
@@ -99,7 +89,7 @@ async function run(ops: readonly Op[]): Promise<void> {
     const entry = sessions.get(s % SESSIONS);
     if (entry === undefined || entry.session.state === 'closed') {
       // Open a new session (a fresh id: sessions are never reused).
-      const session = new FakeSession(`s${opened}`, { id: `user-${i % IDENTITIES}` });
+      const session = new FakeSession(`s${opened}`, { id: `user-${i % IDENTITIES}` }, false);
       const node = n % NODES;
       sessions.set(s % SESSIONS, { session, node });
       opened++;

@@ -6,22 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryPresenceStore, Presence, type PresenceChange, type PresenceSession } from '../../../src/index.js';
-
-class FakeSession implements PresenceSession {
-  state: 'open' | 'detached' | 'closed' = 'open';
-  readonly received: Uint8Array[] = [];
-  throws = false;
-  constructor(
-    readonly id: string,
-    readonly identity: { id: string } | undefined,
-  ) {}
-  send(data: Uint8Array | string): boolean {
-    if (this.throws) throw new Error('frame too large');
-    this.received.push(typeof data === 'string' ? new TextEncoder().encode(data) : data);
-    return true;
-  }
-}
+import { MemoryPresenceStore, Presence, type PresenceChange } from '../../../src/index.js';
+import { FakeSession } from '../../fixtures/fake-presence-session.js';
 
 function node(nodeId: string, store = new MemoryPresenceStore(), clock = { t: 1000 }) {
   const presence = new Presence({ nodeId, store, now: () => clock.t });
