@@ -86,6 +86,16 @@ class RawClient {
   }
 }
 
+/** A raw WebSocket client whose HELLO rides behind its upgrade request (http's `head`), and its open session. */
+async function rawSession(t: TestContext): Promise<{ server: LifelineServer; port: number; client: RawClient; session: Session }> {
+  const { server, port } = await wsServer(t);
+  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
+  const client = new RawClient(port, clientFrame(WS_OP_BINARY, HELLO));
+  t.after(() => client.socket.destroy());
+  const [session] = await sessionP;
+  return { server, port, client, session };
+}
+
 for (const leanSockets of [true, false]) {
   test(`ws server (leanSockets ${leanSockets}) - 101 with the right accept key; a HELLO fragmented and written byte by byte opens a session`, async (t) => {
     const { server, port } = await wsServer(t, leanSockets);
@@ -123,12 +133,8 @@ for (const leanSockets of [true, false]) {
 }
 
 test('ws server - the client closes with 1000: the close is echoed, the TCP connection ends, the session sees the peer leave', async (t) => {
-  const { server, port } = await wsServer(t);
-  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
   // HELLO pipelined behind the upgrade request: it arrives as http's `head`.
-  const client = new RawClient(port, clientFrame(WS_OP_BINARY, HELLO));
-  t.after(() => client.socket.destroy());
-  const [session] = await sessionP;
+  const { server, client, session } = await rawSession(t);
   const closed = nextEvent<[CloseReason]>(session, 'close', 5000);
   client.write(clientFrame(WS_OP_CLOSE, closePayload(1000, 'done')));
   await client.closed;
@@ -139,11 +145,7 @@ test('ws server - the client closes with 1000: the close is echoed, the TCP conn
 });
 
 test('ws server - a close code other than 1000 / 1001 is reported with LL_ERR_WS_CLOSED, code and reason', async (t) => {
-  const { server, port } = await wsServer(t);
-  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
-  const client = new RawClient(port, clientFrame(WS_OP_BINARY, HELLO));
-  t.after(() => client.socket.destroy());
-  const [session] = await sessionP;
+  const { client, session } = await rawSession(t);
   const closed = nextEvent<[CloseReason]>(session, 'close', 5000);
   client.write(clientFrame(WS_OP_CLOSE, closePayload(4001, 'app says no')));
   const [reason] = await closed;
@@ -155,11 +157,7 @@ test('ws server - a close code other than 1000 / 1001 is reported with LL_ERR_WS
 });
 
 test('ws server - the server ends: lifeline CLOSE in a binary message, then close 1000, then FIN', async (t) => {
-  const { server, port } = await wsServer(t);
-  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
-  const client = new RawClient(port, clientFrame(WS_OP_BINARY, HELLO));
-  t.after(() => client.socket.destroy());
-  const [session] = await sessionP;
+  const { client, session } = await rawSession(t);
   session.close('bye now');
   await client.closed;
   assert.ok(client.lifeline.some((f) => f.type === 'close'), 'lifeline CLOSE delivered');
@@ -226,11 +224,7 @@ test('ws server - a `ws` client sending fragmented binary messages reaches the s
 });
 
 test('ws server - a client that pings and never reads cannot grow the server\'s buffer: pongs wait for the backlog to clear (RFC 6455 §5.5.3)', async (t) => {
-  const { server, port } = await wsServer(t);
-  const sessionP = nextEvent<[Session]>(server, 'session', 5000);
-  const client = new RawClient(port, clientFrame(WS_OP_BINARY, HELLO));
-  t.after(() => client.socket.destroy());
-  const [session] = await sessionP;
+  const { client, session } = await rawSession(t);
   client.socket.pause(); // never read again
   const ping = clientFrame(WS_OP_PING, Buffer.alloc(125, 7));
   // 120,000 pings (≈ 16 MiB of pongs if all were answered): more than loopback's socket buffers hold.
