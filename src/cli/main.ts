@@ -40,6 +40,9 @@ program
   .option('--redis <url>', 'share presence with other nodes through this Redis, e.g. redis://127.0.0.1:6379 (spec 0014)')
   .option('--node-id <id>', "this node's name in the shared presence store (with --redis; default random per process)")
   .option('--metrics-port <port>', 'serve Prometheus metrics on http://HOST:PORT/metrics, same --host (spec 0015)', parsePort)
+  .option('--dashboard <port>', 'serve the live dashboard on http://127.0.0.1:PORT/ (also /metrics without --metrics-port; spec 0017)', parsePort)
+  .option('--dashboard-host <host>', 'address the dashboard binds (default 127.0.0.1: it shows peer addresses)')
+  .option('--dashboard-results <dir>', "directory of lab / bench --json files the dashboard's results page may open")
   .addOption(logOption())
   .action(async (opts, command: Command) => {
     const problem = serverFlagError(opts);

@@ -51,6 +51,12 @@ export interface ServerCommandOptions {
   nodeId?: string;
   /** Serve Prometheus metrics on http://host:PORT/metrics (docs/spec/0015-metrics.md). */
   metricsPort?: number;
+  /** Serve the live dashboard on this port (docs/spec/0017-dashboard.md); fastify loads only then. */
+  dashboard?: number;
+  /** Its bind address. Default 127.0.0.1, whatever --host is. */
+  dashboardHost?: string;
+  /** Lab / bench --json files its results page may open. */
+  dashboardResults?: string;
 }
 
 /**
@@ -67,6 +73,7 @@ export function serverFlagError(opts: ServerCommandOptions): string | undefined 
   }
   if (opts.udpPort === undefined && opts.udpSecretFile !== undefined) return 'error: --udp-secret-file applies to the UDP listener: add --udp-port';
   if (opts.redis !== undefined && !/^rediss?:\/\/[^/\s]+/.test(opts.redis)) return `error: --redis takes a redis://host:port (or rediss://) URL, got ${JSON.stringify(opts.redis)}`;
+  if (opts.dashboard === undefined && (opts.dashboardHost !== undefined || opts.dashboardResults !== undefined)) return `error: ${opts.dashboardHost !== undefined ? '--dashboard-host' : '--dashboard-results'} applies to the dashboard: add --dashboard PORT`;
   if (opts.nodeId !== undefined && opts.redis === undefined) return 'error: --node-id names this node in the shared presence store: add --redis';
   if (opts.nodeId !== undefined && (opts.nodeId === '' || opts.nodeId.includes('/') || opts.nodeId.length > 200)) return "error: --node-id must be 1..200 characters without '/'";
   return undefined;
@@ -147,6 +154,16 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     log.info({ event: 'metrics-listening', host: address, port, url }, `metrics on ${url}`);
   }
 
+  let dashboard: { close(): Promise<void> } | undefined;
+  if (opts.dashboard !== undefined) {
+    const { serveDashboard } = await import('../dashboard/index.js');
+    // One metrics instance per scrape target: with --metrics-port, /metrics stays there only.
+    const metrics = opts.metricsPort === undefined ? lifelineMetrics(server) : undefined;
+    const d = await serveDashboard(server, { port: opts.dashboard, host: opts.dashboardHost ?? '127.0.0.1', ...(metrics ? { metrics } : {}), ...(opts.dashboardResults !== undefined ? { resultsDir: opts.dashboardResults } : {}) });
+    dashboard = d;
+    log.info({ event: 'dashboard-listening', host: d.address.address, port: d.address.port, url: d.url, metrics: metrics !== undefined }, `dashboard on ${d.url}`);
+  }
+
   if (!process.stdin.isTTY || process.stdin.readable) {
     const rl = createInterface({ input: process.stdin, terminal: false });
     rl.on('line', (line) => {
@@ -159,7 +176,7 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ event: 'stopping', signal }, 'closing sessions');
-    await Promise.all([server.close(), metricsHttp?.close()]);
+    await Promise.all([server.close(), metricsHttp?.close(), dashboard?.close()]);
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
