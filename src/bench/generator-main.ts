@@ -73,7 +73,7 @@ const counters = { roundTrips: 0, missed: 0, closed: 0 };
 let windowOpen = false;
 const rtt = createHistogram();
 
-const leanKind: Partial<Record<SystemId, LeanProtocolId>> = { raw: 'raw', rawsweep: 'rawsweep', lifeline: 'lifeline', 'lifeline-sl': 'lifeline', 'lifeline-tls': 'lifeline', aedes: 'mqtt', mosquitto: 'mqtt', nats: 'nats' };
+const leanKind: Partial<Record<SystemId, LeanProtocolId>> = { raw: 'raw', rawsweep: 'rawsweep', lifeline: 'lifeline', 'lifeline-metrics': 'lifeline', 'lifeline-sl': 'lifeline', 'lifeline-tls': 'lifeline', aedes: 'mqtt', mosquitto: 'mqtt', nats: 'nats' };
 const lean: LeanProtocol | undefined = leanKind[system] ? leanProtocol(leanKind[system], intervalMs) : undefined;
 const openLibrary: OpenLibraryClient | undefined =
   system === 'ws' || system === 'socketio' || system === 'lifeline-ws' || system === 'lifeline-udp' ? await libraryClient(system, intervalMs) : undefined;

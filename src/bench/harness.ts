@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnBenchChild, type JsonChild } from './child.js';
 import { readMemInfo, readNetCounters, waitForMemorySettled, watchMemory, type NetCounters } from './memory-guard.js';
 import { NATIVE_SYSTEMS, isNativeSystem, nativeGeneratorBinary, spawnNativeGenerator } from './native-generator.js';
-import { FROZEN_SHARE, nativeSegmentConnections, planGenerators, planNativeSegments, serverProcesses, sourcesFor } from './plan.js';
+import { FROZEN_SHARE, benchWarmupMs, nativeSegmentConnections, planGenerators, planNativeSegments, serverProcesses, sourcesFor } from './plan.js';
 import { startExternalServer, type ExternalServer } from './external-servers.js';
 import { isNodeSystem } from './node-servers.js';
 import { SYSTEMS, systemUnavailable } from './systems.js';
@@ -46,11 +46,20 @@ const HOST = '127.0.0.1';
  */
 export const MEMORY_FLOOR_BYTES = Number(process.env.LIFELINE_BENCH_MEMORY_FLOOR_GIB ?? 2.5) * 2 ** 30;
 
+/** What a system's run is doing (the progress display starts a new plain line on each change). */
+export type BenchStep = 'waiting' | 'starting' | 'connecting' | 'warm-up' | 'measuring' | 'freezing' | 'stopping';
+
 export interface BenchProgress {
   system: SystemId;
-  /** Index of the system in the run and how many there are. */
+  /** Index of the system in the run (round × systems + i) and how many there are. */
   index: number;
   total: number;
+  /** 0-based round. */
+  round: number;
+  step: BenchStep;
+  /** What moves within the step ("15103/19000", "3/10 s"), may be empty. */
+  detail: string;
+  /** step + detail as one line, with "round r/R: " in front when there are rounds. */
   phase: string;
 }
 
@@ -72,7 +81,10 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
     const results: SystemResult[] = [];
     for (const [i, system] of config.systems.entries()) {
       const index = round * config.systems.length + i;
-      const progress = (phase: string) => hooks.progress?.({ system, index, total, phase: roundCount > 1 ? `round ${round + 1}/${roundCount}: ${phase}` : phase });
+      const progress: StepProgress = (step, detail = '') => {
+        const text = detail ? `${step} ${detail}` : step;
+        hooks.progress?.({ system, index, total, round, step, detail, phase: roundCount > 1 ? `round ${round + 1}/${roundCount}: ${text}` : text });
+      };
       if (!skips.has(system)) {
         const unavailable =
           native && 'unavailable' in native
@@ -90,7 +102,7 @@ export async function runBench(config: BenchConfig, hooks: BenchHooks = {}): Pro
       }
       // The previous system's sockets are freed by the kernel asynchronously.
       if (config.native && (results.some((r) => !r.skipped) || round > 0)) {
-        progress('waiting for the kernel to free the previous run');
+        progress('waiting', 'for the kernel to free the previous run');
         await waitForMemorySettled();
       }
       progress('starting');
@@ -205,7 +217,9 @@ async function externalServer(system: 'mosquitto' | 'nats', config: BenchConfig)
   };
 }
 
-async function runSystem(system: SystemId, config: BenchConfig, progress: (phase: string) => void, nativeBinary?: string): Promise<SystemResult> {
+type StepProgress = (step: BenchStep, detail?: string) => void;
+
+async function runSystem(system: SystemId, config: BenchConfig, progress: StepProgress, nativeBinary?: string): Promise<SystemResult> {
   const result: SystemResult = { system, label: SYSTEMS[system].label, connectionsRequested: config.connections, connectionsOpen: 0 };
   const generators: JsonChild[] = [];
   let server: ServerHandle | undefined;
@@ -258,7 +272,7 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
       g.onEvent((e) => {
         if (e.ev !== 'progress' && e.ev !== 'ready') return;
         readyCounts[i] = Number(e.ready);
-        progress(`connecting ${reached()}/${config.connections}`);
+        progress('connecting', `${reached()}/${config.connections}`);
       });
     });
     const ready = await guarded(Promise.all(generators.map((g) => g.waitFor('ready', connectDeadlineMs + 15_000))));
@@ -269,8 +283,8 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
     }
 
     // Warm-up: every connection's beat has started (first beats are spread over one interval).
-    const warmupMs = Math.max(500, 2 * config.intervalMs);
-    progress(`warm-up ${Math.round(warmupMs / 100) / 10} s`);
+    const warmupMs = benchWarmupMs(config);
+    progress('warm-up', `${Math.round(warmupMs / 100) / 10} s`);
     await guarded(sleep(warmupMs));
 
     const askAll = (cmd: string, ev: string) =>
@@ -284,7 +298,7 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
     await guarded(Promise.all([server.mark(), askAll('mark', 'marked')]));
     const startedAt = Date.now();
     while (Date.now() - startedAt < config.durationMs) {
-      progress(`measuring ${Math.round((Date.now() - startedAt) / 1000)}/${Math.round(config.durationMs / 1000)} s`);
+      progress('measuring', `${Math.round((Date.now() - startedAt) / 1000)}/${Math.round(config.durationMs / 1000)} s`);
       await guarded(sleep(Math.min(500, config.durationMs - (Date.now() - startedAt))));
     }
     const hostLoaded = readMemInfo();
@@ -308,7 +322,7 @@ async function runSystem(system: SystemId, config: BenchConfig, progress: (phase
       // so the first ~10 % of them are frozen together.
       const frozenGenerators = config.native ? Math.max(1, Math.round(nativeCounts.length * FROZEN_SHARE)) : 1;
       const frozen = config.native ? nativeCounts.slice(0, frozenGenerators).reduce((a, b) => a + b, 0) : plan[0]!;
-      progress(`freezing ${frozenGenerators === 1 ? 'one generator' : `${frozenGenerators} generators`} (${frozen} connections)`);
+      progress('freezing', `${frozenGenerators === 1 ? 'one generator' : `${frozenGenerators} generators`} (${frozen} connections)`);
       result.detection = await measureDetection(server, generators.slice(0, frozenGenerators), frozen, config.intervalMs);
     }
   } catch (err) {

@@ -10,6 +10,8 @@
  *             cost at best), the client echoes. No liveness check: the floor of a server-led
  *             heartbeat, measured beside raw's client-led one.
  * - lifeline: src/server with heartbeatInterval T, heartbeatTimeout 3T, default socket tuning.
+ * - lifeline-metrics: lifeline with lifelineMetrics() attached and its registry scraped every
+ *   second in the server process (`--metrics`: the metrics on/off ratio, issue 13 §1).
  * - lifeline-sl: the same with heartbeatLeader 'server' (the lean clients offer to follow).
  * - lifeline-tls: the lifeline server on a TLS listener (certificate made at run time, certs.ts).
  * - lifeline-ws: the lifeline server on a WebSocket listener (its own RFC 6455 codec on the bare
@@ -61,8 +63,8 @@ export interface StartedNodeServer {
   close(): Promise<void>;
 }
 
-export type NodeSystemId = Extract<SystemId, 'raw' | 'rawsweep' | 'lifeline' | 'lifeline-sl' | 'lifeline-ws' | 'lifeline-tls' | 'lifeline-udp' | 'ws' | 'socketio' | 'aedes'>;
-export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'rawsweep', 'lifeline', 'lifeline-sl', 'lifeline-ws', 'lifeline-tls', 'lifeline-udp', 'ws', 'socketio', 'aedes'];
+export type NodeSystemId = Extract<SystemId, 'raw' | 'rawsweep' | 'lifeline' | 'lifeline-metrics' | 'lifeline-sl' | 'lifeline-ws' | 'lifeline-tls' | 'lifeline-udp' | 'ws' | 'socketio' | 'aedes'>;
+export const NODE_SYSTEMS: readonly NodeSystemId[] = ['raw', 'rawsweep', 'lifeline', 'lifeline-metrics', 'lifeline-sl', 'lifeline-ws', 'lifeline-tls', 'lifeline-udp', 'ws', 'socketio', 'aedes'];
 
 export function isNodeSystem(id: SystemId): id is NodeSystemId {
   return (NODE_SYSTEMS as readonly string[]).includes(id);
@@ -71,7 +73,7 @@ export function isNodeSystem(id: SystemId): id is NodeSystemId {
 /** Why a Node system cannot run here (its optional peer is missing), or undefined. */
 export async function nodeSystemUnavailable(id: NodeSystemId): Promise<string | undefined> {
   if (id === 'lifeline-tls') return tlsUnavailable();
-  const peer = { raw: undefined, rawsweep: undefined, lifeline: undefined, 'lifeline-sl': undefined, 'lifeline-ws': undefined, 'lifeline-tls': undefined, 'lifeline-udp': undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
+  const peer = { raw: undefined, rawsweep: undefined, lifeline: undefined, 'lifeline-metrics': undefined, 'lifeline-sl': undefined, 'lifeline-ws': undefined, 'lifeline-tls': undefined, 'lifeline-udp': undefined, ws: 'ws', socketio: 'socket.io', aedes: 'aedes' }[id];
   if (peer === undefined) return undefined;
   try {
     await import(peer);
@@ -90,6 +92,8 @@ export async function startNodeServer(id: NodeSystemId, o: NodeServerOptions): P
       return startRawSweep(o);
     case 'lifeline':
       return startLifeline(o, 'client');
+    case 'lifeline-metrics':
+      return startLifeline(o, 'client', 'tcp', true);
     case 'lifeline-sl':
       return startLifeline(o, 'server');
     case 'lifeline-ws':
@@ -174,7 +178,7 @@ async function startRawSweep(o: NodeServerOptions): Promise<StartedNodeServer> {
   };
 }
 
-async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | 'server', transport: 'tcp' | 'ws' | 'tls' | 'udp' = 'tcp'): Promise<StartedNodeServer> {
+async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | 'server', transport: 'tcp' | 'ws' | 'tls' | 'udp' = 'tcp', metrics = false): Promise<StartedNodeServer> {
   const server = createLifelineServer({
     heartbeatLeader,
     heartbeatInterval: o.intervalMs,
@@ -194,6 +198,7 @@ async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | '
       ? { transport, port: o.port, host: o.host, exclusive: o.exclusive ?? false, udp }
       : { transport, port: o.port, host: o.host, backlog: 4096, exclusive: o.exclusive ?? false },
   );
+  const scraping = metrics ? await scrapeEverySecond(server) : undefined;
   return {
     address: () => address,
     watchDisconnects: (record) => void server.on('sessionClose', record),
@@ -203,7 +208,27 @@ async function startLifeline(o: NodeServerOptions, heartbeatLeader: 'client' | '
       const stats = server.stats();
       return { connections: stats.connections, closed: stats.connectionsClosed, bytes: stats.bytesRead + stats.bytesWritten };
     },
-    close: () => server.close(),
+    close: async () => {
+      scraping?.stop();
+      await server.close();
+    },
+  };
+}
+
+/**
+ * lifelineMetrics() on the server and a scrape once a second: what a Prometheus server pulling
+ * every second costs the process (collect + text; the HTTP exchange is left out: it is the same
+ * for any exporter). Imported lazily: only lifeline-metrics loads prom-client.
+ */
+async function scrapeEverySecond(server: ReturnType<typeof createLifelineServer>): Promise<{ stop(): void }> {
+  const { lifelineMetrics } = await import('../metrics/index.js');
+  const attached = lifelineMetrics(server);
+  const timer = setInterval(() => void attached.metrics(), 1000);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      attached.close();
+    },
   };
 }
 

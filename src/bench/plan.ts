@@ -85,3 +85,29 @@ export function sourcesFor(first: number, count: number): string {
   }
   return parts.join(',');
 }
+
+/** Warm-up before the measured window: every connection's beat has started (first beats are spread over one interval). */
+export function benchWarmupMs(config: Pick<BenchConfig, 'intervalMs'>): number {
+  return Math.max(500, 2 * config.intervalMs);
+}
+
+/**
+ * Guesses for what a system's run does besides the warm-up and window (the progress ETA,
+ * src/cli/progress.ts, corrects them by what the first systems took): start the server
+ * processes, open the connections, stop. Rough figures from runs on the dev container; only
+ * the ETA uses them.
+ */
+const SERVER_START_GUESS_MS = 2000;
+const CONNECT_GUESS_MS_PER_CONNECTION = 0.3;
+const STOP_GUESS_MS = 1000;
+
+/** One system's run for the progress ETA: the known part (warm-up + window) and a guess for the rest. */
+export function benchStepEstimate(config: Pick<BenchConfig, 'connections' | 'intervalMs' | 'durationMs' | 'freeze' | 'native' | 'scale'>): { knownMs: number; guessMs: number } {
+  const processes = serverProcesses(config);
+  // A freeze waits for the detection: about the heartbeat timeout (3 intervals) + a poll.
+  const freezeMs = config.freeze ? 3 * config.intervalMs + 1000 : 0;
+  return {
+    knownMs: benchWarmupMs(config) + config.durationMs,
+    guessMs: SERVER_START_GUESS_MS * Math.max(1, processes / 2) + config.connections * CONNECT_GUESS_MS_PER_CONNECTION + STOP_GUESS_MS + freezeMs,
+  };
+}

@@ -106,6 +106,8 @@ export function renderBenchReport(result: BenchResult): string {
   }
   const perRound = renderRounds(result);
   if (perRound) out.push('', perRound);
+  const metricsCost = renderMetricsCost(result);
+  if (metricsCost) out.push('', metricsCost);
   const targets = renderTargets(result);
   if (targets) out.push('', targets);
   for (const r of result.results) {
@@ -235,4 +237,24 @@ function targetTable(result: BenchResult, ll: MeasuredRow): string {
     ['zero live connections dropped', String(d.dropped), check(d.dropped === 0)],
   ];
   return `${SYSTEMS[ll.system].label} against the issue's targets:\n${renderTable(['target', 'measured', ''], lines)}`;
+}
+
+/**
+ * `--metrics` (issue 13 §1): lifeline with lifelineMetrics() attached and scraped every second
+ * against lifeline without, run back to back in each round: CPU per heartbeat and heap per
+ * connection as ratios, per round and their median.
+ */
+export function renderMetricsCost(result: BenchResult): string | undefined {
+  const cpu = roundRatios(result, 'lifeline-metrics', 'cpuPerRoundTripMicros', 'lifeline');
+  const heap = roundRatios(result, 'lifeline-metrics', 'heapPerConnection', 'lifeline');
+  if (cpu.length === 0 && heap.length === 0) return undefined;
+  const list = (xs: number[]) => xs.map((v) => `${v.toFixed(3)}×`).join(' ');
+  const of = cpu.length > 1 ? ` (median of ${cpu.length} rounds)` : '';
+  const cpuMedian = median(cpu);
+  const heapMedian = median(heap);
+  return [
+    `Metrics on vs off (lifeline with lifelineMetrics() scraped every second ÷ lifeline without, same run)${of}:`,
+    `  CPU per heartbeat ${cpuMedian === undefined ? dash : `${cpuMedian.toFixed(3)}×`}${cpu.length > 1 ? ` (rounds: ${list(cpu)})` : ''}; ` +
+      `heap per connection ${heapMedian === undefined ? dash : `${heapMedian.toFixed(3)}×`}${heap.length > 1 ? ` (rounds: ${list(heap)})` : ''}.`,
+  ].join('\n');
 }

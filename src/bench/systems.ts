@@ -24,6 +24,12 @@ export const SYSTEMS: Record<SystemId, SystemInfo> = {
     detectsDeadClients: false,
   },
   lifeline: { id: 'lifeline', label: 'lifeline', heartbeat: 'client PING after T idle, server PONG with status/load; timeout 3T; one TimerWheel', detectsDeadClients: true },
+  'lifeline-metrics': {
+    id: 'lifeline-metrics',
+    label: 'lifeline + metrics',
+    heartbeat: 'as lifeline, with lifelineMetrics() attached (spec 0015) and its registry scraped once a second inside the server process (collect + Prometheus text, no HTTP)',
+    detectsDeadClients: true,
+  },
   'lifeline-sl': {
     id: 'lifeline-sl',
     label: 'lifeline, server leads',
@@ -55,13 +61,22 @@ export const SYSTEMS: Record<SystemId, SystemInfo> = {
   nats: { id: 'nats', label: 'NATS (nats-server)', heartbeat: 'server ping_interval T, ping_max 2; client answers PONG', detectsDeadClients: false },
 };
 
-/** Parse `--systems a,b` (default: all), in table order, raw first when present. */
-export function parseSystems(list: string | undefined): SystemId[] {
-  if (!list) return [...SYSTEM_IDS];
+/** Systems a run without --systems gets: all but the --metrics twin. */
+export const DEFAULT_SYSTEMS: readonly SystemId[] = SYSTEM_IDS.filter((id) => id !== 'lifeline-metrics');
+
+/**
+ * Parse `--systems a,b` (default: DEFAULT_SYSTEMS), in table order, raw first when present.
+ * `metrics` (--metrics) adds lifeline and lifeline-metrics: in table order they run back to
+ * back in every round, so their ratio is measured on the same machine state.
+ */
+export function parseSystems(list: string | undefined, o: { metrics?: boolean } = {}): SystemId[] {
+  if (!list && !o.metrics) return [...DEFAULT_SYSTEMS];
+  if (!list) return SYSTEM_IDS.filter((id) => DEFAULT_SYSTEMS.includes(id) || id === 'lifeline-metrics');
   const wanted = list.split(',').map((s) => s.trim()).filter(Boolean);
   for (const w of wanted) {
     if (!(SYSTEM_IDS as readonly string[]).includes(w)) throw new RangeError(`unknown system '${w}' (known: ${SYSTEM_IDS.join(', ')})`);
   }
+  if (o.metrics) wanted.push('lifeline', 'lifeline-metrics');
   return SYSTEM_IDS.filter((id) => wanted.includes(id));
 }
 

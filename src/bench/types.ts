@@ -5,8 +5,12 @@
  * comparable across processes on one host.
  */
 
-/** Every system the benchmark knows, in table order. `raw` is the floor the ratios divide by. */
-export const SYSTEM_IDS = ['raw', 'rawsweep', 'lifeline', 'lifeline-sl', 'lifeline-ws', 'lifeline-tls', 'lifeline-udp', 'ws', 'socketio', 'aedes', 'mosquitto', 'nats'] as const;
+/**
+ * Every system the benchmark knows, in table order. `raw` is the floor the ratios divide by.
+ * `lifeline-metrics` (`--metrics`) is `lifeline` with lifelineMetrics() attached and scraped
+ * every second, run right after it: not in the default list.
+ */
+export const SYSTEM_IDS = ['raw', 'rawsweep', 'lifeline', 'lifeline-metrics', 'lifeline-sl', 'lifeline-ws', 'lifeline-tls', 'lifeline-udp', 'ws', 'socketio', 'aedes', 'mosquitto', 'nats'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 
 export interface BenchConfig {

@@ -2,14 +2,17 @@
  * `lifeline bench`: lifeline against raw `net`, ws, socket.io, MQTT and NATS, each with N
  * heartbeating connections held by separate generator processes against its own server
  * process (src/bench/harness.ts). Prints ratios to raw `net` (same run) as the headline, the
- * absolute figures under them, and optionally writes everything as JSON.
+ * absolute figures under them, and optionally writes everything as JSON (`--json -`: the JSON
+ * on stdout, the report on stderr). Progress and its ETA go to stderr (progress.ts): a bar on a
+ * terminal, plain lines otherwise.
  */
 import { writeFileSync } from 'node:fs';
-import { SingleBar, Presets } from 'cli-progress';
 import { runBench } from '../bench/harness.js';
+import { benchStepEstimate } from '../bench/plan.js';
 import { renderBenchReport } from '../bench/report.js';
 import { parseSystems } from '../bench/systems.js';
 import type { BenchConfig } from '../bench/types.js';
+import { ProgressPlan, ProgressReporter } from './progress.js';
 
 export interface BenchCommandOptions {
   connections: number;
@@ -29,6 +32,8 @@ export interface BenchCommandOptions {
   lifelineSocketTuning?: string;
   /** Run the system list this many times and report median ratios. */
   rounds?: number;
+  /** Also run lifeline with lifelineMetrics() attached and scraped every second (lifeline-metrics), right after lifeline. */
+  metrics?: boolean;
 }
 
 /** Bounds: keep a typo from opening a million sockets or sleeping for a day. */
@@ -44,7 +49,9 @@ function parseTuning(value: string | undefined): 'default' | 'off' {
 }
 
 export async function runBenchCommand(opts: BenchCommandOptions): Promise<number> {
-  const out = (s: string) => process.stdout.write(`${s}\n`);
+  // `--json -`: stdout carries the JSON alone, so the words move to stderr.
+  const jsonToStdout = opts.json === '-';
+  const out = (s: string) => (jsonToStdout ? process.stderr : process.stdout).write(`${s}\n`);
   const { connections, interval, duration } = opts;
   const native = opts.native ?? false;
   const max = native ? MAX_CONNECTIONS_NATIVE : MAX_CONNECTIONS;
@@ -62,7 +69,7 @@ export async function runBenchCommand(opts: BenchCommandOptions): Promise<number
     connections,
     intervalMs: interval,
     durationMs: duration,
-    systems: parseSystems(opts.systems ?? (native ? 'raw,lifeline' : opts.scale ? 'raw,lifeline,ws' : undefined)),
+    systems: parseSystems(opts.systems ?? (native ? 'raw,lifeline' : opts.scale ? 'raw,lifeline,ws' : undefined), { metrics: opts.metrics ?? false }),
     scale: (opts.scale ?? false) || native,
     freeze: opts.freeze ?? false,
     native,
@@ -78,30 +85,30 @@ export async function runBenchCommand(opts: BenchCommandOptions): Promise<number
   );
   out('Each system gets its own server process and separate load-generator processes, one system at a time.\n');
 
-  const bar = process.stdout.isTTY
-    ? new SingleBar({ format: '  {bar} {value}/{total} systems · {system}: {phase}', hideCursor: true, clearOnComplete: true }, Presets.shades_classic)
-    : undefined;
   const steps = config.systems.length * rounds;
-  bar?.start(steps, 0, { system: config.systems[0] ?? '', phase: 'starting' });
-  let lastPhase = '';
-  const result = await runBench(config, {
-    progress: ({ system, index, phase }) => {
-      if (bar) bar.update(index, { system, phase });
-      else if (!phase.startsWith('connecting') && !phase.startsWith('measuring') && `${system}${phase}` !== lastPhase) {
-        out(`  [${index + 1}/${steps}] ${system}: ${phase}`);
-      }
-      lastPhase = `${system}${phase}`;
-    },
-    notice: (line) => {
-      if (bar) bar.update({ phase: line });
-      else out(`  ${line}`);
-    },
-  });
-  bar?.update(steps);
-  bar?.stop();
+  const estimate = benchStepEstimate(config);
+  const plan = new ProgressPlan(
+    Array.from({ length: steps }, (_, i) => ({ label: config.systems[i % config.systems.length]!, ...estimate })),
+    () => performance.now(),
+  );
+  const progress = new ProgressReporter(plan, { unit: 'systems' });
+  let result;
+  try {
+    result = await runBench(config, {
+      progress: ({ system, index, round, step, detail }) => {
+        plan.begin(index);
+        const where = rounds > 1 ? `round ${round + 1}/${rounds}: ` : '';
+        progress.update(`${system}: ${where}${step}`, detail);
+      },
+      notice: (line) => progress.notice(line),
+    });
+  } finally {
+    progress.stop();
+  }
   out('');
   out(renderBenchReport(result));
-  if (opts.json) {
+  if (jsonToStdout) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else if (opts.json) {
     writeFileSync(opts.json, `${JSON.stringify(result, null, 2)}\n`);
     out(`\nraw measurements: ${opts.json}`);
   }

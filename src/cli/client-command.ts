@@ -3,7 +3,9 @@
  * messages are printed on stdout, heartbeat / status changes and the close reason are logged on
  * stderr. Several addresses (or --reconnect) turn on reconnect, failover and resume. Addresses
  * may be tls:// ws:// wss:// URLs; --ca / --insecure set how tls and wss servers are verified;
- * --token is sent in HELLO (docs/spec/0013).
+ * --token is sent in HELLO (docs/spec/0013). A live status line on stderr (status-line.ts):
+ * redrawn in place on a terminal, a plain `stats` log line on state changes and every
+ * --status-every otherwise; --no-status turns it off.
  * Exit code: 0 after a local close (stdin ended), 1 when the connection was lost for good.
  */
 import { createInterface } from 'node:readline';
@@ -13,6 +15,9 @@ import { connect, type AdaptiveEvent } from '../client/client.js';
 import { formatServer, type ServerAddress } from '../client/servers.js';
 import { createLogger, type LogFormat } from './logger.js';
 import { readFlagFile } from './files.js';
+import { interactiveTerminal } from './progress.js';
+import { StatusLine, eraseBeforeLogs, type LinkState } from './status-line.js';
+import { systemClock } from '../time/clock.js';
 
 export interface ClientCommandOptions {
   connect: ServerAddress[];
@@ -33,7 +38,13 @@ export interface ClientCommandOptions {
   stay: boolean;
   /** HELLO token (e.g. from `lifeline token`), sent on every connect. */
   token?: string;
+  /** The live status line (default true; --no-status). */
+  status?: boolean;
+  /** Not on a terminal: a status line at least this often between state changes, ms (default 30 s). */
+  statusEvery?: number;
 }
+
+const DEFAULT_STATUS_EVERY_MS = 30_000;
 
 /**
  * Flag combinations commander cannot express, as the message for `command.error()`; undefined
@@ -68,6 +79,44 @@ export function runClient(opts: ClientCommandOptions): void {
     ...(opts.adaptive ? { heartbeat: 'adaptive' as const } : {}),
     ...(opts.token !== undefined ? { token: opts.token } : {}),
   });
+  // The status line's listeners come first: on 'close' it is erased before the last log line.
+  let linkState: LinkState = 'connecting';
+  const interactive = interactiveTerminal(process.stderr) && opts.log !== 'json';
+  const status = opts.status === false
+    ? undefined
+    : new StatusLine({
+        clock: systemClock,
+        interactive,
+        stream: process.stderr,
+        everyMs: opts.statusEvery ?? DEFAULT_STATUS_EVERY_MS,
+        snapshot: () => ({ state: linkState, stats: client.stats() }),
+        plain: (snap, line) => {
+          const s = snap.stats;
+          log.info({ event: 'stats', state: snap.state, rttMs: s.smoothedRttMs, lastHeardMs: s.lastHeardMs === undefined ? undefined : Math.round(s.lastHeardMs), serverStatus: s.serverStatus, serverLoad: s.serverLoad, reconnects: s.reconnects, resumes: s.resumes, messagesReceived: s.messagesReceived, messagesSent: s.messagesSent }, line);
+        },
+      });
+  if (status) {
+    if (interactive) eraseBeforeLogs(log, status);
+    const to = (state: LinkState) => () => {
+      linkState = state;
+      status.stateChanged();
+    };
+    client.on('open', () => to(client.available === false ? 'unavailable' : 'healthy')());
+    client.on('available', to('healthy'));
+    client.on('unavailable', to('unavailable'));
+    client.on('disconnect', to('dead'));
+    client.on('reconnecting', to('reconnecting'));
+    client.on('close', () => {
+      linkState = 'closed';
+      status.stop();
+    });
+    status.start();
+  }
+  const printMessage = (text: string) => {
+    if (process.stdout.isTTY) status?.beforeOutput();
+    process.stdout.write(text);
+  };
+
   if (opts.adaptive) {
     diagnostics.subscribe('lifeline:client:adaptive', (message) => {
       const e = message as AdaptiveEvent;
@@ -87,7 +136,7 @@ export function runClient(opts: ClientCommandOptions): void {
   client.on('unavailable', (u) => log.warn({ event: 'unavailable', ...u }, `server unavailable: ${u.reason}`));
   client.on('available', () => log.info({ event: 'available' }, 'server available again'));
   client.on('undelivered', (msgs) => log.error({ event: 'undelivered', count: msgs.length }, `${msgs.length} messages were not confirmed by the server`));
-  client.on('message', (data) => process.stdout.write(`${data.toString('utf8')}\n`));
+  client.on('message', (data) => printMessage(`${data.toString('utf8')}\n`));
   client.on('ping', (id) => log.debug({ event: 'ping', id, sinceLastSeenMs: Math.round(client.sinceLastSeen ?? 0) }, 'server pinged, answered'));
   client.on('pong', (info) => log.debug({ event: 'pong', rttMs: info.rttMs, status: info.status, load: info.load }, 'pong'));
   client.on('status', (status, load) => log.warn({ event: 'status', status, load }, `server status: ${status}`));

@@ -63,6 +63,8 @@ program
   .option('--verbose', 'log every heartbeat PONG (RTT, server status)', false)
   .option('--stay', 'stay connected when stdin ends', false)
   .option('--token <token>', 'credential sent in HELLO on every connect (e.g. from `lifeline token`)')
+  .option('--no-status', 'no live status line (state, RTT, last heard, server status, reconnects, messages) on stderr')
+  .option('--status-every <duration>', 'not on a terminal: a status log line on each state change and at least this often (e.g. 30s)', parseDuration('--status-every'))
   .addOption(logOption())
   .action((opts, command: Command) => {
     const problem = clientFlagError(opts);
@@ -130,7 +132,8 @@ program
   .option('--scale', 'cluster servers behind one port, more generators and source addresses (up to 200,000)', false)
   .option('--lifeline-socket-tuning <mode>', "lifeline's keepalive / TCP_USER_TIMEOUT on accepted sockets: default or off", 'default')
   .option('--native', 'scale mode with the C load generator (built with gcc) and independent server processes: raw, lifeline and lifeline-sl, up to 1,000,000', false)
-  .option('--json <file>', 'write every raw measurement as JSON')
+  .option('--metrics', 'also run lifeline with lifelineMetrics() attached and scraped every second, right after lifeline: the metrics on/off ratio', false)
+  .option('--json <file>', 'write every raw measurement as JSON (- = on stdout, the report then on stderr)')
   .action(async (opts) => {
     process.exitCode = await runBenchCommand(opts);
   });

@@ -29,8 +29,18 @@ export interface LabOptions {
   windowScale?: number;
   /** Force loopback mode even when namespaces are available. */
   loopback?: boolean;
-  /** Called as faults finish. */
-  onProgress?: (p: { done: number; total: number; label: string }) => void;
+  /** Called as faults finish (`repetition` 0-based). */
+  onProgress?: (p: { done: number; total: number; label: string; repetition: number }) => void;
+  /** Called once, before the first fault starts, with what will run (the CLI's ETA, src/cli/progress.ts). */
+  onPlan?: (plan: LabPlan) => void;
+}
+
+/** What a lab run will do: `repetitions` rounds, each running `faults` in parallel. */
+export interface LabPlan {
+  repetitions: number;
+  faults: { id: string; label: string; windowMs: number }[];
+  /** Waited in every round before the fault is injected, ms. */
+  settleMs: number;
 }
 
 const SERVER_PORT_BASE = 7400;
@@ -72,6 +82,11 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
   let netKeepalive = false;
   const total = runnable.length * repetitions;
   let done = 0;
+  options.onPlan?.({
+    repetitions,
+    faults: runnable.map((f) => ({ id: f.id, label: f.label, windowMs: f.windowMs * (options.windowScale ?? 1) })),
+    settleMs: SETTLE_MS,
+  });
 
   for (let rep = 0; rep < repetitions; rep++) {
     await Promise.all(
@@ -84,7 +99,7 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
         } catch (err) {
           errors.push(`${fault.id} (repetition ${rep + 1}): ${(err as Error).message}`);
         }
-        options.onProgress?.({ done: ++done, total, label: fault.label });
+        options.onProgress?.({ done: ++done, total, label: fault.label, repetition: rep });
       }),
     );
   }
