@@ -53,3 +53,6 @@ export type { PeerStatus, CloseCode, GoawayCode, GoawayFrame } from './protocol/
 export { PROTOCOL_VERSION, DEFAULT_MAX_FRAME_SIZE } from './protocol/frames.js';
 export { LifelineError, ProtocolError, InvalidOptionError, BufferOverflowError } from './errors.js';
 export type { ErrorCode } from './errors.js';
+/** Logging (docs/spec/0016-logging.md): the `logger` option's shape, and the tag log lines name a session by. */
+export type { Logger, LogFn, LogLevel } from './util/log.js';
+export { sessionTag } from './util/session-tag.js';

@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { spawnCli, killAllChildren, type CliChild, type LogLine } from '../lab/processes.js';
 import { renderTable } from '../lab/table.js';
+import { sessionTag } from '../util/session-tag.js';
 
 export interface DemoOptions {
   interval: number;
@@ -49,7 +50,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await Promise.all(
       clients.map(async (c) => {
         const open = await c.child.waitFor((l) => l.event === 'open', 10_000, 'open');
-        c.sessionId = String(open.session);
+        // The server logs a session by its tag (docs/spec/0016-logging.md), the client CLI by its id.
+        c.sessionId = sessionTag(String(open.session));
       }),
     );
     const bySession = new Map(clients.map((c) => [c.sessionId, c]));

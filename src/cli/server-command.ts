@@ -16,6 +16,7 @@ import { createServer } from '../server/server.js';
 import type { Session } from '../server/session.js';
 import { formatServer, type DialTransport } from '../client/servers.js';
 import { createLogger, type LogFormat } from './logger.js';
+import { sessionTag } from '../util/session-tag.js';
 import { readFlagFile, readSecretFile } from './files.js';
 import { MIN_SECRET_BYTES, tokenAuthenticator } from '../server/token.js';
 import { RedisPresenceStore } from '../presence/redis-store.js';
@@ -89,29 +90,23 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     heartbeatInterval: opts.interval,
     heartbeatTimeout: opts.timeout,
     heartbeatLeader: opts.heartbeatLeader,
+    // Session open / close, detections, auth failures, drain and stalls are the library's lines
+    // (docs/spec/0016-logging.md): the session's tag, remote and transport on each, never the id.
+    logger: log,
     ...(tlsOptions ? { tls: tlsOptions } : {}),
     ...(opts.wsOrigin ? { websocket: { origins: opts.wsOrigin } } : {}),
     ...(tokenSecret ? { authenticate: tokenAuthenticator(tokenSecret) } : {}),
     ...(opts.redis !== undefined ? { presence: { store: new RedisPresenceStore({ redis: opts.redis }), ...(opts.nodeId !== undefined ? { nodeId: opts.nodeId } : {}) } } : {}),
   });
   logPresence(log, server);
-  const short = (s: Session) => s.id.slice(0, 8);
+  // The session's tag, as in the log lines (the id itself is a resume credential: spec 0016).
+  const short = (s: Session) => sessionTag(s.id);
 
   server.on('session', (session) => {
-    log.info(
-      { event: 'session-open', session: session.id, ...(session.identity ? { identity: session.identity.id } : {}), remote: `${session.remoteAddress}:${session.remotePort}`, interval: session.heartbeatInterval, timeout: session.heartbeatTimeout, sessions: server.sessionCount },
-      'session open',
-    );
     session.on('message', (data) => {
       process.stdout.write(`${short(session)}> ${data.toString('utf8')}\n`);
       if (opts.echo && session.isOpen) session.send(data);
     });
-  });
-  server.on('sessionClose', (session, reason) => {
-    log.info(
-      { event: 'session-close', session: session.id, code: reason.code, detectedBy: reason.detectedBy, sinceLastSeenMs: Math.round(reason.sinceLastSeenMs), sessions: server.sessionCount },
-      `session closed: ${reason.code} — ${reason.message}`,
-    );
   });
   // Failed TLS handshakes and refused upgrades never become sessions: without this line a
   // client with the wrong CA or origin would fail with nothing on the server's side. The info
@@ -123,13 +118,8 @@ export async function runServer(opts: ServerCommandOptions): Promise<void> {
     );
   });
 
-  // A refused token is told only "unauthorized"; the reason is for the operator, here.
-  server.on('authFailure', (info) => {
-    log.warn(
-      { event: 'auth-failure', code: info.code, reason: info.message, transport: info.transport, remoteAddress: info.remoteAddress },
-      `${info.code === 'resume-refused' ? 'resume refused' : 'client refused'} (${info.remoteAddress ?? 'unknown'}): ${info.message}`,
-    );
-  });
+  // A refused token is told only "unauthorized"; the library logs the code at warn and the
+  // reason at debug (LIFELINE_LOG_LEVEL=debug: the reason may quote a hook's error, spec 0016).
 
   // The main listener first and alone on the first 'listening' line: the demo and the tests
   // take that line's port as the server's.

@@ -2,6 +2,7 @@
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/frames.js';
 import { BACKOFF_DEFAULTS, resolveBackoffOptions } from '../liveness/backoff.js';
 import type { Clock } from '../time/clock.js';
+import { isLogger, type Logger } from '../util/log.js';
 import { InvalidOptionError } from '../errors.js';
 import { validateDetectorSpec } from '../liveness/detectors/index.js';
 import type { DetectorSpec } from '../liveness/detectors/types.js';
@@ -158,6 +159,13 @@ export interface ClientOptions extends SocketTuningOptions {
   clock?: Clock;
   /** Random numbers in [0, 1) for the reconnect jitter (tests inject one). Default Math.random. */
   rng?: () => number;
+  /**
+   * Where the client logs (docs/spec/0016-logging.md): a pino logger as it is, or anything with
+   * child() and trace / debug / info / warn / error(obj, msg). Lines carry the session's tag
+   * (never its id), the server's address and transport; never the token or payloads.
+   * Default: none (nothing is built for any line).
+   */
+  logger?: Logger;
 }
 
 /** A HELLO token: a string (sent as UTF-8) or its bytes. */
@@ -237,6 +245,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   o.resume ??= o.reconnect !== false;
   if (typeof o.resume !== 'boolean') throw new InvalidOptionError('resume', `must be a boolean, got ${typeof o.resume}`);
   if (typeof o.rng !== 'function') throw new InvalidOptionError('rng', 'must be a function returning numbers in [0, 1)');
+  if (o.logger !== undefined && !isLogger(o.logger)) throw new InvalidOptionError('logger', 'must be a logger (pino, or child() and trace / debug / info / warn / error functions)');
   positiveNumber('handshakeTimeout', o.handshakeTimeout);
   positiveNumber('maxFrameSize', o.maxFrameSize);
   positiveNumber('maxQueuedBytes', o.maxQueuedBytes);

@@ -5,6 +5,7 @@
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/frames.js';
 import type { HealthReport } from '../connection/connection.js';
 import type { Clock } from '../time/clock.js';
+import { isLogger, type Logger } from '../util/log.js';
 import { InvalidOptionError } from '../errors.js';
 import { validateDetectorSpec } from '../liveness/detectors/index.js';
 import type { DetectorSpec } from '../liveness/detectors/types.js';
@@ -139,6 +140,13 @@ export interface ServerOptions extends SocketTuningOptions {
   presence?: PresenceOptions;
   /** Clock (tests inject a FakeClock). Default: the monotonic system clock in whole milliseconds (time/clock.ts wholeMsClock). */
   clock?: Clock;
+  /**
+   * Where the server logs (docs/spec/0016-logging.md): a pino logger as it is, or anything with
+   * child() and trace / debug / info / warn / error(obj, msg). Lines carry the session's tag
+   * (never its id), remote address and transport; never tokens or payloads. Default: none
+   * (nothing is built for any line).
+   */
+  logger?: Logger;
   // tcpKeepalive / tcpUserTimeout (SocketTuningOptions): kernel-level backstop on every accepted
   // socket. Default RECOMMENDED_SOCKET_TUNING: keepalive idle 15 s, interval 5 s, count 3 and
   // TCP_USER_TIMEOUT 30 s (docs/keepalive.md). With the default keepalive the socket is tuned at
@@ -147,7 +155,7 @@ export interface ServerOptions extends SocketTuningOptions {
   // tcpKeepalive is applied at accept, as given. `tcpKeepalive: false, tcpUserTimeout: 0` = off.
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'health' | 'detector' | 'maxAcceptRate' | 'acceptBurst' | 'maxConnectionsPerAddress' | 'tls' | 'authenticate' | keyof SocketTuningOptions>> & {
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'logger' | 'health' | 'detector' | 'maxAcceptRate' | 'acceptBurst' | 'maxConnectionsPerAddress' | 'tls' | 'authenticate' | keyof SocketTuningOptions>> & {
   tls: tls.TlsOptions | undefined;
   /** undefined: no authentication (every client is accepted). */
   authenticate: Authenticate | undefined;
@@ -155,6 +163,7 @@ export type ResolvedServerOptions = Required<Omit<ServerOptions, 'clock' | 'heal
   acceptBurst: number | undefined;
   maxConnectionsPerAddress: number | undefined;
   clock: Clock | undefined;
+  logger: Logger | undefined;
   /** undefined: the server samples its own event loop (createEventLoopHealth). */
   health: (() => HealthReport) | undefined;
   detector: DetectorSpec | undefined;
@@ -195,7 +204,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning, 'server');
-  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, maxConnectionsPerAddress: undefined, stallGuard: true, leanSockets: true, tls: undefined, authenticate: undefined, presence: {}, websocket: {}, heartbeatLeader: 'auto' as HeartbeatLeader | 'auto', clock: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
+  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, maxConnectionsPerAddress: undefined, stallGuard: true, leanSockets: true, tls: undefined, authenticate: undefined, presence: {}, websocket: {}, heartbeatLeader: 'auto' as HeartbeatLeader | 'auto', clock: undefined, logger: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
   if (o.detector !== undefined) validateDetectorSpec(o.detector, 'server.detector');
   const rate = (o as { maxAcceptRate?: unknown }).maxAcceptRate;
   if (rate !== undefined) positiveNumber('server.maxAcceptRate', rate);
@@ -236,6 +245,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   }
   if (o.maxFrameSize < 64) throw new InvalidOptionError('server.maxFrameSize', 'must be at least 64 bytes');
   if (o.health !== undefined && typeof o.health !== 'function') throw new InvalidOptionError('server.health', 'must be a function');
+  if (o.logger !== undefined && !isLogger(o.logger)) throw new InvalidOptionError('server.logger', 'must be a logger (pino, or child() and trace / debug / info / warn / error functions)');
   if (o.authenticate !== undefined && typeof o.authenticate !== 'function') {
     throw new InvalidOptionError('server.authenticate', 'must be a function (token, info) => identity (or a promise of one)');
   }

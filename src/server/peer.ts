@@ -29,6 +29,8 @@ import { Session, type SessionOwner, type SessionPeer } from './session.js';
 import { channels, publish } from '../diagnostics.js';
 import { ResumeState } from '../connection/resume.js';
 import type { PresenceSubscriptions } from './presence-subscriptions.js';
+import type { ServerLog } from './server-log.js';
+import { sessionTag } from '../util/session-tag.js';
 import { runAuthenticate, sameIdentity, type AuthFailureInfo, type AuthInfo, type AuthOutcome, type Identity } from './auth.js';
 
 /** What a peer needs from its server (narrow port). */
@@ -59,11 +61,13 @@ export interface PeerHost extends SessionOwner {
   /** A session the client may resume (attached or detached), by hex id. */
   resumableSession(id: string): Session | undefined;
   /** Move a session onto `peer` (the old peer, if any, is retired without touching the session). */
-  sessionResumed(peer: ServerPeer, session: Session): void;
+  sessionResumed(peer: ServerPeer, session: Session, replayedMessages: number): void;
   sessionOpened(peer: ServerPeer, session: Session): void;
   peerClosed(peer: ServerPeer, reason: CloseReason): void;
-  /** Credentials were not accepted (docs/spec/0013): the server's 'authFailure' event. */
-  authFailed(info: AuthFailureInfo): void;
+  /** Credentials were not accepted (docs/spec/0013): the server's 'authFailure' event and log line. */
+  authFailed(peer: ServerPeer, info: AuthFailureInfo): void;
+  /** The `logger` option's lines (server-log.ts). */
+  readonly log: ServerLog;
   /** Clients' PRESENCE subscriptions (docs/spec/0014 §Subscriptions); limit 0: not announced. */
   readonly presenceSubscriptions: PresenceSubscriptions;
 }
@@ -118,6 +122,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
       conn.refuse('protocol-error', message);
       return;
     }
+    this.host.log.hello(this, frame);
     if (frame.version < 1) {
       const message = `unsupported protocol version ${frame.version}; this server speaks ${PROTOCOL_VERSION}`;
       conn.refuse('unsupported-version', message);
@@ -149,7 +154,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
       return;
     }
     conn.closeWith('auth-failed', UNAUTHORIZED_MESSAGE, { code: 'local-close', message: `unauthorized: ${outcome.message}`, initiator: 'local', detectedBy: 'application' });
-    this.host.authFailed({ ...info, code: outcome.code, message: outcome.message, ...(outcome.error !== undefined ? { error: outcome.error } : {}) });
+    this.host.authFailed(this, { ...info, code: outcome.code, message: outcome.message, ...(outcome.error !== undefined ? { error: outcome.error } : {}) });
   }
 
   /** HELLO accepted (authenticated as `identity`, if the server authenticates): WELCOME, and the session opens or resumes. */
@@ -167,7 +172,8 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
     if (existing !== undefined && !sameIdentity(existing.identity, identity)) {
       // Spec 0013 §Resume: another identity's session is answered as one we do not hold (a
       // new session, resumed = 00); the session itself, and its transport if any, stay as they are.
-      this.host.authFailed({ ...this.authInfo(), code: 'resume-refused', message: `resume of session ${existing.id} refused: it belongs to another identity`, ...(identity ? { identity } : {}) });
+      // The id is a resume credential: the message (which reaches logs) names the session by its tag.
+      this.host.authFailed(this, { ...this.authInfo(), code: 'resume-refused', message: `resume of session ${sessionTag(existing.id)} refused: it belongs to another identity`, ...(identity ? { identity } : {}) });
       existing = undefined;
     }
     const resuming = existing?.resume !== undefined && peerLastSeq <= existing.resume.sentSeq;
@@ -210,10 +216,12 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
     });
     this.pingRule = this.host.pingRule(negotiated.intervalMs);
     this.socketOptions = this.host.socketOptionsFor(conn.transport, this.socketOptions, negotiated);
+    const welcomed = { intervalMs: negotiated.intervalMs, timeoutMs: negotiated.timeoutMs, serverLeads, resumed: resumeId !== undefined ? resuming : undefined };
     if (resuming) {
       this.session = existing!;
       this.host.counters.resumed(resume!.sentSeq - peerLastSeq);
-      this.host.sessionResumed(this, existing!);
+      this.host.log.welcome(this, existing!, welcomed);
+      this.host.sessionResumed(this, existing!, resume!.sentSeq - peerLastSeq);
       // The client has everything up to peerLastSeq: send the rest again, with their seqs —
       // before 'resume', so a send() from its listeners goes after the replay, not into a gap
       // (spec 0006 §Replay in slices).
@@ -227,7 +235,9 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
       heartbeatTimeoutMs: negotiated.timeoutMs,
       resume,
       identity,
+      openedAtMs: this.host.clock.now(),
     });
+    this.host.log.welcome(this, this.session, welcomed);
     this.host.sessionOpened(this, this.session);
   }
 
@@ -289,6 +299,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
     const message =
       `too many pings: ${policy.maxStrikes + 1} in a row came less than ${Math.round(policy.minPingIntervalMs)} ms ` +
       `after the previous one (heartbeat interval ${intervalMs} ms)`;
+    this.host.log.tooManyPings(this, message, intervalMs * TOO_MANY_PINGS_RETRY_INTERVALS);
     conn.goaway({ code: 'too-many-pings', message, retryAfterMs: intervalMs * TOO_MANY_PINGS_RETRY_INTERVALS });
     conn.closeWith('too-many-pings', message, {
       code: 'too-many-pings',
@@ -305,7 +316,7 @@ export class ServerPeer implements ConnectionOwner, PingRateState, SessionPeer {
     const pendingAuth = this.pendingAuth;
     if (pendingAuth !== undefined && reason.code === 'handshake-timeout') {
       const message = `authenticate did not answer within the handshake timeout (${this.host.options.handshakeTimeout} ms)`;
-      this.host.authFailed({ ...pendingAuth, code: 'timeout', message });
+      this.host.authFailed(this, { ...pendingAuth, code: 'timeout', message });
     }
     this.host.presenceSubscriptions.dropped(this); // a retired peer's too: the resumed one subscribes anew
     if (this.retired) return;

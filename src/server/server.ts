@@ -5,7 +5,9 @@
  * coarse TimerWheel (no timer per connection; see time/wheel.ts for its precision). Its parts,
  * one per server: admission.ts (accept rate, limits, refusals), resume-registry.ts (resumable
  * and detached sessions), server-tuning.ts (socket tuning), shared-rules.ts (stall guards and
- * ping-rate rules), drain.ts, server-stats.ts, listener-factory.ts (listen() → a listener).
+ * ping-rate rules), drain.ts, server-stats.ts, listener-factory.ts (listen() → a listener),
+ * session-registry.ts (connections and the open / detach / resume / close of their sessions),
+ * server-log.ts (the `logger` option's lines, docs/spec/0016-logging.md).
  *
  * Graceful drain (drain(); docs/spec/0003-enforcement-and-drain.md §Graceful drain): GOAWAY to
  * every session, PONGs say `draining`, new connections are refused, stragglers are closed at a
@@ -27,14 +29,13 @@ import { wholeMsClock, type Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/wheel.js';
 import { createEventLoopHealth, type HealthSampler } from './health.js';
 import type { HeartbeatBounds, NegotiatedHeartbeat } from '../liveness/negotiate.js';
-import { HandleTransport, type TcpHandle } from '../transport/tcp-handle.js';
 import type { Transport } from '../transport/types.js';
-import type { ClientErrorInfo, Listener, ListenerHost, ListenOptions, ListenTransport } from './listeners.js';
-import { attachedListener, makeListener } from './listener-factory.js';
+import type { ClientErrorInfo, Listener, ListenOptions, ListenTransport } from './listeners.js';
+import { Endpoints, type EndpointsOwner } from './endpoints.js';
 import type { AppliedSocketOptions } from '../transport/socket-tuning.js';
 import type { CloseReason } from '../connection/close-reason.js';
-import { LifelineError } from '../errors.js';
 import { channels, publish } from '../diagnostics.js';
+import { NO_LOG } from '../util/log.js';
 import { resolveDrainOptions, resolveServerOptions, type DrainOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { ServerPeer, type PeerHost, type PingRule } from './peer.js';
 import type { Session } from './session.js';
@@ -43,7 +44,9 @@ import { ResumeRegistry } from './resume-registry.js';
 import { ServerTuning } from './server-tuning.js';
 import { SharedRules } from './shared-rules.js';
 import { Drain } from './drain.js';
-import { ConnectionCounts, type ServerStats } from './server-stats.js';
+import type { ServerStats } from './server-stats.js';
+import { SessionRegistry } from './session-registry.js';
+import { ServerLog } from './server-log.js';
 import { ServerCounters } from './server-counters.js';
 import type { UdpListenerStats } from './listen-udp.js';
 import type { AuthFailureInfo } from './auth.js';
@@ -75,22 +78,24 @@ export interface LifelineServer {
 /** Wheel callbacks per synchronous turn when the server leads the heartbeat (see the constructor). */
 const LEADING_MAX_PER_TURN = 250;
 
-export class LifelineServer extends EventEmitter implements PeerHost, ListenerHost {
+export class LifelineServer extends EventEmitter implements PeerHost, EndpointsOwner {
   readonly options: ResolvedServerOptions;
   readonly clock: Clock;
   readonly scheduler: TimerWheel;
   readonly bounds: HeartbeatBounds;
-  /** Where connections come from, in listen() / attach() order. */
-  private readonly endpoints: Listener[] = [];
-  private readonly peers = new Set<ServerPeer>();
-  private readonly counts = new ConnectionCounts();
+  /** Where connections come from: the listeners, in listen() / attach() order (endpoints.ts). */
+  private readonly listenerSet = new Endpoints(this);
+
+  /** @internal The listeners themselves (tests and the leak probe read their state). */
+  get endpoints(): readonly Listener[] {
+    return this.listenerSet.list;
+  }
   /** @internal Plain counts for src/metrics/, read on scrape (server-counters.ts, docs/spec/0015-metrics.md). */
   readonly counters = new ServerCounters();
-  /**
-   * Sessions open or detached. No registry of its own: an open session is its peer's, a detached
-   * one is in the resume registry (one Set entry per connection fewer, at ~100k connections).
-   */
-  private liveSessionCount = 0;
+  /** Connections and their sessions' lifecycle (session-registry.ts). */
+  private readonly registry: SessionRegistry;
+  /** @internal (PeerHost) The `logger` option's lines (server-log.ts); NO_LOG by default. */
+  readonly log: ServerLog;
   private closing = false;
   /** Set by the first drain() call; never cleared (a drained server stays draining). */
   private drainState: Drain | undefined;
@@ -125,7 +130,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     this.admission = new Admission(this.options, {
       clock: this.clock,
       get connectionCount() {
-        return server.peers.size;
+        return server.registry.peers.size;
       },
       get closing() {
         return server.closing;
@@ -134,11 +139,25 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
         return server.drainState !== undefined;
       },
     });
-    this.resume = new ResumeRegistry(this.options, this.clock, this.scheduler, { finishSession: (session, reason) => this.finishSession(session, reason) });
+    this.resume = new ResumeRegistry(this.options, this.clock, this.scheduler, { finishSession: (session, reason) => this.registry.finish(session, reason) });
     this.tuning = new ServerTuning(this.options, { warn: (message) => this.emit('warning', message) });
     this.rules = new SharedRules(this.options, this);
     this.presence = new Presence(this.options.presence);
     this.presenceSubscriptions = new PresenceSubscriptions(this.presence, this.options.presence);
+    this.log = new ServerLog(this.options.logger ?? NO_LOG);
+    this.registry = new SessionRegistry(
+      {
+        get closing() {
+          return server.closing;
+        },
+        get drainState() {
+          return server.drainState;
+        },
+        resumeWindowMs: this.options.resumeWindow,
+        emit: (event, ...args) => this.emit(event, ...args),
+      },
+      { clock: this.clock, admission: this.admission, resume: this.resume, presence: this.presence, counters: this.counters, log: this.log },
+    );
     // Until listen() starts the event-loop sampler (or forever, when the user gave a hook).
     this.healthSource = this.options.health ?? (() => ({ status: 'ok', load: 0 }));
     this.bounds = {
@@ -177,7 +196,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
 
   /** Sessions that completed the handshake and have not closed. */
   get sessionCount(): number {
-    return this.liveSessionCount;
+    return this.registry.sessionCount;
   }
 
   /**
@@ -185,7 +204,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
    * `leanSockets`, and this Node has what it needs); known once listening.
    */
   get leanSockets(): boolean {
-    return this.endpoints.some((listener) => listener.leanSockets);
+    return this.listenerSet.leanSockets;
   }
 
   /**
@@ -194,26 +213,22 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
    * every open connection's counters: O(connections), for metrics, not per message.
    */
   stats(): ServerStats {
-    return this.counts.stats(this.peers);
+    return this.registry.stats();
   }
 
   /** Each UDP listener's counters (listen-udp.ts), for metrics. */
   udpStats(): UdpListenerStats[] {
-    return this.endpoints.flatMap((listener) => (listener as { stats?: UdpListenerStats }).stats ?? []);
+    return this.listenerSet.udpStats();
   }
 
   /** Every accepted connection not yet closed, handshaking ones included. */
   get connectionCount(): number {
-    return this.peers.size;
+    return this.registry.peers.size;
   }
 
   /** Open sessions (by accept order), then detached ones. */
-  *sessions(): IterableIterator<Session> {
-    for (const peer of this.peers) {
-      const session = peer.session;
-      if (session !== undefined && session.state !== 'closed') yield session;
-    }
-    yield* this.resume.detached();
+  sessions(): IterableIterator<Session> {
+    return this.registry.sessions();
   }
 
   /**
@@ -222,14 +237,8 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
    * listeners — e.g. TCP for native clients and a WebSocket port for browsers: every
    * connection joins the same sessions, limits and heartbeat. Resolves the bound address.
    */
-  async listen(portOrOptions: number | ListenOptions = 0, host?: string): Promise<AddressInfo> {
-    const o: ListenOptions = typeof portOrOptions === 'number' ? { port: portOrOptions, ...(host === undefined ? {} : { host }) } : portOrOptions;
-    const listener = makeListener(this, o, this.options);
-    await this.prepare();
-    const address = await listener.listen(o);
-    this.endpoints.push(listener);
-    this.emit('listening');
-    return address;
+  listen(portOrOptions: number | ListenOptions = 0, host?: string): Promise<AddressInfo> {
+    return this.listenerSet.listen(typeof portOrOptions === 'number' ? { port: portOrOptions, ...(host === undefined ? {} : { host }) } : portOrOptions);
   }
 
   /**
@@ -237,26 +246,22 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
    * working): upgrade requests for `path` (default '/') become lifeline connections. The
    * server's close() detaches; closing the http server stays the user's job.
    */
-  async attach(server: http.Server | https.Server, options: { path?: string } = {}): Promise<void> {
-    const listener = attachedListener(this, server, options.path, this.options);
-    await this.prepare();
-    this.endpoints.push(listener);
+  attach(server: http.Server | https.Server, options: { path?: string } = {}): Promise<void> {
+    return this.listenerSet.attach(server, options.path);
   }
 
   /** The first listener's address. */
   address(): AddressInfo {
-    const listener = this.endpoints[0];
-    if (listener === undefined) throw new LifelineError('LL_ERR_SERVER_NOT_LISTENING', 'server is not listening (call listen() first)');
-    return listener.address();
+    return this.listenerSet.address();
   }
 
   /** Every listener's transport and bound address, in listen() order. */
   addresses(): Array<AddressInfo & { transport: ListenTransport }> {
-    return this.endpoints.map((listener) => ({ ...listener.address(), transport: listener.transport }));
+    return this.listenerSet.addresses();
   }
 
-  /** Once, before the first listener: the optional socket-tuning module and the health sampler. */
-  private async prepare(): Promise<void> {
+  /** @internal (EndpointsOwner) Once, before the first listener: the optional socket-tuning module and the health sampler. */
+  async prepare(): Promise<void> {
     await this.tuning.load();
     await this.presence.ready;
     if (!this.options.health && !this.sampler) {
@@ -265,38 +270,10 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     }
   }
 
-  // --- ListenerHost -----------------------------------------------------------------------------
-
-  get wantsLeanSockets(): boolean {
-    return this.options.leanSockets;
-  }
-
-  get handshakeTimeoutMs(): number {
-    return this.options.handshakeTimeout;
-  }
-
-  get maxFrameSize(): number {
-    return this.options.maxFrameSize;
-  }
-
-  listenerError(err: Error): void {
-    if (this.listenerCount('error') > 0) this.emit('error', err);
-  }
-
-  clientError(info: ClientErrorInfo): void {
-    if (this.listenerCount('clientError') > 0) this.emit('clientError', info);
-    publish(channels.serverClientError, () => ({ server: this, ...info }));
-  }
-
-  /** A listener's new connection (ListenerHost): admitted, or refused with a CLOSE saying why. */
+  /** A listener's new connection (endpoints.ts): admitted, or refused with a CLOSE saying why. */
   incoming(transport: Transport): void {
     // Explicit socket tuning only; tuning that follows the heartbeat waits for the handshake.
-    if (this.admission.admit(transport)) this.peers.add(new ServerPeer(transport, this, this.tuning.atAccept(transport)));
-  }
-
-  /** leanSockets: the listening handle's onconnection, taken over — no net.Socket is built. */
-  incomingHandle(handle: TcpHandle): void {
-    this.incoming(new HandleTransport(handle));
+    if (this.admission.admit(transport)) this.registry.peers.add(new ServerPeer(transport, this, this.tuning.atAccept(transport)));
   }
 
   /**
@@ -314,10 +291,13 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
    */
   drain(options: DrainOptions = {}): Promise<void> {
     if (this.drainState) return this.drainState.done;
-    const drain = new Drain(resolveDrainOptions(options));
+    const resolved = resolveDrainOptions(options);
+    const drain = new Drain(resolved);
     this.drainState = drain;
     this.emit('draining');
-    this.counters.goawaysDraining += drain.start(this.peers, this.scheduler, this.clock);
+    const told = drain.start(this.registry.peers, this.scheduler, this.clock);
+    this.counters.goawaysDraining += told;
+    this.log.draining(told, resolved.deadlineMs);
     return drain.done;
   }
 
@@ -327,10 +307,10 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
    */
   async close(): Promise<void> {
     this.closing = true;
-    const listenersClosed = Promise.all(this.endpoints.map((listener) => listener.close()));
-    for (const peer of this.peers) peer.connection.close('going-away', 'server shutting down');
+    const listenersClosed = this.listenerSet.close();
+    for (const peer of this.registry.peers) peer.connection.close('going-away', 'server shutting down');
     const shutdown: CloseReason = { code: 'server-shutdown', message: 'server shutting down', initiator: 'local', detectedBy: 'application', sinceLastSeenMs: 0 };
-    for (const session of [...this.resume.detached()]) this.finishSession(session, shutdown);
+    for (const session of [...this.resume.detached()]) this.registry.finish(session, shutdown);
     await listenersClosed;
     await this.presence.close();
     this.scheduler.clear();
@@ -359,63 +339,36 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
     if (now - this.lastStallReportAtMs < 1000) return;
     this.lastStallReportAtMs = now;
     this.counters.stalls++;
+    this.log.stalled(lateByMs);
     this.emit('stall', lateByMs);
     publish(channels.serverStall, () => ({ server: this, lateByMs }));
   }
 
+  // Session lifecycle: session-registry.ts.
   sessionOpened(peer: ServerPeer, session: Session): void {
-    this.liveSessionCount++;
-    this.resume.opened(session);
-    this.presence.opened(session);
-    // A handshake that was in flight when the drain began completes and is sent away at once:
-    // unlike a refusing CLOSE, GOAWAY carries the redirect and retryAfterMs (spec 0003).
-    const drain = this.drainState;
-    if (drain) this.counters.goawaysDraining += drain.tell(peer.connection);
-    this.emit('session', session);
-    publish(channels.sessionOpen, () => ({ session }));
+    this.registry.opened(peer, session);
   }
 
   peerClosed(peer: ServerPeer, reason: CloseReason): void {
-    if (this.peers.delete(peer)) this.counts.closed(peer);
-    this.admission.released(peer.connection.transport);
-    this.counters.connectionClosed(reason);
-    const session = peer.session;
-    if (session) {
-      // A resumable session survives the loss of its transport (not a deliberate close) for the
-      // resume window, unless the server itself is going away.
-      if (this.resume.detachable(session, reason) && !this.closing && !this.drainState) {
-        this.resume.detach(session, reason);
-        this.presence.detached(session, reason.sinceLastSeenMs);
-      } else this.finishSession(session, reason);
-    }
-    if (this.drainState && this.peers.size === 0) this.drainState.finished();
+    this.registry.peerClosed(peer, reason);
   }
 
   resumableSession(id: string): Session | undefined {
-    if (this.closing || this.drainState) return undefined;
-    return this.resume.find(id);
+    return this.registry.resumable(id);
   }
 
-  sessionResumed(peer: ServerPeer, session: Session): void {
-    this.resume.forgetDetached(session);
-    this.presence.resumed(session);
-    // The client came back before we noticed its old transport died (half-open): retire it.
-    const old = session.state === 'open' ? session.currentPeer : undefined;
-    if (old instanceof ServerPeer && old !== peer && this.peers.delete(old)) {
-      this.counts.closed(old);
-      old.retired = true;
-      old.connection.destroy({ code: 'remote-close', message: 'replaced by a resumed connection', initiator: 'peer', detectedBy: 'peer' });
-    }
-    this.emit('sessionResume', session);
+  sessionResumed(peer: ServerPeer, session: Session, replayedMessages: number): void {
+    this.registry.resumed(peer, session, replayedMessages);
   }
 
-  authFailed(info: AuthFailureInfo): void {
+  authFailed(peer: ServerPeer, info: AuthFailureInfo): void {
+    this.log.authFailed(peer, info);
     if (this.listenerCount('authFailure') > 0) this.emit('authFailure', info);
     publish(channels.serverAuthFailure, () => ({ server: this, ...info }));
   }
 
   closeDetached(session: Session, message: string): void {
-    this.finishSession(session, { code: 'local-close', message, initiator: 'local', detectedBy: 'application', sinceLastSeenMs: 0 });
+    this.registry.finish(session, { code: 'local-close', message, initiator: 'local', detectedBy: 'application', sinceLastSeenMs: 0 });
   }
 
   /** Deliver to every device of an identity, on any node, at most once each (spec 0014 §Routing). Never rejects. */
@@ -431,17 +384,6 @@ export class LifelineServer extends EventEmitter implements PeerHost, ListenerHo
   /** A detached session's replay buffer grew (send() while detached). */
   detachedSessionGrew(session: Session): void {
     this.resume.grew(session);
-  }
-
-  private finishSession(session: Session, reason: CloseReason): void {
-    this.resume.release(session);
-    if (session.state === 'closed') return;
-    this.liveSessionCount--;
-    session.finish(reason);
-    this.counters.sessionClosed(reason);
-    this.presence.closed(session);
-    this.emit('sessionClose', session, reason);
-    publish(channels.sessionClose, () => ({ session, reason }));
   }
 }
 

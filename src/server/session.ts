@@ -26,6 +26,8 @@ export interface SessionInfo {
   resume: ResumeState | undefined;
   /** What the server's `authenticate` answered; undefined without one. */
   identity: Identity | undefined;
+  /** Server clock at the handshake (the close log line says how long the session lived). */
+  openedAtMs: number;
 }
 
 /**
@@ -70,6 +72,8 @@ export class Session extends EventEmitter {
   readonly id: string;
   readonly heartbeatInterval: number;
   readonly heartbeatTimeout: number;
+  /** @internal Server clock (ms) when the session opened: its first handshake, not a resume. */
+  readonly openedAtMs: number;
   /** Set once the session has closed. */
   closeReason: CloseReason | undefined;
   /** 'detached': the transport was lost and the client may resume within the window. */
@@ -98,6 +102,7 @@ export class Session extends EventEmitter {
     this.heartbeatTimeout = info.heartbeatTimeoutMs;
     this.resume = info.resume;
     this.identity = info.identity;
+    this.openedAtMs = info.openedAtMs;
   }
 
   /** Kernel socket options really in force (keepalive, TCP_USER_TIMEOUT) and what could not be applied. */

@@ -1,0 +1,91 @@
+/**
+ * sessionTag: what log lines name a session by (docs/spec/0016-logging.md §Session tag). The
+ * raw session id is a resume credential — without `authenticate` it is the only one
+ * (docs/spec/0006-resume.md, SECURITY.md §Session hijack) — so it never goes into a log. The
+ * tag is the first 12 hex digits of SHA-256(id bytes): server and client compute the same tag
+ * for the same session (their lines can be matched), and a tag gives nothing towards the id.
+ *
+ * SHA-256 is written out here (FIPS 180-4) because the client core is shared with the browser
+ * bundle (no node:crypto) and must answer synchronously (WebCrypto's digest is async). It runs
+ * only when a line is written: on the order of a microsecond for a 16-byte id.
+ *
+ * Pure (util/): no node:*, no Buffer.
+ */
+/** Hex digits of the digest kept: 48 bits, so 100k sessions in one log collide with p ≈ 2e-5. */
+export const SESSION_TAG_HEX = 12;
+
+export function sessionTag(idHex: string): string {
+  if (idHex === '') return 'none';
+  const digest = sha256(idBytes(idHex));
+  let out = '';
+  for (let i = 0; out.length < SESSION_TAG_HEX; i++) out += digest[i]!.toString(16).padStart(2, '0');
+  return out.slice(0, SESSION_TAG_HEX);
+}
+
+/** Session ids are hex (16 random bytes); anything else is hashed as its UTF-8 text. */
+function idBytes(idHex: string): Uint8Array {
+  if (idHex.length % 2 !== 0 || !/^[0-9a-f]+$/i.test(idHex)) return new TextEncoder().encode(idHex);
+  const bytes = new Uint8Array(idHex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(idHex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}
+
+const K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+  0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+  0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
+
+/** SHA-256 of `data` (FIPS 180-4 §6.2), 32 bytes. */
+export function sha256(data: Uint8Array): Uint8Array {
+  const bitLength = data.length * 8;
+  // Message + 0x80 + zero padding + 64-bit length, a multiple of 64 bytes.
+  const padded = new Uint8Array(Math.ceil((data.length + 9) / 64) * 64);
+  padded.set(data);
+  padded[data.length] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, Math.floor(bitLength / 0x1_0000_0000));
+  view.setUint32(padded.length - 4, bitLength >>> 0);
+  const h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  const w = new Uint32Array(64);
+  for (let offset = 0; offset < padded.length; offset += 64) {
+    for (let t = 0; t < 16; t++) w[t] = view.getUint32(offset + t * 4);
+    for (let t = 16; t < 64; t++) {
+      const w15 = w[t - 15]!;
+      const w2 = w[t - 2]!;
+      const s0 = rotr(w15, 7) ^ rotr(w15, 18) ^ (w15 >>> 3);
+      const s1 = rotr(w2, 17) ^ rotr(w2, 19) ^ (w2 >>> 10);
+      w[t] = (w[t - 16]! + s0 + w[t - 7]! + s1) >>> 0;
+    }
+    let a = h[0]!, b = h[1]!, c = h[2]!, d = h[3]!, e = h[4]!, f = h[5]!, g = h[6]!, k = h[7]!;
+    for (let t = 0; t < 64; t++) {
+      const t1 = (k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[t]! + w[t]!) >>> 0;
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) >>> 0;
+      k = g;
+      g = f;
+      f = e;
+      e = (d + t1) >>> 0;
+      d = c;
+      c = b;
+      b = a;
+      a = (t1 + t2) >>> 0;
+    }
+    h[0] = (h[0]! + a) >>> 0;
+    h[1] = (h[1]! + b) >>> 0;
+    h[2] = (h[2]! + c) >>> 0;
+    h[3] = (h[3]! + d) >>> 0;
+    h[4] = (h[4]! + e) >>> 0;
+    h[5] = (h[5]! + f) >>> 0;
+    h[6] = (h[6]! + g) >>> 0;
+    h[7] = (h[7]! + k) >>> 0;
+  }
+  const out = new Uint8Array(32);
+  const outView = new DataView(out.buffer);
+  for (let i = 0; i < 8; i++) outView.setUint32(i * 4, h[i]!);
+  return out;
+}
