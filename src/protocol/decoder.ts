@@ -19,33 +19,18 @@
  * Contract: chunks must not be mutated after push() (DATA payloads may alias them — Node socket
  * chunks never are). onFrame must not call push() re-entrantly. If onFrame throws, the decoder
  * dies too (the rest of that chunk is lost) and the error propagates unchanged.
+ *
+ * This file is the framing: type byte, length varint, body reassembly, limits. The bodies are
+ * parsed by decode-handshake.ts (HELLO, WELCOME), decode-bodies.ts (DATA, ACK, GOAWAY, CLOSE,
+ * PONG) and presence-frame.ts, all through body-reader.ts's one shared cursor.
  * Pure module: no `node:*`, no `Buffer`.
  */
 import { InvalidOptionError, LifelineError, ProtocolError } from '../errors.js';
-import {
-  CLOSE_CODES,
-  DEFAULT_MAX_FRAME_SIZE,
-  GOAWAY_CODES,
-  HELLO_MAGIC_0,
-  HELLO_MAGIC_1,
-  HELLO_TAGS,
-  LONG_FRAME_TYPES,
-  MAX_MESSAGE_BYTES,
-  MAX_SESSION_ID_BYTES,
-  PEER_STATUSES,
-  WELCOME_TAGS,
-  type AckFrame,
-  type CloseCode,
-  type CloseFrame,
-  type DataFrame,
-  type Frame,
-  type GoawayCode,
-  type GoawayFrame,
-  type HelloFrame,
-  type PongFrame,
-  type WelcomeFrame,
-} from './frames.js';
-import { MAX_LENGTH_VARINT_BYTES, readVarint, type ReadCursor } from './varint.js';
+import { DEFAULT_MAX_FRAME_SIZE, LONG_FRAME_TYPES, type Frame } from './frames.js';
+import { MAX_LENGTH_VARINT_BYTES } from './varint.js';
+import { EMPTY, hex, sharedReader } from './body-reader.js';
+import { decodeHello, decodeWelcome } from './decode-handshake.js';
+import { checkPongStatus, decodeAck, decodeClose, decodeData, decodeGoaway, pong } from './decode-bodies.js';
 import { decodePresence } from './presence-frame.js';
 
 export interface FrameDecoderOptions {
@@ -112,15 +97,10 @@ const ST_DEAD = 4;
 /** Bodies up to this size are allocated whole on their first piece; larger ones grow as they arrive. */
 const PREALLOC_BODY_BYTES = 4096;
 
-const EMPTY = new Uint8Array(0);
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-// Wire number → name, unknown numbers → 'unknown' (a newer peer may send codes we do not know).
-const CLOSE_CODE_NAMES = reverseTable<CloseCode>(CLOSE_CODES);
-const GOAWAY_CODE_NAMES = reverseTable<GoawayCode>(GOAWAY_CODES);
 
 export class FrameDecoder {
-  private readonly maxFrameSize: number;
+  /** The limit in force: checked when a frame's length varint completes (see setMaxFrameSize). */
+  private maxFrameSize: number;
   private state = ST_TYPE;
   /** Type byte of the frame in progress: a PONG's (ST_PONG_LOAD) or a long frame's type (after). */
   private typeByte = 0;
@@ -132,17 +112,27 @@ export class FrameDecoder {
   private failure: unknown = undefined;
 
   constructor(options: FrameDecoderOptions = {}) {
-    const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
-    if (!Number.isSafeInteger(maxFrameSize) || maxFrameSize < MIN_MAX_FRAME_SIZE) {
-      throw new InvalidOptionError(
-        'maxFrameSize',
-        `must be an integer >= ${MIN_MAX_FRAME_SIZE} (bytes), got ${String(maxFrameSize)}`,
-      );
-    }
-    this.maxFrameSize = maxFrameSize;
+    this.maxFrameSize = checkedMaxFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE);
   }
 
-  /** Bytes of the current incomplete frame received so far (0 between frames); < maxFrameSize. */
+  /**
+   * Change the limit, bytes (≥ MIN_MAX_FRAME_SIZE), from the next frame whose length varint
+   * completes; a frame whose length was already accepted is finished under the limit that
+   * accepted it. Made for the handshake phase (HANDSHAKE_MAX_FRAME_SIZE, frames.ts): a server
+   * decodes with a small limit until it has accepted a HELLO, then raises it to its maxFrameSize,
+   * so an unauthenticated peer cannot make it buffer a 1 MiB HELLO. Costs nothing per frame: the
+   * same field is compared either way. Throws InvalidOptionError like the constructor.
+   */
+  setMaxFrameSize(maxFrameSize: number): void {
+    this.maxFrameSize = checkedMaxFrameSize(maxFrameSize);
+  }
+
+  /** The limit in force, bytes. */
+  get frameSizeLimit(): number {
+    return this.maxFrameSize;
+  }
+
+  /** Bytes of the current incomplete frame received so far (0 between frames); < the limit that accepted its length. */
   get bufferedBytes(): number {
     switch (this.state) {
       case ST_PONG_LOAD:
@@ -361,255 +351,11 @@ export class FrameDecoder {
   }
 }
 
-// ---- body decoding (the whole body is in memory here) -----------------------------------------
-
-/** Cursor over one frame body; its methods throw ProtocolError naming the field. */
-class BodyReader implements ReadCursor {
-  buf: Uint8Array = EMPTY;
-  pos = 0;
-  end = 0;
-
-  reset(buf: Uint8Array, start: number, end: number): void {
-    this.buf = buf;
-    this.pos = start;
-    this.end = end;
+function checkedMaxFrameSize(maxFrameSize: number): number {
+  if (!Number.isSafeInteger(maxFrameSize) || maxFrameSize < MIN_MAX_FRAME_SIZE) {
+    throw new InvalidOptionError('maxFrameSize', `must be an integer >= ${MIN_MAX_FRAME_SIZE} (bytes), got ${String(maxFrameSize)}`);
   }
-
-  u8(field: string): number {
-    if (this.pos >= this.end) throw pastEnd(field);
-    return this.buf[this.pos++]!;
-  }
-
-  varint(field: string): number {
-    return readVarint(this.buf, this, this.end, field);
-  }
-
-  /** A length-prefixed UTF-8 string, strictly validated; at most `maxBytes` bytes. */
-  string(field: string, maxBytes: number): string {
-    const length = this.varint(field);
-    if (length === 0) return '';
-    if (length > this.end - this.pos) throw pastEnd(field);
-    if (length > maxBytes) {
-      throw new ProtocolError('LL_ERR_MALFORMED_FRAME', `${field} is ${length} bytes, over the ${maxBytes}-byte limit`);
-    }
-    const start = this.pos;
-    this.pos += length;
-    try {
-      return utf8.decode(this.buf.subarray(start, this.pos));
-    } catch (cause) {
-      throw new ProtocolError('LL_ERR_MALFORMED_FRAME', `${field} is not valid UTF-8`, { cause });
-    }
-  }
-
-  expectEnd(frameName: string): void {
-    if (this.pos !== this.end) {
-      throw new ProtocolError(
-        'LL_ERR_MALFORMED_FRAME',
-        `${frameName} has ${this.end - this.pos} trailing bytes after its last field`,
-      );
-    }
-  }
-}
-
-const sharedReader = new BodyReader();
-
-function decodeAck(r: BodyReader): AckFrame {
-  const seq = r.varint('ACK seq');
-  if (r.pos !== r.end) throw new ProtocolError('LL_ERR_MALFORMED_FRAME', 'ACK has trailing bytes after its seq');
-  return { type: 'ack', seq };
-}
-
-function decodeData(r: BodyReader): DataFrame {
-  const seq = r.varint('DATA seq');
-  return { type: 'data', seq, payload: r.buf.subarray(r.pos, r.end) };
-}
-
-function decodeHello(r: BodyReader): HelloFrame {
-  const magic0 = r.u8('HELLO magic');
-  const magic1 = r.u8('HELLO magic');
-  if (magic0 !== HELLO_MAGIC_0 || magic1 !== HELLO_MAGIC_1) {
-    throw new ProtocolError(
-      'LL_ERR_MALFORMED_FRAME',
-      `HELLO magic is ${hex(magic0)} ${hex(magic1)}, expected 0x4c 0x4c: not a lifeline peer`,
-    );
-  }
-  const frame: HelloFrame = {
-    type: 'hello',
-    version: r.u8('HELLO version'),
-    heartbeatIntervalMs: r.varint('HELLO heartbeatIntervalMs'),
-    heartbeatTimeoutMs: r.varint('HELLO heartbeatTimeoutMs'),
-  };
-  let seen = 0;
-  while (r.pos < r.end) {
-    const tag = r.u8('HELLO extension tag');
-    const valueEnd = extensionValueEnd(r, 'HELLO');
-    switch (tag) {
-      case HELLO_TAGS.token:
-        seen = markSeen(seen, tag, 'HELLO token');
-        frame.token = r.buf.slice(r.pos, valueEnd);
-        break;
-      case HELLO_TAGS.resumeSessionId:
-        seen = markSeen(seen, tag, 'HELLO resumeSessionId');
-        frame.resumeSessionId = sessionIdValue(r, valueEnd, 'HELLO resumeSessionId');
-        break;
-      case HELLO_TAGS.resumeLastSeq:
-        seen = markSeen(seen, tag, 'HELLO resumeLastSeq');
-        frame.resumeLastSeq = exactVarintValue(r, valueEnd, 'HELLO resumeLastSeq');
-        break;
-      case HELLO_TAGS.maxFrameSize: {
-        seen = markSeen(seen, tag, 'HELLO maxFrameSize');
-        const maxFrameSize = exactVarintValue(r, valueEnd, 'HELLO maxFrameSize');
-        if (maxFrameSize === 0) throw new ProtocolError('LL_ERR_MALFORMED_FRAME', 'HELLO maxFrameSize is 0');
-        frame.maxFrameSize = maxFrameSize;
-        break;
-      }
-      case HELLO_TAGS.resumable:
-        seen = markSeen(seen, tag, 'HELLO resumable');
-        frame.resumable = flagValue(r, valueEnd, 'HELLO resumable');
-        break;
-      case HELLO_TAGS.followServerPings:
-        seen = markSeen(seen, tag, 'HELLO followServerPings');
-        frame.followServerPings = flagValue(r, valueEnd, 'HELLO followServerPings');
-        break;
-      default:
-      // Unknown tag: skip its value (forward compatibility, PROTOCOL.md §6).
-    }
-    r.pos = valueEnd;
-  }
-  return frame;
-}
-
-function decodeWelcome(r: BodyReader): WelcomeFrame {
-  const frame: WelcomeFrame = {
-    type: 'welcome',
-    version: r.u8('WELCOME version'),
-    heartbeatIntervalMs: r.varint('WELCOME heartbeatIntervalMs'),
-    heartbeatTimeoutMs: r.varint('WELCOME heartbeatTimeoutMs'),
-  };
-  let seen = 0;
-  while (r.pos < r.end) {
-    const tag = r.u8('WELCOME extension tag');
-    const valueEnd = extensionValueEnd(r, 'WELCOME');
-    switch (tag) {
-      case WELCOME_TAGS.sessionId:
-        seen = markSeen(seen, tag, 'WELCOME sessionId');
-        frame.sessionId = sessionIdValue(r, valueEnd, 'WELCOME sessionId');
-        break;
-      case WELCOME_TAGS.maxFrameSize: {
-        seen = markSeen(seen, tag, 'WELCOME maxFrameSize');
-        const maxFrameSize = exactVarintValue(r, valueEnd, 'WELCOME maxFrameSize');
-        if (maxFrameSize === 0) throw new ProtocolError('LL_ERR_MALFORMED_FRAME', 'WELCOME maxFrameSize is 0');
-        frame.maxFrameSize = maxFrameSize;
-        break;
-      }
-      case WELCOME_TAGS.resumed:
-        seen = markSeen(seen, tag, 'WELCOME resumed');
-        frame.resumed = flagValue(r, valueEnd, 'WELCOME resumed');
-        break;
-      case WELCOME_TAGS.resumeLastSeq:
-        seen = markSeen(seen, tag, 'WELCOME resumeLastSeq');
-        frame.resumeLastSeq = exactVarintValue(r, valueEnd, 'WELCOME resumeLastSeq');
-        break;
-      case WELCOME_TAGS.resumeWindowMs:
-        seen = markSeen(seen, tag, 'WELCOME resumeWindowMs');
-        frame.resumeWindowMs = exactVarintValue(r, valueEnd, 'WELCOME resumeWindowMs');
-        break;
-      case WELCOME_TAGS.serverPings:
-        seen = markSeen(seen, tag, 'WELCOME serverPings');
-        frame.serverPings = flagValue(r, valueEnd, 'WELCOME serverPings');
-        break;
-      case WELCOME_TAGS.presence: {
-        seen = markSeen(seen, tag, 'WELCOME presence');
-        const limit = exactVarintValue(r, valueEnd, 'WELCOME presence');
-        if (limit === 0) throw new ProtocolError('LL_ERR_MALFORMED_FRAME', 'WELCOME presence is 0');
-        frame.presence = limit;
-        break;
-      }
-      default:
-      // Unknown tag: skip its value (forward compatibility, PROTOCOL.md §6).
-    }
-    r.pos = valueEnd;
-  }
-  return frame;
-}
-
-function decodeGoaway(r: BodyReader): GoawayFrame {
-  const code = GOAWAY_CODE_NAMES[r.u8('GOAWAY code')]!;
-  const retryAfterMs = r.varint('GOAWAY retryAfterMs');
-  const message = r.string('GOAWAY message', MAX_MESSAGE_BYTES);
-  const redirect = r.string('GOAWAY redirect', Number.MAX_SAFE_INTEGER);
-  r.expectEnd('GOAWAY');
-  const frame: GoawayFrame = { type: 'goaway', code, message, retryAfterMs };
-  if (redirect !== '') frame.redirect = redirect;
-  return frame;
-}
-
-function decodeClose(r: BodyReader): CloseFrame {
-  const code = CLOSE_CODE_NAMES[r.u8('CLOSE code')]!;
-  const message = r.string('CLOSE message', MAX_MESSAGE_BYTES);
-  r.expectEnd('CLOSE');
-  return { type: 'close', code, message };
-}
-
-// ---- helpers ----------------------------------------------------------------------------------
-
-function checkPongStatus(typeByte: number): void {
-  if ((typeByte & 0x60) === 0x60) {
-    throw new ProtocolError('LL_ERR_MALFORMED_FRAME', `PONG type byte ${hex(typeByte)} has invalid status bits 11`);
-  }
-}
-
-function pong(typeByte: number, load: number): PongFrame {
-  return { type: 'pong', id: typeByte & 0x1f, status: PEER_STATUSES[(typeByte >> 5) & 0x03]!, load };
-}
-
-/** Reads an extension's value length; returns where the value ends (reader is at its start). */
-function extensionValueEnd(r: BodyReader, frameName: 'HELLO' | 'WELCOME'): number {
-  const valueLength = r.varint(frameName === 'HELLO' ? 'HELLO extension length' : 'WELCOME extension length');
-  if (valueLength > r.end - r.pos) {
-    throw new ProtocolError('LL_ERR_MALFORMED_FRAME', `${frameName} extension value runs past the end of the frame body`);
-  }
-  return r.pos + valueLength;
-}
-
-function markSeen(seen: number, tag: number, field: string): number {
-  const bit = 1 << tag;
-  if ((seen & bit) !== 0) {
-    throw new ProtocolError('LL_ERR_MALFORMED_FRAME', `${field} extension (tag ${tag}) appears twice`);
-  }
-  return seen | bit;
-}
-
-/** A varint that must fill the extension value exactly. */
-function exactVarintValue(r: BodyReader, valueEnd: number, field: string): number {
-  if (valueEnd === r.pos) throw new ProtocolError('LL_ERR_MALFORMED_FRAME', `${field} extension value is empty`);
-  const value = readVarint(r.buf, r, valueEnd, field);
-  if (r.pos !== valueEnd) {
-    throw new ProtocolError('LL_ERR_MALFORMED_FRAME', `${field} extension value has bytes after its varint`);
-  }
-  return value;
-}
-
-/** Session ids are copied: they live as long as the session, and must not pin a whole chunk. */
-function sessionIdValue(r: BodyReader, valueEnd: number, field: string): Uint8Array {
-  const length = valueEnd - r.pos;
-  if (length < 1 || length > MAX_SESSION_ID_BYTES) {
-    throw new ProtocolError('LL_ERR_MALFORMED_FRAME', `${field} must be 1..${MAX_SESSION_ID_BYTES} bytes, got ${length}`);
-  }
-  return r.buf.slice(r.pos, valueEnd);
-}
-
-/** A flag extension: exactly one byte, 0 or 1. */
-function flagValue(r: BodyReader, valueEnd: number, field: string): boolean {
-  const value = r.buf[r.pos];
-  if (valueEnd - r.pos !== 1 || (value !== 0 && value !== 1)) {
-    throw new ProtocolError('LL_ERR_MALFORMED_FRAME', `${field} must be exactly one byte, 0 or 1`);
-  }
-  return value === 1;
-}
-
-function pastEnd(field: string): ProtocolError {
-  return new ProtocolError('LL_ERR_MALFORMED_FRAME', `${field} runs past the end of the frame body`);
+  return maxFrameSize;
 }
 
 function longTypeName(longType: number): string {
@@ -629,14 +375,4 @@ function longTypeName(longType: number): string {
     default:
       return 'CLOSE';
   }
-}
-
-function hex(byte: number): string {
-  return `0x${byte.toString(16).padStart(2, '0')}`;
-}
-
-function reverseTable<Name extends string>(table: Readonly<Record<Name, number>>): readonly Name[] {
-  const names = new Array<Name>(256).fill('unknown' as Name);
-  for (const name of Object.keys(table) as Name[]) names[table[name]] = name;
-  return names;
 }

@@ -197,3 +197,12 @@ export const MAX_MESSAGE_BYTES = 1024;
 export const MAX_SESSION_ID_BYTES = 64;
 /** The body-length varint is at most 4 bytes, so a body is at most 2^28 - 1 bytes. */
 export const MAX_BODY_LENGTH = 2 ** 28 - 1;
+
+/**
+ * A limit for the frames a server reads before it has accepted a HELLO, bytes: 16 KiB. Enough for
+ * a HELLO carrying a 4096-character token (lifeline's tokenAuthenticator refuses longer ones) with
+ * room to spare for a larger custom token, a session id and every extension (≈ 130 bytes), while
+ * an unauthenticated peer can make the server hold only 16 KiB instead of maxFrameSize (1 MiB).
+ * Applied with FrameDecoder.setMaxFrameSize() (decoder.ts); never above the receiver's maxFrameSize.
+ */
+export const HANDSHAKE_MAX_FRAME_SIZE = 16 * 1024;

@@ -24,7 +24,7 @@ import { varintLength, writeVarint } from './varint.js';
 
 const utf8 = new TextEncoder();
 
-/** The decoder's body cursor, as much of it as PRESENCE needs (decoder.ts BodyReader). */
+/** The decoder's body cursor, as much of it as PRESENCE needs (body-reader.ts BodyReader). */
 export interface PresenceBodyReader {
   pos: number;
   readonly end: number;
