@@ -15,6 +15,7 @@
  * | `lifeline:server:client-error` | `{ server, transport, code, message, remoteAddress }` (TLS handshake / WebSocket upgrade failed) |
  * | `lifeline:server:auth-failure` | `{ server, code, message, error?, identity?, remoteAddress, remotePort, transport }` (spec 0013; never on the wire) |
  * | `lifeline:server:ping-strike` | `{ session?, verdict: 'strike' \| 'too-many' }` |
+ * | `lifeline:server:slow-consumer` | `{ server, session?, reason }` (a connection closed as a slow consumer: `reason.bufferedBytes` were waiting; docs/spec/0003 §Slow consumers) |
  * | `lifeline:presence:degraded` | `{ presence, nodeId, error }` (the store stopped answering; PONG status is not changed: spec 0014 §Redis outage) |
  * | `lifeline:presence:restored` | `{ presence, nodeId, degradedForMs }` (it answers again; our state is re-published) |
  * | `lifeline:client:adaptive` | `{ client, event: 'survived' \| 'died' \| 'settled' \| 'reprobe', idleMs, key, phase, intervalMs, goodMs, badMs }` |
@@ -30,6 +31,7 @@ export const channels = {
   serverStall: diagnostics.channel('lifeline:server:stall'),
   serverClientError: diagnostics.channel('lifeline:server:client-error'),
   serverPingStrike: diagnostics.channel('lifeline:server:ping-strike'),
+  serverSlowConsumer: diagnostics.channel('lifeline:server:slow-consumer'),
   serverAuthFailure: diagnostics.channel('lifeline:server:auth-failure'),
   clientAdaptive: diagnostics.channel('lifeline:client:adaptive'),
   presenceDegraded: diagnostics.channel('lifeline:presence:degraded'),

@@ -53,6 +53,7 @@ export function retryable(reason: CloseReason): boolean {
     case 'server-full':
     case 'server-shutdown':
     case 'too-many-pings':
+    case 'slow-consumer':
     case 'failover':
     case 'renegotiate':
       return true;

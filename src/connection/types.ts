@@ -62,7 +62,8 @@ export interface ConnectionEnv {
   health: () => HealthReport;
   /**
    * Bytes send() may leave waiting in the transport's buffer (a peer that stops reading);
-   * beyond it send() throws BufferOverflowError instead of growing memory. Default 4 MiB.
+   * beyond it send() throws BufferOverflowError instead of growing memory. Default 4 MiB. Twice
+   * this, whatever wrote it, closes the connection as a slow consumer (slow-consumer.ts).
    */
   maxBufferedBytes?: number;
   /**

@@ -45,6 +45,7 @@ const DETECTIONS: Partial<Record<CloseReasonCode, string>> = {
   'protocol-error': 'protocol',
   'too-many-pings': 'enforcement',
   'handshake-timeout': 'handshake-timer',
+  'slow-consumer': 'send-buffer',
 };
 
 /** transport-error causes by mechanism: ETIMEDOUT is the kernel's keepalive or TCP_USER_TIMEOUT giving up. */

@@ -151,6 +151,8 @@ export const CLOSE_CODES = {
   'auth-failed': 7,
   'too-many-pings': 8,
   'internal-error': 9,
+  /** The receiver did not read what the sender sent (docs/spec/0003 §Slow consumers). */
+  'slow-consumer': 10,
   unknown: 255,
 } as const;
 export type CloseCode = keyof typeof CLOSE_CODES;

@@ -350,6 +350,8 @@ export class LifelineServer extends EventEmitter implements PeerHost, EndpointsO
   }
 
   peerClosed(peer: ServerPeer, reason: CloseReason): void {
+    // Published here, not in the connection: connection/ is shared with the browser bundle.
+    if (reason.code === 'slow-consumer') publish(channels.serverSlowConsumer, () => ({ server: this, session: peer.session, reason }));
     this.registry.peerClosed(peer, reason);
   }
 

@@ -130,6 +130,8 @@ const VECTORS: Array<{ name: string; frame: Frame; hex: string }> = [
   },
   // docs/spec/0013-identity.md §Refusal: every refused token gets exactly these bytes.
   { name: 'CLOSE auth-failed "unauthorized"', frame: { type: 'close', code: 'auth-failed', message: 'unauthorized' }, hex: '050e070c756e617574686f72697a6564' },
+  // docs/spec/0003-enforcement-and-drain.md §Slow consumers.
+  { name: 'CLOSE slow-consumer ""', frame: { type: 'close', code: 'slow-consumer', message: '' }, hex: '05020a00' },
 ];
 
 test('encodeFrame - produces the byte-exact test vectors', () => {
