@@ -14,13 +14,22 @@
  *    would send it): ramp-up, idle, and churn at CHURN changes/s; Redis commands/s (commandstats:
  *    top-level EVALSHA and the commands run inside the scripts), Redis CPU and memory.
  *
- * Usage: npx tsx scripts/presence-bench.ts [part=all|latency|idle|scale] — prints JSON lines.
+ * 4. snapshot — a client on one node subscribes (PRESENCE) to SNAPSHOT_IDS ids, SNAPSHOT_ROUNDS
+ *    times on fresh connections: Redis scripts per SUBSCRIBE (commandstats) and the time until
+ *    every id is answered, p50 / max.
+ * 5. sync — SYNC_SESSIONS simulated sessions on one node; its lease is deleted, so it re-syncs
+ *    them all: how many scripts and their total time (commandstats), the longest (SLOWLOG above
+ *    2 ms: Redis 7 logs the commands inside scripts too, all far shorter), and the worst
+ *    latency a probe client saw meanwhile (a PING every 2 ms on its own connection): how long
+ *    Redis was held for everyone else.
+ *
+ * Usage: npx tsx scripts/presence-bench.ts [part=all|latency|idle|scale|snapshot|sync] — prints JSON lines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { connect, Presence, RedisPresenceStore, type Client } from '../src/index.js';
+import { connect, createServer, Presence, RedisPresenceStore, type Client } from '../src/index.js';
 import { FakeSession } from '../test/fixtures/fake-presence-session.js';
 import { RedisProcess } from '../test/fixtures/redis-server.js';
 
@@ -30,6 +39,9 @@ const SESSIONS = Number(process.env.SESSIONS ?? 2000);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 10_000);
 const SIMULATED = Number(process.env.SIMULATED ?? 100_000);
 const CHURN = Number(process.env.CHURN ?? 1000);
+const SNAPSHOT_IDS = Number(process.env.SNAPSHOT_IDS ?? 1000);
+const SNAPSHOT_ROUNDS = Number(process.env.SNAPSHOT_ROUNDS ?? 20);
+const SYNC_SESSIONS = Number(process.env.SYNC_SESSIONS ?? 100_000);
 const TTL_MS = 10_000;
 const SWEEP_MS = 2000;
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -201,12 +213,82 @@ async function scale(url: string, admin: Redis): Promise<void> {
   await Promise.all(nodes.map((p) => p.close()));
 }
 
+async function snapshot(url: string, admin: Redis): Promise<void> {
+  await admin.flushall();
+  const server = createServer({ authenticate: (t) => (t ? new TextDecoder().decode(t) : undefined), presence: { nodeId: 'snap', store: new RedisPresenceStore({ redis: url, leaseTtlMs: 60_000, sweepIntervalMs: 60_000 }) } });
+  const { port } = await server.listen(0, '127.0.0.1');
+  const ids = Array.from({ length: SNAPSHOT_IDS }, (_, i) => `contact-${i}`);
+  const ms: number[] = [];
+  let scripts = 0;
+  for (let round = 0; round < SNAPSHOT_ROUNDS; round++) {
+    const c = await open(port, `watcher-${round}`);
+    await server.presence.get(`watcher-${round}`); // its own device script is done
+    let answered = 0;
+    const done = new Promise<void>((resolve) => c.on('presence', () => ++answered === ids.length && resolve()));
+    const before = await redisStats(admin);
+    const t0 = performance.now();
+    c.subscribePresence(ids);
+    await done;
+    ms.push(performance.now() - t0);
+    const d = delta(before.calls, (await redisStats(admin)).calls);
+    scripts += (d.evalsha ?? 0) + (d.eval ?? 0);
+    c.close();
+  }
+  const s = [...ms].sort((x, y) => x - y);
+  console.log(JSON.stringify({ part: 'snapshot', ids: SNAPSHOT_IDS, rounds: SNAPSHOT_ROUNDS, scriptsPerSubscribe: scripts / SNAPSHOT_ROUNDS, answeredMs: { p50: +pct(s, 50).toFixed(1), max: +s.at(-1)!.toFixed(1) } }));
+  await server.close();
+}
+
+async function sync(url: string, admin: Redis): Promise<void> {
+  await admin.flushall();
+  const presence = new Presence({ nodeId: 'big', store: new RedisPresenceStore({ redis: url, leaseTtlMs: 3000, sweepIntervalMs: 60_000, commandTimeoutMs: 30_000 }) });
+  await presence.ready;
+  for (let i = 0; i < SYNC_SESSIONS; i++) {
+    presence.opened(new FakeSession(`s${i}`, { id: `u${i % Math.round(SYNC_SESSIONS * 0.6)}` }, false));
+    if (i % 2000 === 1999) await sleep(0);
+  }
+  await presence.get('u0');
+  await admin.config('SET', 'slowlog-log-slower-than', '2000');
+  await admin.config('SET', 'slowlog-max-len', '10000');
+  await admin.slowlog('RESET');
+  const evalsha = async () => {
+    const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(await admin.info('commandstats'));
+    return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
+  };
+  const before = await evalsha();
+  // The probe in its own process: this one is busy building the node's chunks meanwhile.
+  const PROBE_MS = 8000;
+  const probeCode = `import { Redis } from 'ioredis'; const r = new Redis(${JSON.stringify(url)}); let worst = 0; const end = performance.now() + ${PROBE_MS}; while (performance.now() < end) { const t = performance.now(); await r.ping(); worst = Math.max(worst, performance.now() - t); await new Promise((ok) => setTimeout(ok, 2)); } console.log(worst); r.disconnect();`;
+  const probe = spawn(process.execPath, ['--input-type=module', '-e', probeCode], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const probed = new Promise<number>((resolve) => createInterface({ input: probe.stdout! }).once('line', (line) => resolve(Number(line))));
+  await sleep(300); // the probe is connected
+  await admin.del('lifeline:lease:big'); // lost: the node re-syncs everything at its next refresh (≤ 1 s; the probe runs 8 s)
+  const t0 = performance.now();
+  const resynced = () => admin.hlen('lifeline:node:big').then((n) => n === SYNC_SESSIONS);
+  await sleep(1200);
+  while (!(await admin.exists('lifeline:lease:big')) || (await admin.exists('lifeline:sync:big')) || !(await resynced())) {
+    if (performance.now() - t0 > 120_000) throw new Error('no re-sync within 120 s');
+    await sleep(50);
+  }
+  const worst = await probed;
+  const log = (await admin.slowlog('GET', -1)) as Array<[number, number, number, string[]]>;
+  const longest = Math.max(0, ...log.filter((e) => /^eval/i.test(String(e[3][0]))).map((e) => e[2])) / 1000;
+  const after = await evalsha();
+  const scripts = after.calls - before.calls;
+  const total = (after.usec - before.usec) / 1000;
+  console.log(JSON.stringify({ part: 'sync', sessions: SYNC_SESSIONS, scripts, longestScriptMs: +longest.toFixed(1), scriptsTotalMs: +total.toFixed(0), probeWorstLatencyMs: +worst.toFixed(1), note: 'scripts: sync chunks + sweep steps + the lease refreshes meanwhile' }));
+  await admin.config('SET', 'slowlog-log-slower-than', '10000');
+  await presence.close();
+}
+
 const redis = await RedisProcess.launch();
 const admin = new Redis(redis.url);
 try {
   if (PART === 'all' || PART === 'latency') await latency(redis.url);
   if (PART === 'all' || PART === 'idle') await idle(redis.url, admin);
   if (PART === 'all' || PART === 'scale') await scale(redis.url, admin);
+  if (PART === 'all' || PART === 'snapshot') await snapshot(redis.url, admin);
+  if (PART === 'all' || PART === 'sync') await sync(redis.url, admin);
 } finally {
   admin.disconnect();
   await redis.remove();

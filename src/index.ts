@@ -30,6 +30,7 @@ export type {
   StoredDevice,
   PresenceSession,
   CanSubscribe,
+  PresenceWarning,
 } from './presence/types.js';
 export { connect, Client } from './client/client.js';
 export type { ClientOptions, ClientToken, ReconnectOptions } from './client/options.js';

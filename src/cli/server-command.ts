@@ -187,6 +187,9 @@ function logPresence(log: ReturnType<typeof createLogger>, server: ReturnType<ty
   server.presence.on('restored', () => {
     log.info({ event: 'presence-restored', node: server.presence.nodeId }, "presence store answers again: this node's state is re-published");
   });
+  server.presence.on('warning', (warning) => {
+    log.warn({ event: 'presence-warning', code: warning.code, node: warning.nodeId }, warning.message);
+  });
 }
 
 /** One line per listener; `url` is what a client passes to --connect (wss, not the listener's 'ws'). */

@@ -21,16 +21,27 @@ import {
 export interface MemoryPresenceStoreOptions {
   /** Wall clock for a change's `at`, ms. Default Date.now. */
   now?: () => number;
+  /** How long an offline identity's last-seen time is kept, ms; 0 keeps none. Default 30 days (as RedisPresenceStore). */
+  lastSeenTtlMs?: number;
 }
+
+/** Expired last-seen times are dropped every this many records (so the map stays bounded by the TTL). */
+const PRUNE_EVERY = 1024;
 
 export class MemoryPresenceStore implements PresenceStore {
   private readonly hosts = new Map<string, PresenceStoreHost>();
   /** identity → "node/session" → device. An identity with no device has no entry (offline). */
   private readonly identities = new Map<string, Map<string, StoredDevice>>();
   private readonly now: () => number;
+  private readonly lastSeenTtlMs: number;
+  /** identity → when its last device went away (wall-clock ms); expiry checked on read. */
+  private readonly seen = new Map<string, number>();
+  private seenWrites = 0;
 
   constructor(options: MemoryPresenceStoreOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.lastSeenTtlMs = options.lastSeenTtlMs ?? 30 * 24 * 3600 * 1000;
+    if (!Number.isSafeInteger(this.lastSeenTtlMs) || this.lastSeenTtlMs < 0) throw new InvalidOptionError('MemoryPresenceStore.lastSeenTtlMs', `must be an integer >= 0, got ${String(options.lastSeenTtlMs)}`);
   }
 
   attach(host: PresenceStoreHost): PresenceNodeStore {
@@ -56,6 +67,7 @@ export class MemoryPresenceStore implements PresenceStore {
     const key = `${nodeId}/${sessionId}`;
     if (devices === undefined || !devices.has(key)) return;
     const before = stateOf(devices.values());
+    this.went(identityId, devices.get(key)!.lastSeen ?? this.now());
     devices.delete(key);
     if (devices.size === 0) this.identities.delete(identityId);
     this.announce(identityId, before, nodeId);
@@ -64,7 +76,14 @@ export class MemoryPresenceStore implements PresenceStore {
   /** @internal */
   get(identityId: string): PresenceInfo {
     const devices = [...(this.identities.get(identityId)?.values() ?? [])];
-    return { id: identityId, state: stateOf(devices), devices: devices.map(publicDevice), degraded: false };
+    const info = { id: identityId, state: stateOf(devices), devices: devices.map(publicDevice), degraded: false };
+    const lastSeen = info.state === 'offline' ? this.seen.get(identityId) : undefined;
+    return lastSeen === undefined || lastSeen + this.lastSeenTtlMs <= this.now() ? info : { ...info, lastSeen };
+  }
+
+  /** @internal */
+  states(identityIds: readonly string[]): PresenceState[] {
+    return identityIds.map((id) => this.stateOf(id));
   }
 
   /** @internal */
@@ -79,6 +98,15 @@ export class MemoryPresenceStore implements PresenceStore {
       for (const device of [...devices.values()]) if (device.nodeId === host.nodeId) this.remove(host.nodeId, identityId, device.sessionId);
     }
     this.hosts.delete(host.nodeId);
+  }
+
+  /** A device of the identity went away, its client last heard at `at`: the latest such time is the identity's last seen. */
+  private went(identityId: string, at: number): void {
+    if (this.lastSeenTtlMs === 0) return;
+    this.seen.set(identityId, Math.max(at, this.seen.get(identityId) ?? 0));
+    if (++this.seenWrites % PRUNE_EVERY !== 0) return;
+    const expired = this.now() - this.lastSeenTtlMs;
+    for (const [id, seenAt] of this.seen) if (seenAt <= expired) this.seen.delete(id);
   }
 
   private stateOf(identityId: string): PresenceState {
@@ -114,6 +142,10 @@ class MemoryNodeStore implements PresenceNodeStore {
 
   get(identityId: string): Promise<PresenceInfo> {
     return Promise.resolve(this.store.get(identityId));
+  }
+
+  states(identityIds: readonly string[]): Promise<PresenceState[]> {
+    return Promise.resolve(this.store.states(identityIds));
   }
 
   sendToNode(nodeId: string, identityId: string, payload: Uint8Array): Promise<NodeDelivery | undefined> {

@@ -7,10 +7,12 @@
  * store makes presence `degraded` and answers from the local devices.
  *
  * Events: 'change' (PresenceChange) when an identity's state changes, on any node;
- * 'degraded' (Error) when the store stops answering; 'restored' when it answers again.
+ * 'degraded' (Error) when the store stops answering; 'restored' when it answers again;
+ * 'warning' (PresenceWarning) when the deployment is wrong (two live processes share a nodeId).
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
 import { InvalidOptionError } from '../errors.js';
 import { channels, publish } from '../diagnostics.js';
 import { MemoryPresenceStore } from './memory-store.js';
@@ -25,10 +27,18 @@ import {
   type CanSubscribe,
   type PresenceSession,
   type PresenceStore,
+  type PresenceState,
   type PresenceStoreHost,
+  type PresenceWarning,
   type SendResult,
   type StoredDevice,
 } from './types.js';
+
+/**
+ * `{ presence, nodeId, code, message }` for each 'warning'. Named here rather than in
+ * src/diagnostics.ts, which other work owns right now; the name follows its table's scheme.
+ */
+export const presenceWarningChannel = diagnostics.channel('lifeline:presence:warning');
 
 /** The server's `presence` option. */
 export interface PresenceOptions {
@@ -45,15 +55,29 @@ export interface PresenceOptions {
   canSubscribe?: CanSubscribe;
   /** Subscriptions one connection may hold (announced in WELCOME). 0 turns PRESENCE off. Default 1000. */
   maxSubscriptions?: number;
+  /**
+   * SUBSCRIBE entries a connection may send per second on average (spec 0014 §Subscriptions,
+   * rate): each costs a canSubscribe call and a store read. Entries above it wait. Default 100.
+   */
+  subscribeRate?: number;
+  /** Entries a connection may send at once above the rate. Default maxSubscriptions (a whole re-subscribe on connect). */
+  subscribeBurst?: number;
+  /**
+   * SUBSCRIBE frames sent while over the rate that a connection may send before it is closed
+   * (CLOSE protocol-error); forgiven once it has kept to the rate for a whole burst. Default 3.
+   */
+  subscribeStrikes?: number;
 }
 
 export interface Presence {
   on(event: 'change', listener: (change: PresenceChange) => void): this;
   on(event: 'degraded', listener: (error: Error) => void): this;
   on(event: 'restored', listener: () => void): this;
+  on(event: 'warning', listener: (warning: PresenceWarning) => void): this;
   once(event: 'change', listener: (change: PresenceChange) => void): this;
   once(event: 'degraded', listener: (error: Error) => void): this;
   once(event: 'restored', listener: () => void): this;
+  once(event: 'warning', listener: (warning: PresenceWarning) => void): this;
 }
 
 /** A device of this node (mutable: its state changes with its session's). */
@@ -119,6 +143,19 @@ export class Presence extends EventEmitter implements PresenceStoreHost {
     } catch {
       const devices = [...(this.byIdentity.get(identityId) ?? [])].map((d) => this.stored(d));
       return { id: identityId, state: stateOf(devices), devices: devices.map(publicDevice), degraded: true };
+    }
+  }
+
+  /**
+   * Many identities' states, in order, in one store round trip (what a SUBSCRIBE's snapshot
+   * reads). Never rejects: a store that cannot answer gives this node's view (`degraded`).
+   */
+  async getStates(identityIds: readonly string[]): Promise<{ states: PresenceState[]; degraded: boolean }> {
+    if (identityIds.length === 0) return { states: [], degraded: this.degraded };
+    try {
+      return { states: await this.node().states(identityIds), degraded: this.degraded };
+    } catch {
+      return { states: identityIds.map((id) => stateOf([...(this.byIdentity.get(id) ?? [])])), degraded: true };
     }
   }
 
@@ -243,6 +280,12 @@ export class Presence extends EventEmitter implements PresenceStoreHost {
       publish(channels.presenceRestored, () => ({ presence: this, nodeId: this.nodeId, degradedForMs: performance.now() - this.degradedAtMs }));
       this.emit('restored');
     }
+  }
+
+  /** @internal */
+  warning(warning: PresenceWarning): void {
+    if (presenceWarningChannel.hasSubscribers) presenceWarningChannel.publish({ presence: this, ...warning });
+    this.emit('warning', warning);
   }
 
   private node(): PresenceNodeStore {

@@ -8,61 +8,25 @@
  * (redis-scripts.ts); sendTo requests go to the target node's inbox channel and are answered.
  *
  * Two connections: commands (no offline queue: while Redis is away nothing is queued — the
- * node's own state is the queue, re-published whole by the sync script on reconnect) and the
- * subscriber. Failures never throw into the server: they make the store `degraded`.
+ * node's own state is the queue, re-published whole by the sync on reconnect: redis-sync.ts) and
+ * the subscriber. Failures never throw into the server: they make the store `degraded`.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { InvalidOptionError } from '../errors.js';
-import { positiveNumber, stripUndefined } from '../options.js';
-import { Backoff, type BackoffOptions } from '../liveness/backoff.js';
+import { Backoff } from '../liveness/backoff.js';
+export { REDIS_PRESENCE_DEFAULTS, type RedisPresenceStoreOptions } from './redis-options.js';
+import { connect, resolveOptions, type RedisPresenceStoreOptions, type Resolved } from './redis-options.js';
 import { SCRIPTS, type PresenceScripts } from './redis-scripts.js';
+import { syncInChunks, type SyncTarget } from './redis-sync.js';
 import type { NodeDelivery, PresenceChange, PresenceDevice, PresenceInfo, PresenceNodeStore, PresenceState, PresenceStore, PresenceStoreHost, StoredDevice } from './types.js';
-
-export interface RedisPresenceStoreOptions {
-  /** A redis:// URL, ioredis options, or an ioredis client (duplicated; never closed by the store). Default 'redis://127.0.0.1:6379'. */
-  redis?: string | RedisOptions | Redis;
-  /** Prefix of every key and channel. Default 'lifeline:'. */
-  prefix?: string;
-  /** The node's lease, ms; refreshed every leaseTtlMs / 3. Default 10000. */
-  leaseTtlMs?: number;
-  /** How often this node looks for other nodes' expired leases, ms. Default 2000. */
-  sweepIntervalMs?: number;
-  /** How long sendTo waits for another node's answer, ms. Default 1000. */
-  sendTimeoutMs?: number;
-  /** A Redis command not answered within it counts as an outage, ms. Default 2000. */
-  commandTimeoutMs?: number;
-  /** How long `ready` (and so the server's listen()) waits for the first sync, ms. Default 2000. */
-  readyTimeoutMs?: number;
-  /** Reconnect backoff (liveness/backoff.ts). Default 100 ms × 1.6ⁿ, at most 5 s, ±20 %. */
-  reconnect?: BackoffOptions;
-  /** Wall clock for a change's `at`, ms. Default Date.now. */
-  now?: () => number;
-}
-
-export const REDIS_PRESENCE_DEFAULTS = {
-  redis: 'redis://127.0.0.1:6379',
-  prefix: 'lifeline:',
-  leaseTtlMs: 10_000,
-  sweepIntervalMs: 2000,
-  sendTimeoutMs: 1000,
-  commandTimeoutMs: 2000,
-  readyTimeoutMs: 2000,
-  reconnect: { initialDelay: 100, multiplier: 1.6, maxDelay: 5000, jitter: 0.2 },
-} as const;
-
-type Resolved = Required<Omit<RedisPresenceStoreOptions, 'redis'>> & { redis: string | RedisOptions | Redis };
 
 export class RedisPresenceStore implements PresenceStore {
   private readonly options: Resolved;
   private attached = false;
 
   constructor(options: RedisPresenceStoreOptions = {}) {
-    const o: Resolved = { ...REDIS_PRESENCE_DEFAULTS, now: Date.now, ...stripUndefined(options) };
-    for (const key of ['leaseTtlMs', 'sweepIntervalMs', 'sendTimeoutMs', 'commandTimeoutMs', 'readyTimeoutMs'] as const) positiveNumber(`RedisPresenceStore.${key}`, o[key]);
-    if (typeof o.prefix !== 'string') throw new InvalidOptionError('RedisPresenceStore.prefix', 'must be a string');
-    if (typeof o.redis !== 'string' && (typeof o.redis !== 'object' || o.redis === null)) throw new InvalidOptionError('RedisPresenceStore.redis', 'must be a URL, ioredis options or an ioredis client');
-    this.options = o;
+    this.options = resolveOptions(options);
   }
 
   attach(host: PresenceStoreHost): PresenceNodeStore {
@@ -72,25 +36,13 @@ export class RedisPresenceStore implements PresenceStore {
   }
 }
 
-/** Connection settings we rely on (see the header); the user's own settings are kept otherwise. */
-function connectionOptions(o: Resolved, backoff: Backoff, commands: boolean): RedisOptions {
-  return {
-    retryStrategy: () => backoff.next(),
-    commandTimeout: o.commandTimeoutMs,
-    ...(commands ? { enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 } : { maxRetriesPerRequest: null }),
-  };
-}
-
-function connect(o: Resolved, backoff: Backoff, commands: boolean): Redis {
-  const extra = connectionOptions(o, backoff, commands);
-  if (o.redis instanceof Redis) return o.redis.duplicate(extra);
-  if (typeof o.redis === 'string') return new Redis(o.redis, extra);
-  return new Redis({ ...o.redis, ...extra });
-}
-
 const NL = 0x0a;
 /** A re-sync (after a lease loss, an outage) waits this long for connections that ended meanwhile to close, ms. */
 const RESYNC_DELAY_MS = 50;
+/** At most one node-id-conflict warning per this many ms (two processes fight over the lease every TTL / 3). */
+const CONFLICT_WARNING_EVERY_MS = 30_000;
+/** Ids per states script (a snapshot of many ids: the scripts of one call go out together, one round trip). */
+const STATES_CHUNK = 1000;
 
 class RedisNodeStore implements PresenceNodeStore {
   readonly ready: Promise<void>;
@@ -114,6 +66,11 @@ class RedisNodeStore implements PresenceNodeStore {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly pending = new Map<number, { resolve: (answer: NodeDelivery | undefined) => void; timer: NodeJS.Timeout }>();
   private nextRequest = 1;
+  private readonly syncTarget: SyncTarget;
+  /** Dead nodes whose records this node is removing (a big node takes many scripts: not two sweeps at once). */
+  private readonly sweeping = new Set<string>();
+  /** performance.now() of the last node-id-conflict warning. */
+  private conflictWarnedAtMs = -Infinity;
 
   constructor(
     private readonly o: Resolved,
@@ -123,6 +80,7 @@ class RedisNodeStore implements PresenceNodeStore {
     this.nodeId = host.nodeId;
     this.backoff = new Backoff(o.reconnect);
     this.cmd = connect(o, this.backoff, true) as Redis & PresenceScripts;
+    this.syncTarget = { cmd: this.cmd, prefix: o.prefix, seenTtlMs: o.lastSeenTtlMs, nodeId: this.nodeId, incarnation: this.incarnation, leaseTtlMs: o.leaseTtlMs, chunk: o.syncChunk, now: o.now };
     for (const [name, lua] of Object.entries(SCRIPTS)) this.cmd.defineCommand(name, { numberOfKeys: 0, lua });
     this.sub = connect(o, this.backoff, false);
     this.cmd.on('error', (error: Error) => this.markDegraded(error));
@@ -162,8 +120,18 @@ class RedisNodeStore implements PresenceNodeStore {
   }
 
   async get(identityId: string): Promise<PresenceInfo> {
-    const [state, json] = await this.command(() => this.cmd.llPresenceGet(this.prefix, identityId));
-    return { id: identityId, state: state as PresenceState, devices: JSON.parse(json) as PresenceDevice[], degraded: this.isDegraded };
+    const [state, json, seen] = await this.command(() => this.cmd.llPresenceGet(this.prefix, this.o.lastSeenTtlMs, identityId));
+    const info = { id: identityId, state: state as PresenceState, devices: JSON.parse(json) as PresenceDevice[], degraded: this.isDegraded };
+    return seen === '' ? info : { ...info, lastSeen: Number(seen) };
+  }
+
+  /** One script per STATES_CHUNK ids, all sent at once: one round trip for a SUBSCRIBE's snapshot. */
+  async states(identityIds: readonly string[]): Promise<PresenceState[]> {
+    const calls: Array<Promise<string[]>> = [];
+    for (let i = 0; i < identityIds.length; i += STATES_CHUNK) {
+      calls.push(this.command(() => this.cmd.llPresenceStates(this.prefix, this.o.lastSeenTtlMs, ...identityIds.slice(i, i + STATES_CHUNK))));
+    }
+    return (await Promise.all(calls)).flat() as PresenceState[];
   }
 
   sendToNode(nodeId: string, identityId: string, payload: Uint8Array): Promise<NodeDelivery | undefined> {
@@ -192,7 +160,7 @@ class RedisNodeStore implements PresenceNodeStore {
     for (const r of [...this.pending.keys()]) this.answered(r, undefined);
     this.resolveReady();
     // Graceful: our records go at once, so the other nodes see our identities' devices go now.
-    if (this.cmd.status === 'ready') await this.cmd.llPresenceDrop(this.prefix, this.nodeId, this.incarnation, this.o.now()).catch(() => undefined);
+    if (this.cmd.status === 'ready') await this.drop(this.nodeId, this.incarnation).catch(() => undefined);
     this.cmd.disconnect();
     this.sub.disconnect();
   }
@@ -220,9 +188,16 @@ class RedisNodeStore implements PresenceNodeStore {
       this.needsSync = true;
       return;
     }
-    this.command(() => this.cmd.llPresenceDevice(this.prefix, this.nodeId, this.incarnation, identityId, sessionId, json, this.o.now()))
-      .then((ok) => ok === 0 && this.leaseLost())
+    this.command(() => this.cmd.llPresenceDevice(this.prefix, this.o.lastSeenTtlMs, this.nodeId, this.incarnation, identityId, sessionId, json, this.o.now()))
+      .then((ok) => ok !== 1 && this.leaseLost(ok === 2))
       .catch(() => undefined);
+  }
+
+  /** A node's records, a chunk per script (our own at close, or a dead node's): until a script removes less than a chunk. */
+  private async drop(nodeId: string, incarnation: string): Promise<void> {
+    const chunk = this.o.syncChunk;
+    let removed = chunk;
+    while (removed === chunk) removed = await this.command(() => this.cmd.llPresenceDrop(this.prefix, this.o.lastSeenTtlMs, nodeId, incarnation, this.o.now(), chunk));
   }
 
   /** A command, with its failure reported as an outage. */
@@ -243,11 +218,25 @@ class RedisNodeStore implements PresenceNodeStore {
 
   /**
    * Our lease expired (we were stopped, or cut off, longer than the TTL) or another process took
-   * our nodeId: re-publish (spec 0014 §Stores, lease refresh).
+   * our nodeId (`taken`: the lease holds another incarnation): re-publish (spec 0014 §Stores,
+   * lease refresh), and for `taken` warn — two live processes with one nodeId each see the lease
+   * lost every TTL / 3, and their devices flap on every node.
    */
-  private leaseLost(): void {
+  private leaseLost(taken = false): void {
+    if (taken) this.conflict();
     this.needsSync = true;
     this.requestSync();
+  }
+
+  private conflict(): void {
+    const now = performance.now();
+    if (this.closed || now - this.conflictWarnedAtMs < CONFLICT_WARNING_EVERY_MS) return;
+    this.conflictWarnedAtMs = now;
+    this.host.warning({
+      code: 'node-id-conflict',
+      nodeId: this.nodeId,
+      message: `another live process holds this node's lease (nodeId ${JSON.stringify(this.nodeId)}): two processes share one nodeId, and each keeps taking the lease from the other — give every process its own nodeId`,
+    });
   }
 
   /**
@@ -270,7 +259,7 @@ class RedisNodeStore implements PresenceNodeStore {
     else setImmediate(run);
   }
 
-  /** The sync script itself (coalesced: one at a time, once more if asked again meanwhile). */
+  /** The sync (redis-sync.ts; coalesced: one at a time, once more if asked again meanwhile). */
   private runSync(): void {
     if (this.closed || this.cmd.status !== 'ready') return;
     if (this.syncing) {
@@ -279,10 +268,12 @@ class RedisNodeStore implements PresenceNodeStore {
     }
     this.syncing = true;
     this.needsSync = false;
-    const args: (string | number)[] = [this.prefix, this.nodeId, this.incarnation, Math.round(this.o.leaseTtlMs), this.o.now()];
-    for (const { identityId, ...device } of this.host.localDevices()) args.push(device.sessionId, identityId, JSON.stringify(device));
-    this.command(() => this.cmd.llPresenceSync(...args))
-      .then(() => {
+    const resync = this.everSynced;
+    this.command(() => syncInChunks(this.syncTarget, this.host.localDevices()))
+      .then((outcome) => {
+        if (outcome === 'restart') return this.leaseLost();
+        // A first sync may take over from our own previous process (a restart within the TTL); a later one had the lease: someone took it.
+        if (outcome === 'took-over' && resync) this.conflict();
         this.everSynced = true;
         this.resolveReady();
         if (this.isDegraded && !this.needsSync && this.sub.status === 'ready') {
@@ -308,7 +299,7 @@ class RedisNodeStore implements PresenceNodeStore {
       return;
     }
     this.command(() => this.cmd.llPresenceRefresh(this.prefix, this.nodeId, this.incarnation, Math.round(this.o.leaseTtlMs)))
-      .then((ok) => ok === 0 && this.leaseLost())
+      .then((ok) => ok !== 1 && this.leaseLost(ok === 2))
       .catch(() => undefined);
   }
 
@@ -316,7 +307,16 @@ class RedisNodeStore implements PresenceNodeStore {
   private sweep(): void {
     if (this.closed || this.cmd.status !== 'ready' || this.isDegraded) return;
     this.command(() => this.cmd.smembers(`${this.prefix}nodes`))
-      .then((nodes) => Promise.all(nodes.filter((node) => node !== this.nodeId).map((node) => this.command(() => this.cmd.llPresenceDrop(this.prefix, node, '', this.o.now())))))
+      .then((nodes) =>
+        Promise.all(
+          nodes
+            .filter((node) => node !== this.nodeId && !this.sweeping.has(node))
+            .map((node) => {
+              this.sweeping.add(node);
+              return this.drop(node, '').finally(() => this.sweeping.delete(node));
+            }),
+        ),
+      )
       .catch(() => undefined);
   }
 

@@ -32,6 +32,19 @@ export interface PresenceInfo {
   readonly devices: readonly PresenceDevice[];
   /** The store could not answer: only this node's devices are in `devices`. */
   readonly degraded: boolean;
+  /**
+   * Offline identities: when their last device went away (wall-clock ms: an away device's
+   * lastSeen, else when it was removed), if the store still keeps it (spec 0014 §Last seen).
+   */
+  readonly lastSeen?: number;
+}
+
+/** Something an operator should fix (spec 0014): the 'warning' event and `lifeline:presence:warning`. */
+export interface PresenceWarning {
+  /** 'node-id-conflict': another live process holds this node's lease (two processes, one nodeId). */
+  readonly code: 'node-id-conflict';
+  readonly nodeId: string;
+  readonly message: string;
 }
 
 /** An identity's state changed (spec 0014 §API). */
@@ -76,6 +89,8 @@ export interface PresenceStoreHost {
   localDevices(): Iterable<StoredDevice>;
   /** The store stopped answering (error) or answers again (undefined). */
   degradedChanged(error: Error | undefined): void;
+  /** Something is wrong with the deployment (not with the store's connection). */
+  warning(warning: PresenceWarning): void;
 }
 
 /**
@@ -100,6 +115,8 @@ export interface PresenceNodeStore {
   remove(identityId: string, sessionId: string): void;
   /** The identity as the store sees it (live nodes' devices only). Rejects when it cannot answer. */
   get(identityId: string): Promise<PresenceInfo>;
+  /** Many identities' states, in order, in one round trip (a SUBSCRIBE's snapshot). Rejects when it cannot answer. */
+  states(identityIds: readonly string[]): Promise<PresenceState[]>;
   /** Ask another node to deliver to its devices of the identity; undefined: no answer in time. */
   sendToNode(nodeId: string, identityId: string, payload: Uint8Array): Promise<NodeDelivery | undefined>;
   readonly degraded: boolean;

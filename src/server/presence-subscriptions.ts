@@ -13,11 +13,16 @@
  *   snapshot may have been read before it); a later duplicate of the state last sent is not sent.
  * - After the store's outage ('restored') every subscribed id is read again and changes are
  *   sent: pub/sub messages of the outage were lost (spec 0014 §Redis outage).
+ * - A SUBSCRIBE's snapshot is one store read for all its ids (`presence.getStates`: one Redis
+ *   round trip), after canSubscribe answered for each.
+ * - Rate (presence/subscribe-rate.ts): entries above the connection's token bucket wait and are
+ *   served as tokens come; past `subscribeStrikes` SUBSCRIBEs over it, the connection is closed.
  * - Updates are batched per connection per event-loop turn, in frames of at most 1024 entries
  *   and min(the client's maxFrameSize, 64 KiB) bytes.
  */
 import type { Presence, PresenceOptions } from '../presence/presence.js';
 import type { CanSubscribe, PresenceChange, PresenceState } from '../presence/types.js';
+import { DEFAULT_SUBSCRIBE_RATE, DEFAULT_SUBSCRIBE_STRIKES, SubscribeRatePolicy, type SubscribeRateState } from '../presence/subscribe-rate.js';
 import { InvalidOptionError } from '../errors.js';
 import { MAX_PRESENCE_ENTRIES, type PresenceFrame, type WirePresenceState } from '../protocol/frames.js';
 import { presenceEntryLength, presenceFrameLength } from '../protocol/presence-frame.js';
@@ -27,8 +32,8 @@ import type { Identity } from './auth.js';
 export const DEFAULT_MAX_PRESENCE_SUBSCRIPTIONS = 1000;
 /** Largest PRESENCE frame a server writes, bytes (below the client's maxFrameSize too). */
 const MAX_PRESENCE_FRAME_BYTES = 65_536;
-/** At most this many `presence.get` reads in flight for one resync after an outage. */
-const RESYNC_CONCURRENCY = 64;
+/** Ids per `presence.getStates` read of a resync after an outage (one store round trip each). */
+const RESYNC_CHUNK = 1000;
 
 
 /** What a subscription needs of a server connection (ServerPeer satisfies it). */
@@ -51,13 +56,27 @@ interface Entry {
   lastSent: WirePresenceState | undefined;
 }
 
-/** A connection's subscriptions and what is waiting to be written to it. */
+/** An id of a SUBSCRIBE, with the entry and generation it was subscribed as (stale once either changed). */
+interface Asked {
+  readonly id: string;
+  readonly entry: Entry;
+  readonly gen: number;
+}
+
+/**
+ * A connection's subscriptions and what is waiting to be written to it. Kept until the connection
+ * goes (its rate state with it: unsubscribing everything must not refill the bucket).
+ */
 interface Subscriptions {
   readonly subscriber: PresenceSubscriber;
   readonly entries: Map<string, Entry>;
   outbox: Array<{ id: string; state: WirePresenceState }>;
   flushing: boolean;
   closed: boolean;
+  readonly rate: SubscribeRateState;
+  /** Entries over the rate, in arrival order, waiting for tokens: id → the generation asked. */
+  readonly waiting: Map<string, number>;
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** The connections subscribed to one id, and a counter of the changes heard for it. */
@@ -70,6 +89,9 @@ export class PresenceSubscriptions {
   /** Subscriptions per connection, announced in WELCOME; 0: PRESENCE is off (not announced). */
   readonly limit: number;
   private readonly canSubscribe: CanSubscribe | undefined;
+  private readonly rate: SubscribeRatePolicy;
+  /** Waiting entries are served in steps of this many (a tenth of a second's worth). */
+  private readonly step: number;
   private readonly byPeer = new Map<PresenceSubscriber, Subscriptions>();
   private readonly topics = new Map<string, Topic>();
 
@@ -82,6 +104,8 @@ export class PresenceSubscriptions {
     if (options.canSubscribe !== undefined && typeof options.canSubscribe !== 'function') throw new InvalidOptionError('server.presence.canSubscribe', 'must be a function (identity, targetId) => boolean | Promise<boolean>');
     this.limit = limit;
     this.canSubscribe = options.canSubscribe;
+    this.rate = new SubscribeRatePolicy(options.subscribeRate ?? DEFAULT_SUBSCRIBE_RATE, options.subscribeBurst ?? Math.max(1, limit), options.subscribeStrikes ?? DEFAULT_SUBSCRIBE_STRIKES);
+    this.step = Math.max(1, Math.ceil(this.rate.ratePerSec / 10));
     presence.on('change', (change) => this.changed(change));
     presence.on('restored', () => void this.resync());
   }
@@ -89,8 +113,12 @@ export class PresenceSubscriptions {
   /** Connections holding at least one subscription, and subscriptions in all (for tests and metrics). */
   get counts(): { connections: number; subscriptions: number; ids: number } {
     let subscriptions = 0;
-    for (const subs of this.byPeer.values()) subscriptions += subs.entries.size;
-    return { connections: this.byPeer.size, subscriptions, ids: this.topics.size };
+    let connections = 0;
+    for (const subs of this.byPeer.values()) {
+      subscriptions += subs.entries.size;
+      if (subs.entries.size > 0) connections++;
+    }
+    return { connections, subscriptions, ids: this.topics.size };
   }
 
   /** A PRESENCE frame from a client (after the handshake). */
@@ -107,6 +135,8 @@ export class PresenceSubscriptions {
     if (subs === undefined) return;
     this.byPeer.delete(peer);
     subs.closed = true;
+    clearTimeout(subs.timer);
+    subs.waiting.clear();
     for (const id of subs.entries.keys()) this.leaveTopic(id, subs);
     subs.entries.clear();
     subs.outbox = [];
@@ -123,28 +153,76 @@ export class PresenceSubscriptions {
       return;
     }
     if (subs === undefined) {
-      subs = { subscriber: peer, entries: new Map(), outbox: [], flushing: false, closed: false };
+      subs = { subscriber: peer, entries: new Map(), outbox: [], flushing: false, closed: false, rate: this.rate.fresh(performance.now()), waiting: new Map(), timer: undefined };
       this.byPeer.set(peer, subs);
     }
-    const identity = peer.session?.identity;
+    const asked: Asked[] = [];
     for (const id of unique) {
       let entry = subs.entries.get(id);
       if (entry === undefined) subs.entries.set(id, (entry = { gen: 0, authorized: false, lastSent: undefined }));
-      const gen = ++entry.gen;
-      entry.lastSent = undefined; // this SUBSCRIBE is answered: by its snapshot, or by a change heard meanwhile
-      this.authorize(identity, id, (allowed) => {
-        if (subs.closed || subs.entries.get(id) !== entry || entry.gen !== gen) return;
-        if (!allowed) {
+      // This SUBSCRIBE is answered: by its snapshot, or by a change heard meanwhile.
+      entry.lastSent = undefined;
+      asked.push({ id, entry, gen: ++entry.gen });
+    }
+    const verdict = this.rate.admit(subs.rate, asked.length, performance.now(), subs.waiting.size > 0);
+    if (verdict === 'too-many') {
+      peer.connection.refuse('protocol-error', `PRESENCE SUBSCRIBE faster than this server allows (${this.rate.ratePerSec} ids/s, bursts of ${this.rate.burst}): ${subs.rate.strikes} SUBSCRIBEs over the rate, ${this.rate.maxStrikes} tolerated`);
+      return;
+    }
+    if (verdict === 'ok') return this.serve(subs, asked);
+    for (const { id, gen } of asked) subs.waiting.set(id, gen);
+    this.scheduleWaiting(subs);
+  }
+
+  /** Serve waiting entries as the connection's tokens come, a step at a time. */
+  private scheduleWaiting(subs: Subscriptions): void {
+    if (subs.timer !== undefined || subs.closed || subs.waiting.size === 0) return;
+    const delay = this.rate.waitMs(subs.rate, Math.min(subs.waiting.size, this.step), performance.now());
+    subs.timer = setTimeout(() => {
+      subs.timer = undefined;
+      if (subs.closed) return;
+      const asked: Asked[] = [];
+      for (const [id, gen] of subs.waiting) {
+        const entry = subs.entries.get(id);
+        // Unsubscribed or subscribed again since: costs nothing.
+        if (entry === undefined || entry.gen !== gen) subs.waiting.delete(id);
+      }
+      const n = this.rate.take(subs.rate, subs.waiting.size, performance.now());
+      for (const [id, gen] of subs.waiting) {
+        if (asked.length === n) break;
+        subs.waiting.delete(id);
+        asked.push({ id, entry: subs.entries.get(id)!, gen });
+      }
+      if (asked.length > 0) this.serve(subs, asked);
+      this.scheduleWaiting(subs);
+    }, delay);
+    subs.timer.unref?.();
+  }
+
+  /** canSubscribe for each asked id, then one snapshot read for those allowed. */
+  private serve(subs: Subscriptions, asked: readonly Asked[]): void {
+    const identity = subs.subscriber.session?.identity;
+    const allowed: Asked[] = [];
+    let left = asked.length;
+    const answered = () => {
+      if (--left === 0 && allowed.length > 0) this.snapshot(subs, allowed);
+    };
+    for (const item of asked) {
+      const { id, entry, gen } = item;
+      this.authorize(identity, id, (yes) => {
+        if (subs.closed || subs.entries.get(id) !== entry || entry.gen !== gen) return answered();
+        if (!yes) {
           subs.entries.delete(id);
           if (entry.authorized) this.leaveTopic(id, subs);
           this.send(subs, id, 'denied');
-          return;
+          return answered();
         }
         if (!entry.authorized) {
           entry.authorized = true;
           this.joinTopic(id, subs);
         }
-        this.snapshot(subs, id, entry, gen);
+        allowed.push(item);
+        answered();
       });
     }
   }
@@ -156,9 +234,9 @@ export class PresenceSubscriptions {
       const entry = subs.entries.get(id);
       if (entry === undefined) continue;
       subs.entries.delete(id);
+      subs.waiting.delete(id);
       if (entry.authorized) this.leaveTopic(id, subs);
     }
-    if (subs.entries.size === 0 && subs.outbox.length === 0) this.byPeer.delete(peer);
   }
 
   /** canSubscribe's answer, sync or async; a throw or rejection counts as no. */
@@ -176,14 +254,19 @@ export class PresenceSubscriptions {
     } else done(answer === true);
   }
 
-  /** The id's current state, unless a change heard meanwhile (already sent) is newer. */
-  private snapshot(subs: Subscriptions, id: string, entry: Entry, gen: number): void {
-    const topic = this.topics.get(id)!;
-    const before = topic.changes;
-    void this.presence.get(id).then((info) => {
-      if (subs.closed || subs.entries.get(id) !== entry || entry.gen !== gen || topic.changes !== before) return;
-      // Always answered: the client asked (a repeated SUBSCRIBE re-reads, e.g. after a resume).
-      this.send(subs, id, info.state);
+  /** The ids' current states in one read, except where a change heard meanwhile (already sent) is newer. */
+  private snapshot(subs: Subscriptions, allowed: readonly Asked[]): void {
+    // Unsubscribed (or subscribed again) while a slower canSubscribe answered for another id: not read.
+    const asked = allowed.filter(({ id, entry, gen }) => subs.entries.get(id) === entry && entry.gen === gen && this.topics.has(id));
+    if (subs.closed || asked.length === 0) return;
+    const before = asked.map(({ id }) => this.topics.get(id)!.changes);
+    void this.presence.getStates(asked.map(({ id }) => id)).then(({ states }) => {
+      if (subs.closed) return;
+      asked.forEach(({ id, entry, gen }, i) => {
+        if (subs.entries.get(id) !== entry || entry.gen !== gen || this.topics.get(id)?.changes !== before[i]) return;
+        // Always answered: the client asked (a repeated SUBSCRIBE re-reads, e.g. after a resume).
+        this.send(subs, id, states[i]!);
+      });
     });
   }
 
@@ -196,22 +279,20 @@ export class PresenceSubscriptions {
     }
   }
 
-  /** After an outage: read every subscribed id again, send what differs from what was sent. */
+  /** After an outage: read every subscribed id again (a chunk per read), send what differs from what was sent. */
   private async resync(): Promise<void> {
     const ids = [...this.topics.keys()];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < ids.length) {
-        const id = ids[next++]!;
+    for (let i = 0; i < ids.length; i += RESYNC_CHUNK) {
+      const chunk = ids.slice(i, i + RESYNC_CHUNK);
+      const before = chunk.map((id) => this.topics.get(id)?.changes);
+      const { states, degraded } = await this.presence.getStates(chunk);
+      if (degraded) return; // out again: the next 'restored' reads them all
+      chunk.forEach((id, k) => {
         const topic = this.topics.get(id);
-        if (topic === undefined) continue;
-        const before = topic.changes;
-        const info = await this.presence.get(id);
-        if (topic.changes !== before || info.degraded) continue;
-        for (const subs of topic.subs) if (subs.entries.get(id)?.lastSent !== info.state) this.send(subs, id, info.state);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(RESYNC_CONCURRENCY, ids.length) }, worker));
+        if (topic === undefined || topic.changes !== before[k]) return;
+        for (const subs of topic.subs) if (subs.entries.get(id)?.lastSent !== states[k]) this.send(subs, id, states[k]!);
+      });
+    }
   }
 
   private joinTopic(id: string, subs: Subscriptions): void {
@@ -242,7 +323,6 @@ export class PresenceSubscriptions {
     const outbox = subs.outbox;
     subs.outbox = [];
     if (subs.closed) return;
-    if (subs.entries.size === 0 && this.byPeer.get(subs.subscriber) === subs) this.byPeer.delete(subs.subscriber);
     const budget = Math.min(subs.subscriber.peerMaxFrameSize, MAX_PRESENCE_FRAME_BYTES);
     let batch: Array<{ id: string; state: WirePresenceState }> = [];
     let batchBytes = 0;
