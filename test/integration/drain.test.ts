@@ -11,6 +11,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
 import { encodeFrame, encodePing } from '../../src/protocol/encode.js';
 import type { Frame, GoawayFrame } from '../../src/protocol/frames.js';
@@ -229,6 +230,10 @@ test('drain - 1,000 clients: drain completes without losing queued messages; PON
   };
   sendBatch(0, K / 2);
   const drainStartedAt = performance.now();
+  // The deadline timer runs on this process's loop, which also runs the 1,000 clients: on a busy
+  // machine it fires late by as much as the loop stalls. The bounds below allow that, measured.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const drained = server.drain({ deadlineMs: DEADLINE_MS, redirect: '127.0.0.1:4242', retryAfterMs: 1500, message: 'deploy' });
   assert.equal(server.draining, true);
   assert.equal(server.drain(), drained, 'a second drain() returns the same promise');
@@ -297,8 +302,11 @@ test('drain - 1,000 clients: drain completes without losing queued messages; PON
   const closeAfterMs = stubborn.closeSeenAtMs! - drainStartedAt;
   t.diagnostic(`stubborn session closed ${Math.round(closeAfterMs)} ms after drain() (deadline ${DEADLINE_MS} ms)`);
   assert.ok(closeAfterMs >= DEADLINE_MS - 5, `closed before the deadline: ${Math.round(closeAfterMs)} ms`);
-  assert.ok(closeAfterMs < DEADLINE_MS + 1000, `closed late: ${Math.round(closeAfterMs)} ms`);
-  assert.ok(drainMs >= DEADLINE_MS - 5 && drainMs < DEADLINE_MS + 1500, `drain resolved after ${Math.round(drainMs)} ms`);
+  loopDelay.disable();
+  const stallMs = loopDelay.max / 1e6;
+  t.diagnostic(`longest event-loop stall during the drain: ${Math.round(stallMs)} ms`);
+  assert.ok(closeAfterMs < DEADLINE_MS + 1000 + stallMs, `closed late: ${Math.round(closeAfterMs)} ms (longest stall ${Math.round(stallMs)} ms)`);
+  assert.ok(drainMs >= DEADLINE_MS - 5 && drainMs < DEADLINE_MS + 1500 + stallMs, `drain resolved after ${Math.round(drainMs)} ms (longest stall ${Math.round(stallMs)} ms)`);
   assert.deepEqual(stubbornReceived, range(1, stubborn.sentSeq + 1), `stubborn peer sent ${stubborn.sentSeq}, server got ${stubbornReceived.length}`);
   assert.equal(serverCloses.get(stubbornSession)?.code, 'server-shutdown');
 });
