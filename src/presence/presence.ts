@@ -67,6 +67,13 @@ export interface PresenceOptions {
    * (CLOSE protocol-error); forgiven once it has kept to the rate for a whole burst. Default 3.
    */
   subscribeStrikes?: number;
+  /**
+   * What this node's PONGs say while the store does not answer (spec 0014 §Redis outage): 'ok'
+   * (default: every node is degraded at once and still serves its sessions fully, so moving
+   * clients helps nobody) or 'busy' (clients with other servers prefer them, spec 0004). The load
+   * is kept; draining still wins.
+   */
+  degradedStatus?: 'ok' | 'busy';
 }
 
 export interface Presence {

@@ -62,3 +62,36 @@ export function createEventLoopHealth(options: EventLoopHealthOptions = {}): Hea
     },
   };
 }
+
+/**
+ * The user's `health` hook, made safe to call from a PONG: it runs inside a socket read, where a
+ * throw or an unencodable answer (a load of 0.25, a status of 'down') would be an uncaught
+ * exception in the middle of I/O — every connection of the process lost for one bad return
+ * value. A bad answer is corrected (load rounded and clamped to 0..255, an unknown status read as
+ * 'ok', a throw answered with the last good report) and reported once through `warn`.
+ */
+export function guardedHealth(hook: () => HealthReport, warn: (message: string) => void): () => HealthReport {
+  let last: HealthReport = { status: 'ok', load: 0 };
+  let warned = false;
+  const once = (message: string) => {
+    if (warned) return;
+    warned = true;
+    warn(message);
+  };
+  return () => {
+    let report: HealthReport;
+    try {
+      report = hook();
+    } catch (error) {
+      once(`the health hook threw (${error instanceof Error ? error.message : String(error)}): PONGs carry its last good report; reported once`);
+      return last;
+    }
+    const status = report?.status;
+    const load = report?.load;
+    if ((status === 'ok' || status === 'busy' || status === 'draining') && (load >>> 0) === load && load < 256) return (last = report);
+    const fixedStatus = status === 'ok' || status === 'busy' || status === 'draining' ? status : 'ok';
+    const fixedLoad = typeof load === 'number' && Number.isFinite(load) ? Math.min(255, Math.max(0, Math.round(load))) : 0;
+    once(`the health hook returned ${JSON.stringify(report)}: status must be 'ok' | 'busy' | 'draining' and load an integer 0..255; sent ${fixedStatus} / ${fixedLoad} instead (reported once)`);
+    return (last = { status: fixedStatus, load: fixedLoad });
+  };
+}

@@ -27,7 +27,7 @@ import type { AddressInfo } from 'node:net';
 import type { ConnectionEnv, HealthReport, StallGuardOptions } from '../connection/connection.js';
 import { wholeMsClock, type Clock } from '../time/clock.js';
 import { TimerWheel } from '../time/wheel.js';
-import { createEventLoopHealth, type HealthSampler } from './health.js';
+import { createEventLoopHealth, guardedHealth, type HealthSampler } from './health.js';
 import type { HeartbeatBounds, NegotiatedHeartbeat } from '../liveness/negotiate.js';
 import type { Transport } from '../transport/types.js';
 import type { ClientErrorInfo, Listener, ListenOptions, ListenTransport } from './listeners.js';
@@ -35,6 +35,7 @@ import { Endpoints, type EndpointsOwner } from './endpoints.js';
 import type { AppliedSocketOptions } from '../transport/socket-tuning.js';
 import type { CloseReason } from '../connection/close-reason.js';
 import { channels, publish } from '../diagnostics.js';
+import { InvalidOptionError } from '../errors.js';
 import { NO_LOG } from '../util/log.js';
 import { resolveDrainOptions, resolveServerOptions, type DrainOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { ServerPeer, type PeerHost, type PingRule } from './peer.js';
@@ -101,6 +102,8 @@ export class LifelineServer extends EventEmitter implements PeerHost, EndpointsO
   private drainState: Drain | undefined;
   private sampler: HealthSampler | undefined;
   private healthSource: () => HealthReport;
+  /** presence.degradedStatus 'busy': PONGs say busy while the presence store does not answer. */
+  private readonly busyWhenDegraded: boolean;
   private lastStallReportAtMs = -Infinity;
   private readonly admission: Admission;
   private readonly resume: ResumeRegistry;
@@ -143,6 +146,9 @@ export class LifelineServer extends EventEmitter implements PeerHost, EndpointsO
     this.tuning = new ServerTuning(this.options, { warn: (message) => this.emit('warning', message) });
     this.rules = new SharedRules(this.options, this);
     this.presence = new Presence(this.options.presence);
+    const degradedStatus = this.options.presence.degradedStatus ?? 'ok';
+    if (degradedStatus !== 'ok' && degradedStatus !== 'busy') throw new InvalidOptionError('server.presence.degradedStatus', `must be 'ok' or 'busy', got ${JSON.stringify(degradedStatus)}`);
+    this.busyWhenDegraded = degradedStatus === 'busy';
     this.presenceSubscriptions = new PresenceSubscriptions(this.presence, this.options.presence);
     this.log = new ServerLog(this.options.logger ?? NO_LOG);
     this.registry = new SessionRegistry(
@@ -159,7 +165,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, EndpointsO
       { clock: this.clock, admission: this.admission, resume: this.resume, presence: this.presence, counters: this.counters, log: this.log },
     );
     // Until listen() starts the event-loop sampler (or forever, when the user gave a hook).
-    this.healthSource = this.options.health ?? (() => ({ status: 'ok', load: 0 }));
+    this.healthSource = this.options.health ? guardedHealth(this.options.health, (message) => this.emit('warning', message)) : () => ({ status: 'ok', load: 0 });
     this.bounds = {
       defaultIntervalMs: this.options.heartbeatInterval,
       defaultTimeoutMs: this.options.heartbeatTimeout,
@@ -186,7 +192,9 @@ export class LifelineServer extends EventEmitter implements PeerHost, EndpointsO
    */
   readonly health = (): HealthReport => {
     const report = this.healthSource();
-    return this.drainState ? { status: 'draining', load: report.load } : report;
+    if (this.drainState) return { status: 'draining', load: report.load };
+    if (this.busyWhenDegraded && report.status === 'ok' && this.presence.degraded) return { status: 'busy', load: report.load };
+    return report;
   };
 
   /** True from the first drain() call on. */

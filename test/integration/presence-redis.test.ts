@@ -314,3 +314,30 @@ test('presence-redis - Redis outage: PRESENCE subscribers are re-synced on resto
   const restored = events.find((e) => e.kind === 'restored' && e.nodeId === 'node-b');
   assert.ok(restored && restored.degradedForMs! > 0, JSON.stringify(events));
 });
+
+test("presence-redis - degradedStatus 'busy': PONGs say busy while Redis is away and ok once it is back; the default keeps ok", { skip }, async (t) => {
+  const redis = await RedisProcess.start(t);
+  const fast: ServerOptions = { heartbeatInterval: 200, heartbeatTimeout: 2000, minHeartbeatInterval: 100, health: () => ({ status: 'ok', load: 64 }) };
+  const busyNode = await startNode(t, redis, 'node-busy', { ...fast, presence: { nodeId: 'node-busy', degradedStatus: 'busy', store: new RedisPresenceStore({ redis: redis.url, leaseTtlMs: TTL_MS, sweepIntervalMs: SWEEP_MS, reconnect: { initialDelay: 50, maxDelay: 300 } }) } });
+  const okNode = await startNode(t, redis, 'node-ok', fast);
+  const statuses = (c: Client) => {
+    const seen: string[] = [];
+    c.on('pong', (info: { status: string }) => seen.push(info.status));
+    return seen;
+  };
+  const onBusy = await client(t, busyNode, 'erin');
+  const onOk = await client(t, okNode, 'fred');
+  const busySeen = statuses(onBusy);
+  const okSeen = statuses(onOk);
+
+  await redis.stop();
+  assert.ok(await eventually(() => busyNode.server.presence.degraded && okNode.server.presence.degraded, 3000), 'both degraded');
+  assert.ok(await eventually(() => busySeen.includes('busy'), 3000), `the busy node's client heard busy: ${JSON.stringify(busySeen)}`);
+  assert.equal(onBusy.state, 'open', 'busy is not dead: the session stays');
+
+  await redis.run();
+  assert.ok(await eventually(() => !busyNode.server.presence.degraded, 5000), 'restored');
+  assert.ok(await eventually(() => busySeen.at(-1) === 'ok', 3000), `back to ok: ${JSON.stringify(busySeen)}`);
+  assert.deepEqual(okSeen.filter((s) => s !== 'ok'), [], `the default node never said anything but ok: ${JSON.stringify(okSeen)}`);
+  assert.throws(() => createServer({ presence: { degradedStatus: 'down' as never } }), /degradedStatus/);
+});
