@@ -36,13 +36,19 @@ function assertBeatRate(roundTrips: number, expected: number, where: string): vo
   assert.ok(roundTrips > 0.35 * expected && roundTrips < 1.3 * expected, `${where}${roundTrips} round trips, expected ~${Math.round(expected)}`);
 }
 
-function assertBytesPerBeat(system: SystemId, bytes: number, where: string): void {
+function assertBytesPerBeat(system: SystemId, bytes: number, where: string, roundTrips: number, connections = CONNECTIONS): void {
   const exact = EXPECTED_BYTES[system]!;
+  // Window edges: each connection may have one beat whose bytes fall half inside the measured
+  // window (a PING counted, its PONG after the end, or the reverse), more of them the busier the
+  // machine. That is at most one beat's bytes per connection over all the round trips counted —
+  // still far below a one-byte change of the protocol at these sizes.
+  const edge = (connections * exact) / Math.max(1, roundTrips);
   // UDP (spec 0012 §Datagrams): a 12-byte SHORT with the PING, a 5-byte one with the PONG, UDP
   // payload; each packet number grows to 2 varint bytes after 127 datagrams, and the window's
   // first beats may carry an ACK of the handshake's stream: up to 4 bytes more.
   const most = system === 'lifeline-sl' ? exact + 2 : system === 'lifeline-udp' ? exact + 4 : exact;
-  assert.ok(bytes > exact - 0.2 && bytes < most + 0.2, `${where}${bytes.toFixed(3)} bytes per heartbeat, expected ${exact === most ? exact : `${exact}..${most}`}`);
+  const slack = Math.max(0.2, edge);
+  assert.ok(bytes > exact - slack && bytes < most + slack, `${where}${bytes.toFixed(3)} bytes per heartbeat, expected ${exact === most ? exact : `${exact}..${most}`} ± ${slack.toFixed(2)} (window edges over ${roundTrips} round trips)`);
 }
 
 test('bench smoke - raw, rawsweep, lifeline (both leaders, and over UDP) and ws hold 200 heartbeating connections with measured bytes and no drops', { timeout: 50_000 }, async (t) => {
@@ -79,7 +85,7 @@ test('bench smoke - raw, rawsweep, lifeline (both leaders, and over UDP) and ws 
     // Measured on the server's sockets, not taken from the spec: a protocol change shows here.
     assert.equal(r.bytesSource, 'server');
     const bytes = d.bytesPerRoundTrip!;
-    assertBytesPerBeat(r.system, bytes, where);
+    assertBytesPerBeat(r.system, bytes, where, d.roundTrips);
     assert.ok(d.cpuPerRoundTripMicros! > 0 && d.cpuPerRoundTripMicros! < 10_000, `${where}CPU per heartbeat ${d.cpuPerRoundTripMicros} µs`);
     assert.ok(d.heapPerConnection! > 0 && d.heapPerConnection! < 1_000_000, `${where}heap per connection ${d.heapPerConnection}`);
     assert.ok(Number.isFinite(d.rssPerConnection), `${where}RSS per connection`);
@@ -124,7 +130,7 @@ test('bench smoke - native C generator (--native) holds raw and lifeline (both l
     assertBeatRate(d.roundTrips, expected, where);
     assert.ok(d.missed <= 0.5 * d.roundTrips, `${where}${d.missed} missed beats of ${d.roundTrips}`); // as the rate: load-dependent
     // Same bytes on the wire as the Node lean clients: the C generator sends the encoder's bytes.
-    assertBytesPerBeat(system, d.bytesPerRoundTrip!, where);
+    assertBytesPerBeat(system, d.bytesPerRoundTrip!, where, d.roundTrips);
     // The generator times its own PINGs; when the server leads it sends none.
     if (system !== 'lifeline-sl') assert.ok(r.generators!.rttP99Ms! > 0, `${where}client RTT measured`);
     else assert.equal(r.generators!.rttP99Ms, undefined, `${where}no client RTT: the client sent no PING`);
