@@ -2,7 +2,7 @@
 /**
  * Leak check at full size (issue 15 item 4): per transport, test/fixtures/leak-probe.ts in its own
  * process (--expose-gc) runs 10,000 connect → one echoed message → close cycles and 10,000
- * dead-peer detections (blackholed path, server heartbeat 100 / 300 ms), after a warm-up, and
+ * dead-peer detections (blackholed path, server heartbeat 250 / 1000 ms), after a warm-up, and
  * compares heap, active handles, live timers and the server's registries with the baseline.
  * Prints one row per transport; exits 1 if handles, timers or registries are not back to baseline
  * or the data heap (heapUsed minus compiled code and bytecode) grew by more than --bound bytes per

@@ -5,7 +5,7 @@
  * test/fixtures/leak-probe.ts in a child process with --expose-gc: a warm-up of 200 cycles and a
  * dead-peer batch of 100, a baseline after gc(), then the cycles (50 at a time: connect, one
  * echoed message, client close) and the detections (100 at a time through a blackholed fault
- * proxy, the server's heartbeat at 100 / 300 ms), then gc() and the same measurements again.
+ * proxy, the server's heartbeat at 250 / 1000 ms), then gc() and the same measurements again.
  *
  * What must hold, and why these bounds:
  * - active handles (sockets, servers, ref'd timers: process.getActiveResourcesInfo()) and live
