@@ -275,7 +275,10 @@ class RedisNodeStore implements PresenceNodeStore {
         // A first sync may take over from our own previous process (a restart within the TTL); a later one had the lease: someone took it.
         if (outcome === 'took-over' && resync) this.conflict();
         this.everSynced = true;
-        this.resolveReady();
+        // Another sync was asked for meanwhile (at start: the command and the subscriber
+        // connections are each 'ready'): ready once that one is through too, so that nothing of
+        // a sync is still running when `ready` says our state is in Redis.
+        if (!this.syncAgain) this.resolveReady();
         if (this.isDegraded && !this.needsSync && this.sub.status === 'ready') {
           this.isDegraded = false;
           this.host.degradedChanged(undefined);

@@ -132,7 +132,9 @@ test('presence-store - a sync in chunks of 7 leaves Redis exactly as one sync sc
     await presence.close();
   }
   t.diagnostic(`600 devices + 500 stale records: ${scripts[0]} script(s) in one chunk, ${scripts[1]} in chunks of 7`);
-  assert.ok(scripts[0]! <= 3, `one SYNC + its sweep step: ${scripts[0]}`);
+  // One SYNC + its sweep step per sync; at start the subscriber connection's 'ready' may ask for
+  // a second sync while the first runs, and `ready` waits for that one too.
+  assert.ok(scripts[0]! <= 2 * 3, `one SYNC + its sweep step (per sync, at most two syncs): ${scripts[0]}`);
   assert.ok(scripts[1]! >= Math.ceil(600 / 7) + Math.ceil(1100 / 7) / 2, `chunked: ${scripts[1]} scripts`);
   assert.deepEqual(states[1], states[0], 'the same state either way');
   const state = states[0]!;
