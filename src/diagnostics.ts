@@ -18,6 +18,7 @@
  * | `lifeline:server:slow-consumer` | `{ server, session?, reason }` (a connection closed as a slow consumer: `reason.bufferedBytes` were waiting; docs/spec/0003 §Slow consumers) |
  * | `lifeline:presence:degraded` | `{ presence, nodeId, error }` (the store stopped answering; PONG status is not changed: spec 0014 §Redis outage) |
  * | `lifeline:presence:restored` | `{ presence, nodeId, degradedForMs }` (it answers again; our state is re-published) |
+ * | `lifeline:presence:warning` | `{ presence, nodeId, code, message }` (the deployment is wrong: `code` 'node-id-conflict', two live processes share a nodeId; spec 0014) |
  * | `lifeline:client:adaptive` | `{ client, event: 'survived' \| 'died' \| 'settled' \| 'reprobe', idleMs, key, phase, intervalMs, goodMs, badMs }` |
  */
 import diagnostics from 'node:diagnostics_channel';
@@ -36,6 +37,7 @@ export const channels = {
   clientAdaptive: diagnostics.channel('lifeline:client:adaptive'),
   presenceDegraded: diagnostics.channel('lifeline:presence:degraded'),
   presenceRestored: diagnostics.channel('lifeline:presence:restored'),
+  presenceWarning: diagnostics.channel('lifeline:presence:warning'),
 } as const;
 
 /** Publish only when someone listens (the message object is not even built otherwise). */

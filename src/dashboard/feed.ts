@@ -7,12 +7,18 @@
  *   on each sample — filled only where the server leads the heartbeat (spec 0010);
  * - detections: a session ending (server 'sessionClose') or a resumable session losing its
  *   transport (the session's 'disconnect') for a reason a mechanism noticed, told to listeners
- *   at once and kept, newest last, up to `maxDetections`.
- * Listeners get ('sample' | 'detection', data) synchronously; the HTTP side serialises them.
+ *   at once and kept, newest last, up to `maxDetections`;
+ * - failed handshakes: the server's 'clientError' (TLS handshake, WebSocket upgrade) and
+ *   'authFailure' events, kept the same way (they never became sessions, so they are no
+ *   detection);
+ * - whether presence is degraded (its store not answering), in each sample.
+ * Listeners get ('sample' | 'detection' | 'failure', data) synchronously; the HTTP side serialises them.
  */
 import type { LifelineServer } from '../server/server.js';
 import type { Session } from '../server/session.js';
 import type { CloseReason, CloseReasonCode } from '../connection/close-reason.js';
+import type { ClientErrorInfo } from '../server/listeners.js';
+import type { AuthFailureInfo } from '../server/auth.js';
 import { RTT_BUCKETS_MS } from '../server/server-counters.js';
 
 /**
@@ -26,6 +32,7 @@ export const DETECTION_REASONS: ReadonlySet<CloseReasonCode> = new Set<CloseReas
   'protocol-error',
   'too-many-pings',
   'handshake-timeout',
+  'slow-consumer',
 ]);
 
 export interface DashboardSample {
@@ -40,6 +47,22 @@ export interface DashboardSample {
   status: 'ok' | 'busy' | 'draining';
   /** 0..255, as PONGs report it. */
   load: number;
+  /** The presence store is not answering (spec 0014 §Redis outage): presence covers this node only. */
+  presenceDegraded: boolean;
+}
+
+/** A connection that failed before it became a session (spec 0017 §Failed handshakes). */
+export interface DashboardFailure {
+  /** Wall-clock time, epoch ms. */
+  t: number;
+  /** 'client-error': TLS handshake or WebSocket upgrade; 'auth-failure': the authenticate hook said no. */
+  kind: 'client-error' | 'auth-failure';
+  /** ClientErrorInfo.code (tls-handshake-failed, ws-upgrade-refused…) or AuthFailureCode (rejected, timeout…). */
+  code: string;
+  /** What went wrong; none for auth failures (it may quote the hook's error: spec 0016 keeps it out of logs too). */
+  message: string | undefined;
+  remote: string | undefined;
+  transport: string;
 }
 
 export interface DashboardDetection {
@@ -74,6 +97,10 @@ export interface DashboardSnapshot {
   rtt: DashboardRtt;
   /** Detections since the feed started, by reason. */
   detectionsByReason: Record<string, number>;
+  failures: DashboardFailure[];
+  /** Failed handshakes since the feed started, by code. */
+  failuresByCode: Record<string, number>;
+  presence: { nodeId: string };
 }
 
 export interface DashboardFeedOptions {
@@ -81,11 +108,11 @@ export interface DashboardFeedOptions {
   sampleMs?: number;
   /** How much history the sessions chart keeps, ms. Default 600000 (10 min). */
   historyMs?: number;
-  /** Detections kept for pages that connect later. Default 200. */
+  /** Detections (and, apart, failed handshakes) kept for pages that connect later. Default 200. */
   maxDetections?: number;
 }
 
-export type FeedListener = (event: 'sample' | 'detection', data: DashboardSample | DashboardDetection, rtt?: DashboardRtt) => void;
+export type FeedListener = (event: 'sample' | 'detection' | 'failure', data: DashboardSample | DashboardDetection | DashboardFailure, rtt?: DashboardRtt) => void;
 
 export class DashboardFeed {
   readonly sampleMs: number;
@@ -95,6 +122,15 @@ export class DashboardFeed {
   private readonly samples: DashboardSample[] = [];
   private readonly detections: DashboardDetection[] = [];
   private readonly byReason = new Map<string, number>();
+  private readonly failures: DashboardFailure[] = [];
+  private readonly byCode = new Map<string, number>();
+  private readonly onClientError = (info: ClientErrorInfo): void => {
+    this.failed({ t: Date.now(), kind: 'client-error', code: info.code, message: info.message, remote: info.remoteAddress, transport: info.transport });
+  };
+  private readonly onAuthFailure = (info: AuthFailureInfo): void => {
+    const remote = info.remoteAddress === undefined ? undefined : `${info.remoteAddress}:${info.remotePort}`;
+    this.failed({ t: Date.now(), kind: 'auth-failure', code: info.code, message: undefined, remote, transport: info.transport });
+  };
   private readonly listeners = new Set<FeedListener>();
   private readonly timer: NodeJS.Timeout;
   private readonly onSession = (session: Session): void => {
@@ -129,6 +165,8 @@ export class DashboardFeed {
     server.on('session', this.onSession);
     server.on('sessionClose', this.onSessionClose);
     server.on('sessionResume', this.onSessionResume);
+    server.on('clientError', this.onClientError);
+    server.on('authFailure', this.onAuthFailure);
     for (const session of server.sessions()) if (session.state === 'open') this.onSession(session);
     this.sample();
     this.timer = setInterval(() => this.sample(), this.sampleMs);
@@ -151,6 +189,9 @@ export class DashboardFeed {
       detections: [...this.detections],
       rtt: this.rtt(),
       detectionsByReason: Object.fromEntries(this.byReason),
+      failures: [...this.failures],
+      failuresByCode: Object.fromEntries(this.byCode),
+      presence: { nodeId: this.server.presence.nodeId },
     };
   }
 
@@ -159,6 +200,8 @@ export class DashboardFeed {
     this.server.off('session', this.onSession);
     this.server.off('sessionClose', this.onSessionClose);
     this.server.off('sessionResume', this.onSessionResume);
+    this.server.off('clientError', this.onClientError);
+    this.server.off('authFailure', this.onAuthFailure);
     for (const session of this.server.sessions()) session.off('disconnect', this.onDisconnect);
     this.listeners.clear();
   }
@@ -172,7 +215,7 @@ export class DashboardFeed {
     const s = this.server;
     const { status, load } = s.health();
     const detached = s.detachedCount;
-    const sample: DashboardSample = { t: Date.now(), open: s.sessionCount - detached, detached, connections: s.connectionCount, status, load };
+    const sample: DashboardSample = { t: Date.now(), open: s.sessionCount - detached, detached, connections: s.connectionCount, status, load, presenceDegraded: s.presence.degraded };
     this.samples.push(sample);
     if (this.samples.length > this.maxSamples) this.samples.splice(0, this.samples.length - this.maxSamples);
     if (this.listeners.size === 0) return;
@@ -197,5 +240,12 @@ export class DashboardFeed {
     this.detections.push(detection);
     if (this.detections.length > this.maxDetections) this.detections.shift();
     for (const listener of this.listeners) listener('detection', detection);
+  }
+
+  private failed(failure: DashboardFailure): void {
+    this.byCode.set(failure.code, (this.byCode.get(failure.code) ?? 0) + 1);
+    this.failures.push(failure);
+    if (this.failures.length > this.maxDetections) this.failures.shift();
+    for (const listener of this.listeners) listener('failure', failure);
   }
 }

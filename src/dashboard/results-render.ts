@@ -75,6 +75,7 @@ function renderLab(result: LabResult): RenderedResult {
       `took ${formatDuration(result.durationMs / 1000)}`,
       env.kind === 'netns' ? 'network namespaces' : `loopback (${env.reason ?? 'no reason given'})`,
       `${result.faults.length} fault${result.faults.length === 1 ? '' : 's'} × ${result.mechanisms.length} mechanism${result.mechanisms.length === 1 ? '' : 's'}`,
+      ...(result.windowScale !== undefined ? [`observation windows × ${result.windowScale}`] : []),
       `node ${env.node}`,
     ],
     charts: [{ id: 'lab', title: 'Time from fault to detection (log scale)', subtitle: 'Shorter is better; a hatched bar was not detected within the window.', svg, series }],

@@ -1,5 +1,6 @@
 /** What one lab run measured, and how raw agent events become per-cell outcomes. */
 import type { AgentEvent } from './agent-handle.js';
+import type { FaultSpec } from './faults/types.js';
 import type { ScaleInfo } from './scale.js';
 
 export type Side = 'client' | 'server';
@@ -45,18 +46,12 @@ export interface LabResult {
   durationMs: number;
   environment: { kind: 'netns' | 'loopback'; reason?: string; kernel: string; node: string; netKeepalive: boolean };
   scale: ScaleInfo | undefined;
-  faults: {
-    id: string;
-    label: string;
-    how: string;
-    windowMs: number;
-    sides: Side[];
-    /** The client application writes after the fault (data in flight / a probe message). */
-    appWrites: boolean;
-    /** An RST can only come back this long after the fault (rebooted host). */
-    resetsAfterMs?: number;
-    note?: string;
-  }[];
+  /**
+   * The run's `windowScale` when it was not 1 (tests and demos shorten the observation windows);
+   * every `faults[].windowMs` already has it applied.
+   */
+  windowScale?: number;
+  faults: LabFault[];
   mechanisms: {
     id: string;
     label: string;
@@ -69,6 +64,38 @@ export interface LabResult {
   measurements: CellMeasurement[];
   skipped: SkippedCell[];
   errors: string[];
+}
+
+export interface LabFault {
+  id: string;
+  label: string;
+  how: string;
+  /** The observation window this run really waited after the fault, ms (windowScale applied). */
+  windowMs: number;
+  sides: Side[];
+  /** The client application writes after the fault (data in flight / a probe message). */
+  appWrites: boolean;
+  /** An RST can only come back this long after the fault (rebooted host). */
+  resetsAfterMs?: number;
+  note?: string;
+}
+
+/**
+ * A fault as the run's JSON records it. The window is the one the run waited — scaled — since
+ * every reader (table, chart, dashboard) draws "window N s" and "never (>N s)" from it; a 5 s
+ * window reported as 20 s would claim four times the patience the run had.
+ */
+export function labFault(f: FaultSpec, windowScale: number): LabFault {
+  return {
+    id: f.id,
+    label: f.label,
+    how: f.how,
+    windowMs: f.windowMs * windowScale,
+    sides: f.sides,
+    appWrites: f.dataInFlight === true || f.probeAfterMs !== undefined,
+    ...(f.resetsAfterMs === undefined ? {} : { resetsAfterMs: f.resetsAfterMs }),
+    ...(f.note ? { note: f.note } : {}),
+  };
 }
 
 export function outcomeFor(

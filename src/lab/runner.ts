@@ -10,7 +10,7 @@ import { agentHandle, type AgentHandle } from './agent-handle.js';
 import { spawn } from 'node:child_process';
 import { cliCommand, trackChild } from './processes.js';
 import { applyLabScale, scaleInfo } from './scale.js';
-import { outcomeFor, type CellMeasurement, type LabResult, type SkippedCell } from './results.js';
+import { labFault, outcomeFor, type CellMeasurement, type LabResult, type SkippedCell } from './results.js';
 import { FAULTS, type FaultContext, type FaultSpec, type PathProxy } from './faults/index.js';
 import { FaultProxy } from './fault-proxy.js';
 import { UdpFaultProxy } from './udp-fault-proxy.js';
@@ -117,16 +117,8 @@ export async function runLab(options: LabOptions): Promise<LabResult> {
       netKeepalive,
     },
     scale: envKind === 'netns' ? scaleInfo() : undefined,
-    faults: runnable.map((f) => ({
-      id: f.id,
-      label: f.label,
-      how: f.how,
-      windowMs: f.windowMs,
-      sides: f.sides,
-      appWrites: f.dataInFlight === true || f.probeAfterMs !== undefined,
-      ...(f.resetsAfterMs === undefined ? {} : { resetsAfterMs: f.resetsAfterMs }),
-      ...(f.note ? { note: f.note } : {}),
-    })),
+    ...(options.windowScale !== undefined && options.windowScale !== 1 ? { windowScale: options.windowScale } : {}),
+    faults: runnable.map((f) => labFault(f, options.windowScale ?? 1)),
     mechanisms: mechanisms.map((m) => ({
       id: m.id,
       label: m.label,

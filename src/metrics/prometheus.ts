@@ -17,6 +17,7 @@ import type { LifelineServer } from '../server/server.js';
 import { RTT_BUCKETS_MS, type ServerCounters } from '../server/server-counters.js';
 import type { UdpListenerStats } from '../server/listen-udp.js';
 import type { CloseReasonCode } from '../connection/close-reason.js';
+import { ChannelCounts } from './channel-counts.js';
 
 export interface LifelineMetricsOptions {
   /** Where the collectors are registered. Default: a new Registry (not prom-client's global one). */
@@ -122,12 +123,27 @@ export function lifelineMetrics(server: LifelineServer, options: LifelineMetrics
   counter('lifeline_resumes_total', 'Sessions resumed on a new connection.', [], (m) => m.inc(c.resumes));
   counter('lifeline_replayed_messages_total', 'Messages written again on resumes.', [], (m) => m.inc(c.replayedMessages));
   counter('lifeline_buffer_overflows_total', 'Session.send() calls refused with BufferOverflowError.', [], (m) => m.inc(c.bufferOverflows));
+  counter('lifeline_resume_expiries_total', 'Detached sessions ended because their client did not resume within the resume window.', [], (m) => m.inc(c.resumeExpiries));
+  counter('lifeline_resume_evictions_total', "Detached sessions ended early, oldest first, by the bound passed: 'max-resume-bytes' (replay held by all detached sessions), 'max-detached-sessions'.", ['bound'], (m) => {
+    for (const bound of ['max-resume-bytes', 'max-detached-sessions']) m.inc({ bound }, c.resumeEvictions.get(bound) ?? 0);
+  });
   counter('lifeline_stalls_total', "Stall reports: the server's own event loop ran a heartbeat check late (at most one a second).", [], (m) => m.inc(c.stalls));
   gauge('lifeline_server_status', 'What PONGs report: 1 for the current status (ok, busy, draining), 0 for the others.', ['status'], (m) => {
     const { status } = server.health();
     for (const s of ['ok', 'busy', 'draining'] as const) m.set({ status: s }, s === status ? 1 : 0);
   });
   gauge('lifeline_server_load_ratio', 'The load PONGs report, 0..1 (255 on the wire).', [], (m) => m.set(server.health().load / 255));
+
+  // From diagnostics channels, counted from here on (channel-counts.ts).
+  const fromChannels = new ChannelCounts(server);
+  counter('lifeline_ping_strikes_total', "PINGs that came too early for the ping-rate rule, by verdict: 'strike' (forgiven in time), 'too-many' (the session was sent away: GOAWAY too-many-pings).", ['verdict'], (m) => {
+    for (const [verdict, n] of Object.entries(fromChannels.pingStrikes)) m.inc({ verdict }, n);
+  });
+  gauge('lifeline_presence_degraded', "1 while the presence store is not answering (presence answers from this node's devices only; spec 0014), else 0.", [], (m) => m.set(server.presence.degraded ? 1 : 0));
+  counter('lifeline_presence_warnings_total', "Presence warnings by code ('node-id-conflict': another live process holds this node's lease).", ['code'], (m) => {
+    m.inc({ code: 'node-id-conflict' }, 0);
+    fromMap(m, fromChannels.presenceWarnings, 'code');
+  });
 
   // UDP listeners: summed over all of them; no samples while there is none.
   counter('lifeline_udp_datagrams_total', "UDP listeners' datagram counters, by what happened (listen-udp.ts UdpListenerStats).", ['event'], (m) => {
@@ -163,6 +179,7 @@ export function lifelineMetrics(server: LifelineServer, options: LifelineMetrics
     metrics: () => registry.metrics(),
     close() {
       loop?.disable();
+      fromChannels.close();
       for (const name of names) registry.removeSingleMetric(name);
     },
   };

@@ -12,7 +12,6 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import diagnostics from 'node:diagnostics_channel';
 import { InvalidOptionError } from '../errors.js';
 import { channels, publish } from '../diagnostics.js';
 import { MemoryPresenceStore } from './memory-store.js';
@@ -33,12 +32,6 @@ import {
   type SendResult,
   type StoredDevice,
 } from './types.js';
-
-/**
- * `{ presence, nodeId, code, message }` for each 'warning'. Named here rather than in
- * src/diagnostics.ts, which other work owns right now; the name follows its table's scheme.
- */
-export const presenceWarningChannel = diagnostics.channel('lifeline:presence:warning');
 
 /** The server's `presence` option. */
 export interface PresenceOptions {
@@ -291,7 +284,7 @@ export class Presence extends EventEmitter implements PresenceStoreHost {
 
   /** @internal */
   warning(warning: PresenceWarning): void {
-    if (presenceWarningChannel.hasSubscribers) presenceWarningChannel.publish({ presence: this, ...warning });
+    publish(channels.presenceWarning, () => ({ presence: this, ...warning }));
     this.emit('warning', warning);
   }
 

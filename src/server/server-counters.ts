@@ -33,6 +33,13 @@ export class ServerCounters {
   bufferOverflows = 0;
   /** 'stall' reports (the server tells at most one a second). */
   stalls = 0;
+  /** Detached sessions ended because their resume window ran out (resume-registry.ts). */
+  resumeExpiries = 0;
+  /**
+   * Detached sessions ended early, the oldest giving way, by the bound that was passed:
+   * 'max-resume-bytes' (all detached sessions' replay bytes) or 'max-detached-sessions'.
+   */
+  readonly resumeEvictions = new Map<string, number>();
   /** RTT histogram: counts per RTT_BUCKETS_MS bucket (not cumulative; the last is +Inf), sum and count. */
   readonly rttBuckets: number[] = new Array<number>(RTT_BUCKETS_MS.length + 1).fill(0);
   rttSumMs = 0;
@@ -45,6 +52,17 @@ export class ServerCounters {
 
   sessionClosed(reason: CloseReason): void {
     bump(this.sessionsClosed, reason.code);
+    // A detached session ends with its transport's reason again; the resume registry adds why to
+    // the message (resume-registry.ts: the expiry timer, enforceMaxResumeBytes,
+    // enforceMaxDetachedSessions). That text is today the only place the cause is told, so it is
+    // read here rather than giving the registry a counter port. A structured cause on
+    // ResumeRegistryOwner.finishSession would be sturdier; the wording is pinned by
+    // test/unit/metrics/server-counters.test.ts and test/integration/metrics.test.ts meanwhile.
+    if (!DETACHABLE_CODES.has(reason.code)) return;
+    const { message } = reason;
+    if (EXPIRED.test(message)) this.resumeExpiries++;
+    else if (OVER_BYTES.test(message)) bump(this.resumeEvictions, 'max-resume-bytes');
+    else if (OVER_COUNT.test(message)) bump(this.resumeEvictions, 'max-detached-sessions');
   }
 
   resumed(replayedMessages: number): void {
@@ -61,6 +79,12 @@ export class ServerCounters {
     this.rttCount++;
   }
 }
+
+/** The codes a session may detach on (resume-registry.ts DETACHABLE); only these can end a detached session. */
+const DETACHABLE_CODES: ReadonlySet<string> = new Set(['heartbeat-timeout', 'transport-closed', 'transport-error']);
+const EXPIRED = /; not resumed within \d+ ms$/;
+const OVER_BYTES = /; resume buffers over maxResumeBytes( \(\d+ bytes\))?$/;
+const OVER_COUNT = /; over maxDetachedSessions \(\d+\)/;
 
 function bump(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);

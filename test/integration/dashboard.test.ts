@@ -182,6 +182,8 @@ test('dashboard - 50 sessions live on the page, 10 frozen clients in the feed as
   assert.equal(await text(page, '#detection-count'), String(FROZEN));
   await screenshot(t, page, artifacts, 'dashboard-detections.png');
   await assertNoOverlap(page, '.tile, .panels > .panel, .feed-panel, header.top');
+  assert.equal(await page.locator('#failures tbody tr').count(), 0, 'no failed handshake in this run');
+  assert.equal(await page.locator('#presence').isHidden(), true, 'presence is not degraded (memory store)');
   healthy.child.kill('SIGKILL');
 
   // The results page, on the lab run written meanwhile.
@@ -197,6 +199,12 @@ test('dashboard - 50 sessions live on the page, 10 frozen clients in the feed as
   assert.equal(await page.locator('figure[data-chart="lab"]').getAttribute('data-series'), String(expectedCells));
   assert.equal(await page.locator('#files a[aria-current]').innerText(), 'lab-quick.json');
   assert.match(await text(page, '#output h1'), /lab/);
+  // windowScale 0.25: the chart's windows are the ones the run waited (frozen-server 20 s → 5 s).
+  const frozenFault = lab.faults.find((f) => f.id === 'frozen-server');
+  assert.equal(frozenFault?.windowMs, 5000);
+  const chartText = (await chart.textContent()) ?? '';
+  assert.match(chartText, /window 5 s/);
+  assert.doesNotMatch(chartText, /window 20 s|>20 s/);
   await screenshot(t, page, artifacts, 'dashboard-results-lab.png');
   await assertNoOverlap(page, 'header.top, aside.source, #output');
   assert.deepEqual(errors, []);

@@ -8,8 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { connect, createServer, type Client, type CloseReason, type PongInfo, type Session } from '../../src/index.js';
+import net from 'node:net';
+import { connect, createServer, RedisPresenceStore, type Client, type ClientOptions, type CloseReason, type LifelineServer, type OpenInfo, type PongInfo, type ServerOptions, type Session } from '../../src/index.js';
 import { lifelineMetrics, serveMetrics } from '../../src/metrics/index.js';
+import { FaultProxy } from '../../src/lab/fault-proxy.js';
+import { encodeFrame, encodePing } from '../../src/protocol/encode.js';
+import { haveRedisServer, RedisProcess } from '../fixtures/redis-server.js';
 import { eventually, nextEvent } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -37,8 +41,8 @@ async function scrape(url: string): Promise<{ text: string; values: Map<string, 
   return { text, values: parse(text) };
 }
 
-async function spawnCliClient(t: TestContext, port: number): Promise<{ pid: number; session: string }> {
-  const args = ['--import', 'tsx', 'src/cli/main.ts', 'client', '--connect', `127.0.0.1:${port}`, '--interval', '200', '--timeout', '600', '--stay', '--log', 'json'];
+async function spawnCliClient(t: TestContext, port: number, timeoutMs = 600): Promise<{ pid: number; session: string }> {
+  const args = ['--import', 'tsx', 'src/cli/main.ts', 'client', '--connect', `127.0.0.1:${port}`, '--interval', '200', '--timeout', String(timeoutMs), '--stay', '--log', 'json'];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'ignore', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   t.after(async () => {
@@ -172,4 +176,215 @@ test('metrics - UDP listener counters appear once a UDP listener exists', async 
   assert.doesNotMatch(text, /lifeline_event_loop_delay_seconds\{/);
   metrics.close();
   assert.equal(await metrics.registry.metrics(), '\n');
+});
+
+// --- issue 13 follow-ups: each count scraped after the event that makes it --------------------
+
+/** lifelineMetrics(server) read through its registry (serveMetrics' HTTP path is tested above). */
+function attach(t: TestContext, server: LifelineServer): () => Promise<Map<string, number>> {
+  const metrics = lifelineMetrics(server, { eventLoopDelay: false });
+  t.after(() => metrics.close());
+  return async () => parse(await metrics.metrics());
+}
+
+async function quietServer(t: TestContext, options: ServerOptions = {}): Promise<{ server: LifelineServer; port: number }> {
+  const server = createServer({ minHeartbeatInterval: 50, minHeartbeatTimeout: 100, tcpKeepalive: false, tcpUserTimeout: 0, ...options });
+  t.after(() => server.close());
+  return { server, port: (await server.listen(0, '127.0.0.1')).port };
+}
+
+/** A FaultProxy in front of `port`; a client through it. */
+async function proxied(t: TestContext, { server, port }: { server: LifelineServer; port: number }, options: ClientOptions): Promise<{ proxy: FaultProxy; client: Client; session: Session }> {
+  const proxy = new FaultProxy({ host: '127.0.0.1', port });
+  t.after(() => proxy.close());
+  const { port: proxyPort } = await proxy.listen();
+  const client = connect({ servers: [`127.0.0.1:${proxyPort}`], tcpKeepalive: false, tcpUserTimeout: 0, ...options });
+  t.after(() => client.close());
+  const [info] = await nextEvent<[OpenInfo]>(client, 'open', 5000);
+  const session = [...server.sessions()].find((s) => s.id === info.sessionId)!;
+  return { proxy, client, session };
+}
+
+test('metrics - a resume after a cut (proxy reset): lifeline_resumes_total 1, replayed = the messages the client missed', async (t) => {
+  const at = await quietServer(t);
+  const scrape = attach(t, at.server);
+  const { proxy, client, session } = await proxied(t, at, { reconnect: { initialDelay: 20 } });
+  const got: string[] = [];
+  client.on('message', (b: Buffer) => void got.push(b.toString()));
+  session.send('before');
+  assert.ok(await eventually(() => got.length === 1, 3000));
+  const MISSED = 5;
+  const reopened = nextEvent<[OpenInfo]>(client, 'open', 5000);
+  proxy.setMode('reset');
+  proxy.setMode('forward');
+  for (let i = 0; i < MISSED; i++) session.send(`missed-${i}`); // written into the dead connection, or while detached
+  const [info] = await reopened;
+  assert.equal(info.resumed, true);
+  assert.ok(await eventually(() => got.length === 1 + MISSED, 3000), `client got ${got}`);
+  const m = await scrape();
+  assert.equal(m.get('lifeline_resumes_total'), 1);
+  assert.equal(m.get('lifeline_replayed_messages_total'), MISSED);
+  assert.equal(m.get('lifeline_sessions_opened_total'), 1, 'a resume is not a new session');
+  assert.equal(m.get('lifeline_resume_expiries_total'), 0);
+});
+
+test('metrics - detached sessions: one evicted over maxResumeBytes, the others expire; a send over the per-session bound is an overflow', async (t) => {
+  const WINDOW_MS = 800;
+  const at = await quietServer(t, { resumeWindow: WINDOW_MS, maxResumeBytes: 1000, maxResumeBytesPerSession: 1000 });
+  const { server } = at;
+  const scrape = attach(t, server);
+  const ended: CloseReason[] = [];
+  server.on('sessionClose', (_s: Session, reason: CloseReason) => void ended.push(reason));
+  const peers = [];
+  for (let i = 0; i < 3; i++) peers.push(await proxied(t, at, { reconnect: false, resume: true }));
+  let overflows = 0;
+  for (const [i, { proxy, session }] of peers.entries()) {
+    proxy.setMode('reset');
+    assert.ok(await eventually(() => session.state === 'detached' || session.state === 'closed', 3000), `peer ${i} detached`);
+    if (i === 2) break;
+    session.send(Buffer.alloc(600)); // held for a resume: 600 + 600 > 1000 once the third detaches
+    try {
+      session.send(Buffer.alloc(600));
+    } catch (err) {
+      if ((err as Error).name === 'BufferOverflowError') overflows++;
+      else throw err;
+    }
+  }
+  assert.equal(overflows, 2, 'past maxResumeBytesPerSession');
+  assert.equal(peers[0]!.session.state, 'closed', 'the oldest detached session gave way');
+  assert.ok(await eventually(() => server.sessionCount === 0, WINDOW_MS + 3000), 'the others expired');
+  const m = await scrape();
+  const said = (re: RegExp) => ended.filter((r) => re.test(r.message)).length;
+  assert.equal(said(/resume buffers over maxResumeBytes/), 1);
+  assert.equal(said(/not resumed within \d+ ms$/), 2);
+  assert.equal(m.get('lifeline_resume_evictions_total{bound="max-resume-bytes"}'), 1);
+  assert.equal(m.get('lifeline_resume_evictions_total{bound="max-detached-sessions"}'), 0);
+  assert.equal(m.get('lifeline_resume_expiries_total'), 2);
+  assert.equal(m.get('lifeline_buffer_overflows_total'), overflows);
+  assert.equal(samples(m, 'lifeline_sessions_closed_total').reduce((n, [, v]) => n + v, 0), 3);
+});
+
+test('metrics - a stall of our own loop: lifeline_stalls_total counts the reports, and no healthy peer is blamed', async (t) => {
+  const { server, port } = await quietServer(t);
+  const scrape = attach(t, server);
+  const stalls: number[] = [];
+  server.on('stall', (ms: number) => void stalls.push(ms));
+  // In its own process, it keeps beating while we are blocked; its 3 s timeout outlasts the block
+  // (the guard's threshold is a quarter of it: 750 ms).
+  const cli = await spawnCliClient(t, port, 3000);
+  assert.ok(await eventually(() => server.sessionCount === 1, 5000));
+  await new Promise((r) => setTimeout(r, 400));
+  const end = Date.now() + 1500;
+  while (Date.now() < end) {
+    /* our event loop is stuck */
+  }
+  assert.ok(await eventually(() => stalls.length > 0, 3000), 'the stall was reported');
+  await new Promise((r) => setTimeout(r, 700));
+  const m = await scrape();
+  assert.equal(m.get('lifeline_stalls_total'), stalls.length);
+  assert.equal(samples(m, 'lifeline_detections_total').length, 0, 'no detection');
+  assert.equal(m.get('lifeline_sessions'), 1, `client ${cli.session} still open`);
+});
+
+test('metrics - phi detector: a black-holed client is lifeline_detections_total{mechanism="phi",reason="heartbeat-timeout"}', async (t) => {
+  const at = await quietServer(t, { detector: { kind: 'phi' } });
+  const scrape = attach(t, at.server);
+  const { proxy, session } = await proxied(t, at, { reconnect: false, resume: false, heartbeatInterval: 100, heartbeatTimeout: 400 });
+  await new Promise((r) => setTimeout(r, 500)); // arrivals for the detector to learn from
+  const closed = nextEvent<[CloseReason]>(session, 'close', 5000);
+  proxy.setMode('blackhole');
+  const [reason] = await closed;
+  assert.equal(reason.code, 'heartbeat-timeout');
+  const m = await scrape();
+  assert.deepEqual(samples(m, 'lifeline_detections_total'), [['lifeline_detections_total{mechanism="phi",reason="heartbeat-timeout"}', 1]]);
+});
+
+test('metrics - ping strikes: a PING flood is 2 strikes then too-many on its server, none on another server of the process', async (t) => {
+  const { server, port } = await quietServer(t);
+  const { server: other } = await quietServer(t);
+  const [scrape, scrapeOther] = [attach(t, server), attach(t, other)];
+  const socket = net.connect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  t.after(() => void socket.destroy());
+  let bytes = 0;
+  socket.on('data', (chunk: Buffer) => void (bytes += chunk.length));
+  await nextEvent(socket, 'connect', 3000);
+  const closed = nextEvent<[Session, CloseReason]>(server, 'sessionClose', 5000);
+  socket.write(encodeFrame({ type: 'hello', version: 1, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 3000 }));
+  assert.ok(await eventually(() => bytes > 0, 3000), 'WELCOME');
+  // PINGs 10 ms apart, each its own write (one read = one PING event): all but the first are early.
+  for (let i = 0; i < 50 && !socket.destroyed && server.sessionCount > 0; i++) {
+    socket.write(encodePing(i % 32));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const [, reason] = await closed;
+  assert.equal(reason.code, 'too-many-pings');
+  const m = await scrape();
+  assert.equal(m.get('lifeline_ping_strikes_total{verdict="strike"}'), 2, 'maxPingStrikes (2) forgiven');
+  assert.equal(m.get('lifeline_ping_strikes_total{verdict="too-many"}'), 1);
+  assert.equal(m.get('lifeline_detections_total{mechanism="enforcement",reason="too-many-pings"}'), 1);
+  const o = await scrapeOther();
+  assert.equal(o.get('lifeline_ping_strikes_total{verdict="strike"}'), 0);
+  assert.equal(o.get('lifeline_ping_strikes_total{verdict="too-many"}'), 0);
+});
+
+test('metrics - presence on Redis: degraded gauge follows an outage; two live servers sharing a nodeId each count their conflict warnings', { skip: haveRedisServer() ? false : 'redis-server is not installed', timeout: 30_000 }, async (t) => {
+  const redis = await RedisProcess.start(t);
+  const store = () => new RedisPresenceStore({ redis: redis.url, leaseTtlMs: 600, sweepIntervalMs: 200, reconnect: { initialDelay: 50, maxDelay: 300 } });
+  const twins = [await quietServer(t, { presence: { nodeId: 'twin', store: store() } }), await quietServer(t, { presence: { nodeId: 'twin', store: store() } })];
+  const scrapes = twins.map(({ server }) => attach(t, server));
+  const warnings = [0, 0];
+  twins.forEach(({ server }, i) => server.presence.on('warning', () => void warnings[i]!++));
+  assert.ok(await eventually(() => warnings.every((n) => n > 0), 5000), `both warned: ${warnings}`);
+  for (const [i, scrape] of scrapes.entries()) {
+    const m = await scrape();
+    assert.equal(m.get('lifeline_presence_warnings_total{code="node-id-conflict"}'), warnings[i]);
+    assert.equal(m.get('lifeline_presence_degraded'), 0);
+  }
+  await redis.stop();
+  assert.ok(await eventually(() => twins[0]!.server.presence.degraded, 5000), 'degraded');
+  assert.equal((await scrapes[0]!()).get('lifeline_presence_degraded'), 1);
+  await redis.run();
+  assert.ok(await eventually(() => !twins[0]!.server.presence.degraded, 5000), 'restored');
+  assert.equal((await scrapes[0]!()).get('lifeline_presence_degraded'), 0);
+});
+
+test('metrics - `lifeline server --metrics-port 0` as a real process: scraped after a session opened and closed', async (t) => {
+  const args = ['--import', 'tsx', 'src/cli/main.ts', 'server', '--port', '0', '--host', '127.0.0.1', '--log', 'json', '--metrics-port', '0'];
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => void child.kill('SIGKILL'));
+  const ports: { lifeline?: number; metrics?: string } = {};
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('lifeline server did not log listening + metrics-listening')), 20_000);
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      const e = JSON.parse(line) as { event?: string; port?: number; url?: string };
+      if (e.event === 'listening') ports.lifeline ??= e.port;
+      if (e.event === 'metrics-listening') ports.metrics = e.url;
+      if (ports.lifeline !== undefined && ports.metrics !== undefined) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  const before = await scrape(ports.metrics!);
+  assert.equal(before.values.get('lifeline_sessions_opened_total'), 0);
+  const client = connect({ port: ports.lifeline!, reconnect: false });
+  t.after(() => client.close());
+  await nextEvent(client, 'open', 5000);
+  const opened = await scrape(ports.metrics!);
+  assert.equal(opened.values.get('lifeline_sessions'), 1);
+  const done = nextEvent(client, 'close', 5000);
+  client.close();
+  await done;
+  let m = new Map<string, number>();
+  for (let i = 0; i < 100 && m.get('lifeline_sessions_closed_total{reason="remote-close"}') !== 1; i++) {
+    m = (await scrape(ports.metrics!)).values;
+    if (m.get('lifeline_sessions_closed_total{reason="remote-close"}') !== 1) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(m.get('lifeline_sessions_closed_total{reason="remote-close"}'), 1);
+  assert.equal(m.get('lifeline_sessions_opened_total'), 1);
+  assert.equal(m.get('lifeline_sessions'), 0);
+  assert.equal(m.get('lifeline_presence_degraded'), 0);
+  assert.equal(m.get('lifeline_ping_strikes_total{verdict="strike"}'), 0);
+  assert.ok(m.get('lifeline_received_bytes_total')! > 0);
 });

@@ -1,10 +1,10 @@
-// The live page: one EventSource on /events ('snapshot' once, then 'sample' every sampleMs and
-// 'detection' as they happen; docs/spec/0017-dashboard.md §Live feed), drawn as inline SVG.
+// The live page: one EventSource on /events ('snapshot' once, then 'sample' every sampleMs,
+// 'detection' and 'failure' as they happen; docs/spec/0017-dashboard.md §Live feed), drawn as inline SVG.
 import { boundLabel, clear, humanMs, niceTicks, s, timeOfDay } from './charts.js';
 
 const $ = (id) => document.getElementById(id);
 const MAX_ROWS = 200;
-const state = { samples: [], sampleMs: 1000, historyLimit: 600, detections: 0, rtt: undefined };
+const state = { samples: [], sampleMs: 1000, historyLimit: 600, detections: 0, failures: 0, rtt: undefined };
 
 function setStatus(status, text) {
   const el = $('status');
@@ -18,6 +18,37 @@ function showSample(sample) {
   $('connections').textContent = sample.connections.toLocaleString('en-US');
   $('load').textContent = `${Math.round((sample.load / 255) * 100)} %`;
   setStatus(sample.status, sample.status);
+  const presence = $('presence');
+  presence.hidden = !sample.presenceDegraded;
+  presence.dataset.state = sample.presenceDegraded ? 'degraded' : 'ok';
+}
+
+function addFailure(f) {
+  const body = $('failures').tBodies[0];
+  const tr = document.createElement('tr');
+  tr.dataset.kind = f.kind;
+  tr.dataset.code = f.code;
+  tr.dataset.t = String(f.t);
+  const cell = (text, cls) => {
+    const td = document.createElement('td');
+    if (cls) td.className = cls;
+    td.textContent = text;
+    tr.append(td);
+    return td;
+  };
+  cell(timeOfDay(f.t), 'num');
+  const pill = document.createElement('span');
+  pill.className = `pill ${f.kind}`;
+  pill.textContent = f.code;
+  cell('', 'reason').append(pill);
+  cell(f.kind === 'auth-failure' ? 'authentication' : 'TLS / upgrade');
+  cell(f.remote ?? '–', 'mono');
+  cell(f.transport);
+  cell(f.message ?? '', 'detail').title = f.message ?? '';
+  body.prepend(tr);
+  while (body.rows.length > MAX_ROWS) body.lastElementChild.remove();
+  $('failures-empty').hidden = true;
+  $('failure-count').textContent = state.failures.toLocaleString('en-US');
 }
 
 function addDetection(d, prepend) {
@@ -136,6 +167,11 @@ function onSnapshot(snap) {
   clear($('feed').tBodies[0]);
   $('feed-empty').hidden = snap.detections.length > 0;
   for (const d of snap.detections) addDetection(d, true);
+  state.failures = Object.values(snap.failuresByCode ?? {}).reduce((a, b) => a + b, 0);
+  clear($('failures').tBodies[0]);
+  $('failures-empty').hidden = (snap.failures ?? []).length > 0;
+  $('failure-count').textContent = state.failures.toLocaleString('en-US');
+  for (const f of snap.failures ?? []) addFailure(f);
   if (snap.samples.length > 0) showSample(snap.samples[snap.samples.length - 1]);
   drawSessions();
   drawRtt();
@@ -157,6 +193,10 @@ events.addEventListener('detection', (e) => {
   addDetection(JSON.parse(e.data), true);
   state.detections++;
   $('detection-count').textContent = state.detections.toLocaleString('en-US');
+});
+events.addEventListener('failure', (e) => {
+  state.failures++;
+  addFailure(JSON.parse(e.data));
 });
 events.addEventListener('error', () => setStatus('unknown', 'reconnecting…'));
 window.lifelineDashboard = state;
