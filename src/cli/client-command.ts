@@ -15,6 +15,7 @@ import { connect, type AdaptiveEvent } from '../client/client.js';
 import { formatServer, type ServerAddress } from '../client/servers.js';
 import { createLogger, type LogFormat } from './logger.js';
 import { readFlagFile } from './files.js';
+import { sessionTag } from '../util/session-tag.js';
 import { interactiveTerminal } from './progress.js';
 import { StatusLine, eraseBeforeLogs, type LinkState } from './status-line.js';
 import { systemClock } from '../time/clock.js';
@@ -127,7 +128,7 @@ export function runClient(opts: ClientCommandOptions): void {
 
   client.on('open', (info) => {
     log.info(
-      { event: 'open', session: info.sessionId, resumed: info.resumed, interval: info.heartbeatInterval, timeout: info.heartbeatTimeout, pid: process.pid },
+      { event: 'open', session: sessionTag(info.sessionId), resumed: info.resumed, interval: info.heartbeatInterval, timeout: info.heartbeatTimeout, pid: process.pid },
       `connected to ${client.server}${info.resumed ? ' (session resumed)' : ''}`,
     );
   });

@@ -8,7 +8,6 @@
 import { performance } from 'node:perf_hooks';
 import { spawnCli, killAllChildren, type CliChild, type LogLine } from '../lab/processes.js';
 import { renderTable } from '../lab/table.js';
-import { sessionTag } from '../util/session-tag.js';
 
 export interface DemoOptions {
   interval: number;
@@ -50,8 +49,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await Promise.all(
       clients.map(async (c) => {
         const open = await c.child.waitFor((l) => l.event === 'open', 10_000, 'open');
-        // The server logs a session by its tag (docs/spec/0016-logging.md), the client CLI by its id.
-        c.sessionId = sessionTag(String(open.session));
+        // Both CLIs log a session by its tag (docs/spec/0016-logging.md), never by its id.
+        c.sessionId = String(open.session);
       }),
     );
     const bySession = new Map(clients.map((c) => [c.sessionId, c]));

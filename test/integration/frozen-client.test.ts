@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createServer, type CloseReason, type LifelineServer, type Session } from '../../src/index.js';
+import { createServer, sessionTag, type CloseReason, type LifelineServer, type Session } from '../../src/index.js';
 import { nextEvent } from './helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -77,11 +77,12 @@ async function waitForProcState(pid: number, state: string, timeoutMs: number): 
 }
 
 /** The server session of the client whose 'open' line we read. */
-async function sessionOf(server: LifelineServer, id: string): Promise<Session> {
-  for (const s of server.sessions()) if (s.id === id) return s;
+/** The server's session whose tag the CLI client logged (it never logs the id itself: spec 0016). */
+async function sessionOf(server: LifelineServer, tag: string): Promise<Session> {
+  for (const s of server.sessions()) if (sessionTag(s.id) === tag) return s;
   for (;;) {
     const [s] = await nextEvent<[Session]>(server, 'session', 5000);
-    if (s.id === id) return s;
+    if (sessionTag(s.id) === tag) return s;
   }
 }
 

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
-import { connect, createServer, RedisPresenceStore, type Client, type ClientOptions, type CloseReason, type LifelineServer, type OpenInfo, type PongInfo, type ServerOptions, type Session } from '../../src/index.js';
+import { connect, createServer, RedisPresenceStore, sessionTag, type Client, type ClientOptions, type CloseReason, type LifelineServer, type OpenInfo, type PongInfo, type ServerOptions, type Session } from '../../src/index.js';
 import { lifelineMetrics, serveMetrics } from '../../src/metrics/index.js';
 import { FaultProxy } from '../../src/lab/fault-proxy.js';
 import { encodeFrame, encodePing } from '../../src/protocol/encode.js';
@@ -114,7 +114,7 @@ test('metrics - /metrics after known traffic: sessions, one heartbeat-timeout de
   const closed = nextEvent<[Session, CloseReason]>(server, 'sessionClose', 5000);
   process.kill(cli.pid, 'SIGSTOP');
   const [session, reason] = await closed;
-  assert.equal(session.id, cli.session);
+  assert.equal(sessionTag(session.id), cli.session, 'the CLI logs the session by its tag (spec 0016)');
   assert.equal(reason.code, 'heartbeat-timeout');
 
   const before = server.stats();
