@@ -2,7 +2,7 @@
 export { createServer, LifelineServer } from './server/server.js';
 export type { ServerStats } from './server/server.js';
 export type { ServerOptions, DrainOptions } from './server/options.js';
-export type { ListenOptions, ListenTransport, ClientErrorInfo } from './server/listeners.js';
+export type { ListenOptions, ListenTransport, ListenerAddress, ClientErrorInfo } from './server/listeners.js';
 export type { WebSocketServerOptions } from './server/listen-ws.js';
 export type { TransportKind } from './transport/types.js';
 export { SERVER_DEFAULTS } from './server/options.js';

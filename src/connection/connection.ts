@@ -10,7 +10,7 @@
  * peer's CLOSE, the transport's drain and end.
  */
 import { FrameDecoder, type FrameSink } from '../protocol/decoder.js';
-import type { CloseCode, Frame } from '../protocol/frames.js';
+import { HANDSHAKE_MAX_FRAME_SIZE, type CloseCode, type Frame } from '../protocol/frames.js';
 import type { TransportCloseCause, TransportHandlers } from '../transport/types.js';
 import { ProtocolError } from '../errors.js';
 import type { ReplaySink } from './replay.js';
@@ -40,7 +40,9 @@ export { defaultStallThresholdMs } from './types.js';
 export class Connection extends Delivery implements TransportHandlers, FrameSink, ReplaySink {
   constructor(options: ConnectionOptions | SharedEnvConnectionOptions) {
     const env = 'env' in options ? options.env : options;
-    super(options.transport, options.owner, env, new FrameDecoder({ maxFrameSize: env.maxFrameSize }));
+    // The handshake limit until open() (heartbeat-driver.ts) raises it to maxFrameSize.
+    const handshakeLimit = Math.min(env.maxFrameSize, env.handshakeMaxFrameSize ?? HANDSHAKE_MAX_FRAME_SIZE);
+    super(options.transport, options.owner, env, new FrameDecoder({ maxFrameSize: handshakeLimit }));
     this.transport.setHandlers(this);
   }
 

@@ -23,6 +23,9 @@ export abstract class HeartbeatDriver extends ConnectionCore {
     this.cancelHandshake?.();
     this.cancelHandshake = undefined;
     this.state = 'open';
+    // The full limit from the very next frame, even one in the chunk that carried the HELLO /
+    // WELCOME: open() runs inside the decoder's callback, before it reads the next length.
+    if (this.decoder.frameSizeLimit !== this.env.maxFrameSize) this.decoder.setMaxFrameSize(this.env.maxFrameSize);
     this.peerMaxFrameSize = params.peerMaxFrameSize;
     this.stallGuard = params.stallGuard;
     if (params.resume) this.resumeState = params.resume;

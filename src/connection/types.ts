@@ -58,6 +58,12 @@ export interface ConnectionEnv {
   scheduler: Scheduler;
   /** Largest frame we accept, bytes. */
   maxFrameSize: number;
+  /**
+   * Largest frame we accept before open(), bytes: an unauthenticated peer cannot make us buffer a
+   * maxFrameSize HELLO (SECURITY.md §2.1). min(this, maxFrameSize) applies until open(), which
+   * raises the limit to maxFrameSize from the next frame on. Default HANDSHAKE_MAX_FRAME_SIZE (16 KiB).
+   */
+  handshakeMaxFrameSize?: number;
   /** Status and load put in every PONG we send. */
   health: () => HealthReport;
   /**

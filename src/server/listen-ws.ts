@@ -18,6 +18,11 @@
  *   Origin; other clients may not, and are let through: the check stops cross-site pages, it
  *   is not authentication);
  * - a malformed upgrade is refused with 400 (the reason in the body);
+ * - on a port of its own, the TCP socket is judged by admission at accept, before the TLS
+ *   handshake (wss) or the upgrade request (docs/spec/0011-transports.md §Admission before the
+ *   TLS handshake): over maxAcceptRate, maxConnections or maxConnectionsPerAddress a plain ws
+ *   connection gets HTTP 503 at once (Retry-After when over the rate) and a wss one is closed;
+ *   on the user's server the same check runs at the upgrade request, answered with 503;
  * each of these is reported once through the server's 'clientError'.
  * A message over max(WS_MESSAGE_BYTES, maxFrameSize + 16) is refused with close 1009, a text
  * message with 1003 (ws-server.ts).
@@ -35,7 +40,8 @@ import type { Transport } from '../transport/types.js';
 import { maxWsMessageBytes } from '../transport/ws-framing.js';
 import { WsServerTransport } from '../transport/ws-server.js';
 import { checkUpgrade, upgradeResponse } from './ws-upgrade.js';
-import { addressOf, closeServer, listenOn, type BindOptions, type Listener, type ListenerHost } from './listeners.js';
+import { addressOf, admitAtAccept, closeServer, listenOn, pendingOf, refusedAtAccept, type BindOptions, type Listener, type ListenerHost } from './listeners.js';
+import type { AcceptRefusal, PendingAdmission } from './admission.js';
 
 /** The `websocket` server option. */
 export interface WebSocketServerOptions {
@@ -71,6 +77,11 @@ export class WsListener implements Listener {
     this.http.on('upgrade', this.onUpgrade);
   }
 
+  /** wss: TLS options of our own, or the user's https server (`server.addresses()` says 'wss'). */
+  get secure(): boolean {
+    return this.settings.tls !== undefined || this.http instanceof https.Server;
+  }
+
   /** True when plain ws connections run on bare libuv handles (the server's leanSockets, this Node has the bindings). */
   get leanSockets(): boolean {
     return this.host.wantsLeanSockets && this.settings.tls === undefined && !(this.http instanceof https.Server) && handleBindings() !== null;
@@ -101,11 +112,14 @@ export class WsListener implements Listener {
       connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.round(timeoutMs / 4))),
     };
     const server = tlsOptions ? https.createServer({ ...tlsOptions, ...bounds, handshakeTimeout: timeoutMs }) : http.createServer(bounds);
-    server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    server.on('connection', (socket: net.Socket) => this.acceptSocket(socket, tlsOptions !== undefined));
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (refusedAtAccept(req.socket)) return void req.socket.destroy();
       res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'close' });
       res.end('lifeline: this port serves WebSocket connections only\n');
     });
     server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+      if (refusedAtAccept(socket as net.Socket)) return void socket.destroy();
       const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
       this.host.clientError({
         transport: 'ws',
@@ -117,6 +131,7 @@ export class WsListener implements Listener {
       socket.destroy();
     });
     server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      if (refusedAtAccept(socket)) return void socket.destroy();
       this.host.clientError({ transport: 'ws', code: 'tls-handshake-failed', message: `TLS handshake failed: ${err.message}`, remoteAddress: socket.remoteAddress });
       socket.destroy();
     });
@@ -124,7 +139,30 @@ export class WsListener implements Listener {
     return server;
   }
 
+  /** Our own port's TCP socket at accept: counted from now, or refused before any handshake (503, or closed for wss). */
+  private acceptSocket(socket: net.Socket, secure: boolean): void {
+    const refusal = admitAtAccept(this.host, socket);
+    if (refusal === undefined) return;
+    const message = secure ? `refused before the TLS handshake: ${refusal.refused}` : `503: ${refusal.refused}`;
+    this.host.clientError({ transport: 'ws', code: 'ws-upgrade-refused', message, remoteAddress: socket.remoteAddress });
+    socket.on('error', () => socket.destroy());
+    // wss: no HTTP can be spoken before a TLS handshake, which is what the refusal saves.
+    if (secure) return void socket.destroy();
+    // Answered before the request is read (HTTP allows it; a WebSocket client reports the 503).
+    socket.end(serviceUnavailable(refusal));
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
+  /** On the user's server (no accept of ours): the same limits at the upgrade request, refused with 503. */
+  private admitUpgrade(req: http.IncomingMessage, socket: Duplex): PendingAdmission | undefined {
+    const verdict = this.host.accepted(req.socket.remoteAddress);
+    if (!('refused' in verdict)) return verdict;
+    this.refuseUpgrade(socket, req, 503, verdict.refused, retryAfterHeader(verdict));
+    return undefined;
+  }
+
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (refusedAtAccept(socket as net.Socket)) return void socket.destroy();
     const path = pathOf(req.url);
     if (path !== this.settings.path) {
       // On the user's server another upgrade handler may own this path; on ours, nobody does.
@@ -147,9 +185,11 @@ export class WsListener implements Listener {
       tcp.destroy();
       return;
     }
+    const pending = pendingOf(tcp) ?? this.admitUpgrade(req, socket);
+    if (pending === undefined) return;
     const inner = this.innerTransport(tcp);
     inner.write(upgradeResponse(check.key, check.protocol));
-    this.host.incoming(new WsServerTransport(inner, { maxMessageBytes: maxWsMessageBytes(this.host.maxFrameSize), head }));
+    this.host.incoming(new WsServerTransport(inner, { maxMessageBytes: maxWsMessageBytes(this.host.maxFrameSize), head }), pending);
   }
 
   /** The upgraded connection as a Transport: its bare handle when possible, else the socket. */
@@ -178,6 +218,17 @@ export class WsListener implements Listener {
     }
     setTimeout(() => socket.destroy(), 1000).unref();
   }
+}
+
+/** Over the accept rate: when to come back, in whole seconds (RFC 9110 §10.2.3). */
+function retryAfterHeader(refusal: AcceptRefusal): Record<string, string> {
+  return refusal.retryAfterMs === undefined ? {} : { 'Retry-After': String(Math.max(1, Math.ceil(refusal.retryAfterMs / 1000))) };
+}
+
+function serviceUnavailable(refusal: AcceptRefusal): string {
+  const body = `${refusal.refused}\n`;
+  const headers = Object.entries(retryAfterHeader(refusal)).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  return `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
 function pathOf(url: string | undefined): string {

@@ -8,6 +8,9 @@
  * TCP (`tcp`): net.Server; with leanSockets the accepted handles skip net.Socket (tcp-handle.ts).
  * TLS (`tls`): tls.Server; the session starts once the TLS handshake is done, which must finish
  * within the server's handshakeTimeout (else the socket is destroyed and 'clientError' says so).
+ * Its TCP socket is judged by admission at accept (ListenerHost.accepted), before the handshake:
+ * a refused one is closed at once ('clientError' `tls-refused` says why); an admitted one counts
+ * from then on (docs/spec/0011-transports.md §Admission before the TLS handshake).
  * WebSocket (`ws`, over TLS when `tls` is given): listen-ws.ts (its own RFC 6455 codec; with
  * leanSockets plain ws connections also run on the bare handle after the upgrade).
  * UDP (`udp`): listen-udp.ts — one datagram socket, sessions by connection id.
@@ -19,10 +22,16 @@ import { TcpTransport } from '../transport/tcp.js';
 import { takeOverConnections, type TcpHandle } from '../transport/tcp-handle.js';
 import type { Transport } from '../transport/types.js';
 import { LifelineError } from '../errors.js';
+import { PendingAdmission, type AcceptRefusal } from './admission.js';
 import type { UdpListenOptions } from './listen-udp.js';
 
 /** Transports a server can listen on. */
 export type ListenTransport = 'tcp' | 'tls' | 'ws' | 'udp';
+
+/** One listener as `server.addresses()` and the 'listening' event report it: a `ws` listener over TLS is `wss`. */
+export interface ListenerAddress extends AddressInfo {
+  transport: ListenTransport | 'wss';
+}
 
 /** `server.listen(options)`. */
 export interface ListenOptions {
@@ -51,8 +60,9 @@ export interface ListenOptions {
 export interface ClientErrorInfo {
   transport: ListenTransport;
   /**
-   * `tls-handshake-timeout`, `tls-handshake-failed`, `ws-upgrade-refused` (bad request, wrong
-   * path, origin refused), `ws-upgrade-timeout`.
+   * `tls-handshake-timeout`, `tls-handshake-failed`, `tls-refused` (closed at accept: over
+   * maxAcceptRate, maxConnections or maxConnectionsPerAddress), `ws-upgrade-refused` (bad
+   * request, wrong path, origin refused; 503: the same limits), `ws-upgrade-timeout`.
    */
   code: string;
   message: string;
@@ -61,8 +71,13 @@ export interface ClientErrorInfo {
 
 /** What a listener needs from its server (narrow port). */
 export interface ListenerHost {
-  /** A new connection of any transport: the server admits or refuses it. */
-  incoming(transport: Transport): void;
+  /**
+   * A new connection of any transport: the server admits or refuses it. `pending`: what
+   * accepted() answered at its TCP accept (TLS, WebSocket), so it is not judged twice.
+   */
+  incoming(transport: Transport, pending?: PendingAdmission): void;
+  /** A TCP socket under a TLS or WebSocket listener, at accept: counted from now, or refused (admission.ts). */
+  accepted(remoteAddress: string | undefined): PendingAdmission | AcceptRefusal;
   /** leanSockets: an accepted libuv TCP handle, before any Transport exists. */
   incomingHandle(handle: TcpHandle): void;
   /** Whether accepted TCP (and upgraded plain ws) connections should run on bare handles (the server's leanSockets). */
@@ -77,6 +92,8 @@ export interface ListenerHost {
 
 export interface Listener {
   readonly transport: ListenTransport;
+  /** A `ws` listener over TLS (its own https server, or an attached one): reported as `wss`. */
+  readonly secure?: boolean;
   /** True when accepted connections run on bare libuv handles (TCP listeners, plain ws listeners). */
   readonly leanSockets: boolean;
   listen(options: BindOptions): Promise<AddressInfo>;
@@ -149,11 +166,51 @@ export class TcpListener implements Listener {
 }
 
 const kAcceptedFrom = Symbol('lifeline.acceptedFrom');
-type AcceptedSocket = net.Socket & { [kAcceptedFrom]?: string };
+const kPending = Symbol('lifeline.pendingAdmission');
+const kRefused = Symbol('lifeline.refusedAtAccept');
+type AcceptedSocket = net.Socket & { [kAcceptedFrom]?: string; [kPending]?: PendingAdmission; [kRefused]?: true };
 
 /** The peer's address while the accepted socket still has it, for a handshake failure's report. */
 function rememberPeer(socket: AcceptedSocket): void {
   socket[kAcceptedFrom] = socket.remoteAddress;
+}
+
+/** A pending connection's socket closed: if it never became a lifeline connection, it stops counting. Shared: no closure per socket. */
+function abandonPending(this: AcceptedSocket): void {
+  this[kPending]?.abandon();
+}
+
+/**
+ * Judge a TCP socket at accept (TLS and WebSocket listeners): admitted, it counts until it is
+ * handed over or closes; refused, it is marked (its handshake errors are then not reported
+ * again) and the refusal is returned for the listener to carry out in its own terms.
+ */
+export function admitAtAccept(host: ListenerHost, socket: net.Socket): AcceptRefusal | undefined {
+  const accepted = socket as AcceptedSocket;
+  rememberPeer(accepted);
+  const verdict = host.accepted(accepted.remoteAddress);
+  if (verdict instanceof PendingAdmission) {
+    accepted[kPending] = verdict;
+    accepted.on('close', abandonPending);
+    return undefined;
+  }
+  accepted[kRefused] = true;
+  return verdict;
+}
+
+/** The TCP socket under a socket (itself, or a TLSSocket's: node:tls keeps it as `_parent`). */
+function acceptedSocketOf(socket: net.Socket): AcceptedSocket {
+  return (socket as AcceptedSocket & { _parent?: AcceptedSocket })._parent ?? socket;
+}
+
+/** What admitAtAccept() answered for this socket (or the TLSSocket over it), if it admitted it. */
+export function pendingOf(socket: net.Socket): PendingAdmission | undefined {
+  return (socket as AcceptedSocket)[kPending] ?? acceptedSocketOf(socket)[kPending];
+}
+
+/** Whether admitAtAccept() refused this socket (or the one under it): it was answered already. */
+export function refusedAtAccept(socket: net.Socket): boolean {
+  return (socket as AcceptedSocket)[kRefused] === true || acceptedSocketOf(socket)[kRefused] === true;
 }
 
 /** TLS: the connection is handed over once the TLS handshake completed. */
@@ -165,9 +222,11 @@ export class TlsListener implements Listener {
   constructor(host: ListenerHost, options: tls.TlsOptions) {
     this.server = tls.createServer({ ...options, handshakeTimeout: host.handshakeTimeoutMs }, (socket) => {
       socket.setNoDelay(true);
-      host.incoming(new TcpTransport(socket, { kind: 'tls' }));
+      host.incoming(new TcpTransport(socket, { kind: 'tls' }), pendingOf(socket));
     });
     this.server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      // Refused at accept: reported then; its reset is the refusal, not another failure.
+      if (refusedAtAccept(socket)) return void socket.destroy();
       const timedOut = err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT';
       host.clientError({
         transport: 'tls',
@@ -180,7 +239,14 @@ export class TlsListener implements Listener {
       });
       socket.destroy();
     });
-    this.server.on('connection', rememberPeer);
+    // After node:tls's own 'connection' listener (it wraps the socket): destroying the TCP socket
+    // ends the TLSSocket over it before any handshake byte is read.
+    this.server.on('connection', (socket: net.Socket) => {
+      const refusal = admitAtAccept(host, socket);
+      if (refusal === undefined) return;
+      host.clientError({ transport: 'tls', code: 'tls-refused', message: `refused before the TLS handshake: ${refusal.refused}`, remoteAddress: (socket as AcceptedSocket)[kAcceptedFrom] });
+      socket.destroy();
+    });
     this.server.on('error', (err) => host.listenerError(err));
   }
 

@@ -2,7 +2,7 @@
  * Server options: defaults in one object, merged, validated at construction (STYLE.md §4.17).
  * All durations in milliseconds.
  */
-import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/frames.js';
+import { DEFAULT_MAX_FRAME_SIZE, HANDSHAKE_MAX_FRAME_SIZE } from '../protocol/frames.js';
 import type { HealthReport } from '../connection/connection.js';
 import type { Clock } from '../time/clock.js';
 import { isLogger, type Logger } from '../util/log.js';
@@ -36,6 +36,14 @@ export interface ServerOptions extends SocketTuningOptions {
   maxConnections?: number;
   /** Largest frame accepted, bytes. Default 1 MiB. */
   maxFrameSize?: number;
+  /**
+   * Largest frame accepted before the server has accepted a HELLO (the HELLO itself, with its
+   * token), bytes: what an unauthenticated peer can make the server buffer. Raise it for a custom
+   * `authenticate` whose tokens are longer than ≈ 16,000 bytes. At least 64, at most maxFrameSize.
+   * Past it: CLOSE protocol-error (LL_ERR_FRAME_TOO_LARGE). Default 16 KiB (HANDSHAKE_MAX_FRAME_SIZE),
+   * or maxFrameSize when that is smaller.
+   */
+  handshakeMaxFrameSize?: number;
   /**
    * Status and load for every PONG this server sends. Default: the server's own event loop
    * (src/server/health.ts: busy when the loop-delay p99 > 100 ms or utilization > 0.95; load =
@@ -76,8 +84,17 @@ export interface ServerOptions extends SocketTuningOptions {
   resumeWindow?: number;
   /** Unacknowledged bytes kept per session for replay; send() beyond it throws BufferOverflowError. Default 1 MiB. */
   maxResumeBytesPerSession?: number;
-  /** Unacknowledged bytes kept by all detached sessions together; the oldest are closed beyond it. Default 256 MiB. */
+  /**
+   * Unacknowledged bytes kept by all detached sessions together; the oldest are closed beyond it,
+   * when a session detaches and when send() to a detached session grows the sum. Default 256 MiB.
+   */
   maxResumeBytes?: number;
+  /**
+   * Detached sessions (transport lost, waiting for their client to resume) kept at most; past it
+   * the oldest detached session is closed (docs/spec/0006-resume.md §Bounds). Integer >= 1.
+   * Default 100000.
+   */
+  maxDetachedSessions?: number;
   /**
    * Shed connection storms (docs/spec/0005-reconnect.md §Storms): accept at most this many new
    * connections per second (bursts up to `acceptBurst`); beyond it a connection is answered with
@@ -191,6 +208,7 @@ export const SERVER_DEFAULTS = {
   resumeWindow: 120_000,
   maxResumeBytesPerSession: 1024 * 1024,
   maxResumeBytes: 256 * 1024 * 1024,
+  maxDetachedSessions: 100_000,
   maxBufferedBytes: 4 * 1024 * 1024,
 } as const;
 
@@ -204,7 +222,7 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     tcpUserTimeout: tcpUserTimeout ?? RECOMMENDED_SOCKET_TUNING.tcpUserTimeout,
   };
   validateSocketTuning(socketTuning, 'server');
-  const o = { ...SERVER_DEFAULTS, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, maxConnectionsPerAddress: undefined, stallGuard: true, leanSockets: true, tls: undefined, authenticate: undefined, presence: {}, websocket: {}, heartbeatLeader: 'auto' as HeartbeatLeader | 'auto', clock: undefined, logger: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
+  const o = { ...SERVER_DEFAULTS, handshakeMaxFrameSize: undefined as number | undefined, health: undefined, detector: undefined, maxAcceptRate: undefined, acceptBurst: undefined, maxConnectionsPerAddress: undefined, stallGuard: true, leanSockets: true, tls: undefined, authenticate: undefined, presence: {}, websocket: {}, heartbeatLeader: 'auto' as HeartbeatLeader | 'auto', clock: undefined, logger: undefined, ...stripUndefined(rest), socketTuning, tuningFollows: { keepalive: tcpKeepalive === undefined, userTimeout: tcpUserTimeout === undefined } };
   if (o.detector !== undefined) validateDetectorSpec(o.detector, 'server.detector');
   const rate = (o as { maxAcceptRate?: unknown }).maxAcceptRate;
   if (rate !== undefined) positiveNumber('server.maxAcceptRate', rate);
@@ -244,6 +262,8 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     throw new InvalidOptionError('server.minHeartbeatTimeout', 'must not exceed maxHeartbeatTimeout');
   }
   if (o.maxFrameSize < 64) throw new InvalidOptionError('server.maxFrameSize', 'must be at least 64 bytes');
+  if (!Number.isInteger(o.maxDetachedSessions)) throw new InvalidOptionError('server.maxDetachedSessions', `must be an integer >= 1, got ${String(o.maxDetachedSessions)}`);
+  const handshakeMaxFrameSize = resolveHandshakeMaxFrameSize(o.handshakeMaxFrameSize, o.maxFrameSize);
   if (o.health !== undefined && typeof o.health !== 'function') throw new InvalidOptionError('server.health', 'must be a function');
   if (o.logger !== undefined && !isLogger(o.logger)) throw new InvalidOptionError('server.logger', 'must be a logger (pino, or child() and trace / debug / info / warn / error functions)');
   if (o.authenticate !== undefined && typeof o.authenticate !== 'function') {
@@ -252,7 +272,16 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
   if (typeof o.presence !== 'object' || o.presence === null) throw new InvalidOptionError('server.presence', 'must be an object ({ store, nodeId })');
   if (o.tls !== undefined && (typeof o.tls !== 'object' || o.tls === null)) throw new InvalidOptionError('server.tls', 'must be node:tls server options ({ key, cert, … })');
   validateWebSocketOptions(o.websocket);
-  return o;
+  return { ...o, handshakeMaxFrameSize };
+}
+
+/** The pre-HELLO frame limit: given (64..maxFrameSize), else HANDSHAKE_MAX_FRAME_SIZE capped at maxFrameSize. */
+function resolveHandshakeMaxFrameSize(given: unknown, maxFrameSize: number): number {
+  if (given === undefined) return Math.min(HANDSHAKE_MAX_FRAME_SIZE, maxFrameSize);
+  if (typeof given !== 'number' || !Number.isInteger(given) || given < 64 || given > maxFrameSize) {
+    throw new InvalidOptionError('server.handshakeMaxFrameSize', `must be an integer from 64 to maxFrameSize (${maxFrameSize}), got ${String(given)}`);
+  }
+  return given;
 }
 
 function validateWebSocketOptions(ws: unknown): void {

@@ -14,10 +14,11 @@
  * deadline.
  *
  * Events: 'session' (Session) after a handshake; 'sessionClose' (Session, CloseReason);
- * 'listening'; 'draining' once, when drain() starts; 'error' (Error) for listener errors after
- * listen() resolved; 'warning' (string) once per distinct socket-tuning setting that could not
- * be applied exactly; 'clientError' (ClientErrorInfo) for a connection that failed before it
- * became a lifeline connection (TLS handshake, WebSocket upgrade); 'authFailure'
+ * 'listening' (ListenerAddress[]) once the listen() calls in progress are done; 'draining'
+ * once, when drain() starts; 'error' (Error) for listener errors after listen() resolved;
+ * 'warning' (string) once per distinct socket-tuning setting that could not be applied exactly;
+ * 'clientError' (ClientErrorInfo) for a connection that failed before it became a lifeline
+ * connection (TLS handshake, WebSocket upgrade, or refused at its TCP accept); 'authFailure'
  * (AuthFailureInfo) for credentials the `authenticate` hook did not accept (docs/spec/0013).
  */
 import type http from 'node:http';
@@ -30,7 +31,7 @@ import { TimerWheel } from '../time/wheel.js';
 import { createEventLoopHealth, guardedHealth, type HealthSampler } from './health.js';
 import type { HeartbeatBounds, NegotiatedHeartbeat } from '../liveness/negotiate.js';
 import type { Transport } from '../transport/types.js';
-import type { ClientErrorInfo, Listener, ListenOptions, ListenTransport } from './listeners.js';
+import type { ClientErrorInfo, Listener, ListenerAddress, ListenOptions } from './listeners.js';
 import { Endpoints, type EndpointsOwner } from './endpoints.js';
 import type { AppliedSocketOptions } from '../transport/socket-tuning.js';
 import type { CloseReason } from '../connection/close-reason.js';
@@ -40,7 +41,7 @@ import { NO_LOG } from '../util/log.js';
 import { resolveDrainOptions, resolveServerOptions, type DrainOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { ServerPeer, type PeerHost, type PingRule } from './peer.js';
 import type { Session } from './session.js';
-import { Admission } from './admission.js';
+import { Admission, type AcceptRefusal, type PendingAdmission } from './admission.js';
 import { ResumeRegistry } from './resume-registry.js';
 import { ServerTuning } from './server-tuning.js';
 import { SharedRules } from './shared-rules.js';
@@ -62,7 +63,8 @@ export interface LifelineServer {
   on(event: 'sessionClose', listener: (session: Session, reason: CloseReason) => void): this;
   /** A resumable session's client came back (on a new transport). */
   on(event: 'sessionResume', listener: (session: Session) => void): this;
-  on(event: 'listening', listener: () => void): this;
+  /** Once the listen() calls in progress are all done, with every listener's address (as addresses()). */
+  on(event: 'listening', listener: (addresses: ListenerAddress[]) => void): this;
   on(event: 'draining', listener: () => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: 'warning', listener: (message: string) => void): this;
@@ -178,6 +180,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, EndpointsO
       clock: this.clock,
       scheduler: this.scheduler,
       maxFrameSize: this.options.maxFrameSize,
+      handshakeMaxFrameSize: this.options.handshakeMaxFrameSize,
       maxBufferedBytes: this.options.maxBufferedBytes,
       health: this.health,
     });
@@ -263,8 +266,8 @@ export class LifelineServer extends EventEmitter implements PeerHost, EndpointsO
     return this.listenerSet.address();
   }
 
-  /** Every listener's transport and bound address, in listen() order. */
-  addresses(): Array<AddressInfo & { transport: ListenTransport }> {
+  /** Every listener's transport (`wss` for a ws listener over TLS) and bound address, in listen() order. */
+  addresses(): ListenerAddress[] {
     return this.listenerSet.addresses();
   }
 
@@ -278,10 +281,15 @@ export class LifelineServer extends EventEmitter implements PeerHost, EndpointsO
     }
   }
 
-  /** A listener's new connection (endpoints.ts): admitted, or refused with a CLOSE saying why. */
-  incoming(transport: Transport): void {
+  /** A listener's new connection (endpoints.ts): admitted, or refused with a CLOSE saying why (`pending`: counted since its TCP accept). */
+  incoming(transport: Transport, pending?: PendingAdmission): void {
     // Explicit socket tuning only; tuning that follows the heartbeat waits for the handshake.
-    if (this.admission.admit(transport)) this.registry.peers.add(new ServerPeer(transport, this, this.tuning.atAccept(transport)));
+    if (this.admission.admit(transport, pending)) this.registry.peers.add(new ServerPeer(transport, this, this.tuning.atAccept(transport)));
+  }
+
+  /** @internal (EndpointsOwner) A TLS / WebSocket listener's TCP socket at accept, before its handshake (admission.ts). */
+  accepted(remoteAddress: string | undefined): PendingAdmission | AcceptRefusal {
+    return this.admission.accept(remoteAddress);
   }
 
   /**
