@@ -56,14 +56,13 @@ test('server-counters - resume window expiries and maxResumeBytes evictions, fro
   assert.deepEqual([...counters.sessionsClosed], [['transport-closed', 3]]);
 });
 
-test('server-counters - an eviction over maxDetachedSessions has its own bound (where the registry has that bound)', (t) => {
+test('server-counters - an eviction over maxDetachedSessions has its own bound', () => {
   const { counters, reg, ended } = registry({ resumeWindow: 1000, maxResumeBytes: 1e9, maxDetachedSessions: 2 });
   for (const id of ['a', 'b', 'c']) {
     const session = fakeSession(id, 0);
     reg.opened(session);
     reg.detach(session, lost('heartbeat-timeout'));
   }
-  if (ended.length === 0) return t.skip('this tree’s ResumeRegistry has no maxDetachedSessions');
   assert.deepEqual(ended, ['a']);
   assert.deepEqual([...counters.resumeEvictions], [['max-detached-sessions', 1]]);
 });
