@@ -97,9 +97,9 @@ export function cutsFor(length: number, maxCuts = 20): fc.Arbitrary<number[]> {
 }
 
 /** One byte edit of a stream: set the byte at (position mod length), insert, or delete. */
-const edit = fc.tuple(fc.constantFrom('set' as const, 'insert' as const, 'delete' as const), fc.nat(), fc.constantFrom(0x00, 0x01, 0x3f, 0x40, 0x7f, 0x80, 0xbf, 0xff).chain((b) => fc.oneof(fc.constant(b), fc.nat(255))));
+export const editArb = fc.tuple(fc.constantFrom('set' as const, 'insert' as const, 'delete' as const), fc.nat(), fc.constantFrom(0x00, 0x01, 0x3f, 0x40, 0x7f, 0x80, 0xbf, 0xff).chain((b) => fc.oneof(fc.constant(b), fc.nat(255))));
 
-function applyEdits(stream: Uint8Array, edits: ReadonlyArray<readonly ['set' | 'insert' | 'delete', number, number]>): Uint8Array {
+export function applyEdits(stream: Uint8Array, edits: ReadonlyArray<readonly ['set' | 'insert' | 'delete', number, number]>): Uint8Array {
   const bytes = Array.from(stream);
   for (const [kind, at, value] of edits) {
     const i = bytes.length === 0 ? 0 : at % (bytes.length + (kind === 'insert' ? 1 : 0));
@@ -116,7 +116,7 @@ function applyEdits(stream: Uint8Array, edits: ReadonlyArray<readonly ['set' | '
  */
 export const hostileStreamArb: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.uint8Array({ maxLength: 400 }),
-  fc.tuple(fc.array(frameArb, { minLength: 1, maxLength: 6 }), fc.array(edit, { minLength: 1, maxLength: 4 })).map(([frames, edits]) => applyEdits(concat(frames.map(encodeFrame)), edits)),
+  fc.tuple(fc.array(frameArb, { minLength: 1, maxLength: 6 }), fc.array(editArb, { minLength: 1, maxLength: 4 })).map(([frames, edits]) => applyEdits(concat(frames.map(encodeFrame)), edits)),
   fc.array(
     fc.tuple(fc.integer({ min: 1, max: 7 }), fc.uint8Array({ maxLength: 200 })).map(([type, body]) => concat([Uint8Array.of(type), lengthVarint(body.length), body])),
     { minLength: 1, maxLength: 4 },

@@ -27,7 +27,14 @@ export interface CorpusEntry {
   index?: number;
   /** How long it took when found, ms (slow entries). */
   ms?: number;
+  /** Which target the entry is for (absent: the decoder). test/corpus/<target>/ holds its entries. */
+  target?: CodecTarget;
+  /** The client target's script flags (codec-loop.ts clientFlags); other targets: absent. */
+  flags?: number;
 }
+
+/** The fuzz targets beside the decoder (codec-loop.ts). */
+export type CodecTarget = 'ws' | 'udp' | 'client';
 
 export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
@@ -37,8 +44,10 @@ export function fromHex(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
-/** Entries are grouped in one JSON-lines file per outcome: ok.jsonl, LL_ERR_*.jsonl, slow.jsonl, crash.jsonl… */
+/** Entries are grouped in one JSON-lines file per outcome: ok.jsonl, LL_ERR_*.jsonl (other targets: classes.jsonl), slow.jsonl, crash.jsonl… */
 function fileFor(entry: CorpusEntry): string {
+  // The other targets' classes are many short labels: one file of them (plus crash / slow / hang).
+  if (entry.target !== undefined && (entry.kind === 'new-class' || entry.kind === 'seed')) return 'classes.jsonl';
   if (entry.kind === 'new-class' || entry.kind === 'seed') return `${entry.error ?? 'ok'}.jsonl`;
   return `${entry.kind}.jsonl`;
 }

@@ -54,8 +54,8 @@ export type WorkerMessage =
       stoppedByTime: boolean;
     };
 
-const MAX_CUTS = 16;
-const HEADER_INTS = 4 + MAX_CUTS;
+export const MAX_CUTS = 16;
+export const HEADER_INTS = 4 + MAX_CUTS;
 /** Shared memory for the input in flight: header (length, cut count, limits, cuts) + bytes. */
 export const SHARED_INPUT_BYTES = HEADER_INTS * 4 + MAX_INPUT_BYTES;
 const FRAME_LIMITS = [64, 100, 300, 4096, 65_536, 1 << 20];
