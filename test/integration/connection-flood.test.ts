@@ -36,6 +36,7 @@ test('connection flood - 2,000 sockets from one address: LIMIT admitted, the res
   // The flood, from 127.0.0.2: sockets that connect and then say nothing (as a slowloris would).
   const sockets: net.Socket[] = [];
   let refused = 0;
+  const connectErrors: string[] = [];
   let otherFrames = 0;
   t.after(() => {
     for (const s of sockets) s.destroy();
@@ -45,7 +46,11 @@ test('connection flood - 2,000 sockets from one address: LIMIT admitted, the res
     const socket = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
     sockets.push(socket);
     const decoder = new FrameDecoder();
-    socket.on('error', () => {});
+    // Under load the kernel may refuse a connect itself (a full accept queue): that socket never
+    // reached the server, so it is counted apart, with its error, and must stay rare.
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (!socket.readyState.startsWith('open')) connectErrors.push(err.code ?? err.message);
+    });
     socket.on('data', (chunk: Buffer) =>
       decoder.push(chunk, (f: Frame) => {
         if (f.type === 'close' && f.code === 'server-full' && /too many connections from 127\.0\.0\.2/.test(f.message)) refused++;
@@ -56,7 +61,10 @@ test('connection flood - 2,000 sockets from one address: LIMIT admitted, the res
     if (i % 200 === 199) await Promise.all(opened.splice(0));
   }
   await Promise.all(opened);
-  assert.ok(await eventually(() => refused === FLOOD - LIMIT, 15_000), `${refused} of ${FLOOD - LIMIT} refused with server-full`);
+  assert.ok(await eventually(() => refused + connectErrors.length >= FLOOD - LIMIT, 15_000), `${refused} of ${FLOOD - LIMIT} refused with server-full, ${connectErrors.length} connects failed (${connectErrors.join(', ')})`);
+  if (connectErrors.length > 0) t.diagnostic(`${connectErrors.length} connects failed in the kernel: ${[...new Set(connectErrors)].join(', ')}`);
+  assert.equal(refused + connectErrors.length, FLOOD - LIMIT, 'every socket past the limit refused (or never reached the server)');
+  assert.ok(connectErrors.length <= FLOOD / 100, `${connectErrors.length} connects failed`);
   assert.equal(otherFrames, 0, 'the admitted flood sockets got nothing (they sent no HELLO)');
   assert.ok(server.connectionCount <= LIMIT + 1, `${server.connectionCount} connections held`);
 
