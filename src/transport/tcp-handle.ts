@@ -14,7 +14,10 @@
  * in documentation only and still works on Node 20–22): the handle's `readStart`,
  * `useUserBuffer` + `onread` with the result in `streamBaseState[kReadBytesOrError]`,
  * `writeBuffer(req, buf)` with a `WriteWrap` (synchronous when `kLastWriteWasAsync` is 0, the
- * common case for small writes), `shutdown(ShutdownWrap)`, `close(cb)`, `getpeername`,
+ * common case for small writes), `writev(req, buffers, true)` for a corked batch (what
+ * net.Socket's _writev calls: one writev(2) for all parts, what the kernel does not take stays
+ * queued pointing into the caller's buffers — no copy; when a handle lacks it, one
+ * Buffer.concat instead), `shutdown(ShutdownWrap)`, `close(cb)`, `getpeername`,
  * `setNoDelay`, `setKeepAlive(enable, seconds)`, `writeQueueSize`, `bytesRead`, `bytesWritten`.
  * handleBindings() checks all of them once; when anything is missing the server keeps using
  * net.Socket (TcpTransport), which is also what `leanSockets: false` selects.
@@ -40,6 +43,8 @@ export interface TcpHandle {
   readStart(): number;
   useUserBuffer(buffer: Uint8Array): void;
   writeBuffer(req: object, data: Uint8Array): number;
+  /** `allBuffers` true: `chunks` are the buffers themselves (no encodings between them). */
+  writev?(req: object, chunks: Uint8Array[], allBuffers: boolean): number;
   shutdown(req: object): number;
   close(callback?: () => void): void;
   getpeername(out: Record<string, unknown>): number;
@@ -56,7 +61,8 @@ interface StreamReq {
   oncomplete: ((this: StreamReq, status: number) => void) | null;
   handle?: TcpHandle;
   transport?: HandleTransport | undefined;
-  buffer?: Uint8Array | undefined;
+  /** What libuv may still point into until the write completes: a buffer, or a batch's parts. */
+  buffer?: Uint8Array | Uint8Array[] | undefined;
 }
 
 interface HandleBindings {
@@ -331,7 +337,11 @@ export class HandleTransport implements Transport {
     const corked = this.corked;
     this.corked = undefined;
     if (corked === undefined || corked.length === 0 || (this.flags & (F_CLOSED | F_CLOSING)) !== 0) return;
-    this.send(corked.length === 1 ? corked[0]! : Buffer.concat(corked));
+    if (corked.length === 1) this.send(corked[0]!);
+    // A DATA frame over 1 KiB comes as header + payload: the payload is not copied (a peer
+    // that does not read would otherwise hold a copy of every queued message).
+    else if (typeof this.handle.writev === 'function') this.sendParts(corked);
+    else this.send(Buffer.concat(corked));
     // write() may have said "full" while corked; if everything went out at once, no async
     // completion will come to report the drain.
     if ((this.flags & F_NEEDS_DRAIN) !== 0 && this.handle.writeQueueSize === 0) queueMicrotask(() => this.writeSettled());
@@ -437,18 +447,32 @@ export class HandleTransport implements Transport {
 
   /** One write to the handle; a write libuv could not finish at once keeps its own request. */
   private send(bytes: Uint8Array): void {
-    const b = bindings!;
+    const req = this.writeRequest(bytes);
+    this.dispatched(req, this.handle.writeBuffer(req, bytes));
+  }
+
+  /** A corked batch's parts in one writev (uncork() checked the handle has it). */
+  private sendParts(parts: Uint8Array[]): void {
+    const req = this.writeRequest(parts);
+    this.dispatched(req, this.handle.writev!(req, parts, true));
+  }
+
+  private writeRequest(bytes: Uint8Array | Uint8Array[]): StreamReq {
     const req = (idleWriteReq ??= newWriteReq());
     // Referenced until written: libuv may keep pointing into it if the write goes async.
     req.buffer = bytes;
     req.transport = this;
-    const err = this.handle.writeBuffer(req, bytes);
+    return req;
+  }
+
+  private dispatched(req: StreamReq, err: number): void {
     if (err < 0) {
       req.buffer = undefined;
       req.transport = undefined;
       this.fail(uvError(err, 'write'));
       return;
     }
+    const b = bindings!;
     if (b.state[b.kLastWriteWasAsync] !== 0) {
       idleWriteReq = undefined; // in flight: onWriteComplete releases it
       return;

@@ -12,7 +12,14 @@
  *
  * Contract, as WsTransport (ws.ts) gives it on the client side: every write() is one binary
  * message, or between cork() and uncork() the writes of that batch in one; longer than
- * WS_MESSAGE_BYTES it goes out as several messages (in one write to the inner transport).
+ * WS_MESSAGE_BYTES it goes out as several messages. A message over 2 KiB goes out uncopied
+ * (its headers and views of the payload in one writev; ws-server-frames.ts).
+ * Backpressure is the TCP transports' contract on every path (docs/spec/0011-transports.md
+ * §Backpressure): write() returns false once the bytes waiting — the inner transport's queue
+ * plus an open batch as it will be framed — reach WS_HIGH_WATER_BYTES, also while corked (a
+ * DATA frame over 1 KiB is written corked: header, payload); after a false, one onDrain()
+ * once below the mark: the inner transport's drain, or, when the batch's own write went
+ * straight out, a microtask after uncork() (never inside it: send() returns its false first).
  * Inbound binary payloads are one byte stream. A text message → close 1003
  * (LL_ERR_WS_TEXT_MESSAGE); a framing fault → 1002 (LL_ERR_WS_PROTOCOL, the reason names it);
  * a message over the limit → 1009 (LL_ERR_WS_MESSAGE_TOO_LARGE). Pings are answered with a pong
@@ -30,8 +37,6 @@ import type { TunableSocket } from './socket-tuning.js';
 import type { Transport, TransportCloseCause, TransportHandlers } from './types.js';
 import {
   isValidWsCloseCode,
-  writeWsHeader,
-  wsHeaderBytes,
   WsFrameParser,
   WS_CLOSE_INVALID_PAYLOAD,
   WS_CLOSE_PROTOCOL_ERROR,
@@ -41,7 +46,7 @@ import {
   WS_OP_PONG,
   type WsFrameSink,
 } from './ws-codec.js';
-import { WS_MESSAGE_BYTES } from './ws-framing.js';
+import { frame, framedBytes, frameSmallBatch, GATHER_BYTES, writeGathered } from './ws-server-frames.js';
 
 const WS_CLOSE_NORMAL = 1000;
 const WS_CLOSE_GOING_AWAY = 1001;
@@ -59,6 +64,17 @@ const F_CLOSED = 8;
 const F_ATTACHED = 16;
 /** inner.end() was called. */
 const F_INNER_ENDED = 32;
+/** A write returned false: one onDrain() is owed. */
+const F_NEEDS_DRAIN = 64;
+/** A drain check is queued (a batch went out below the mark after a false). */
+const F_DRAIN_QUEUED = 128;
+
+/**
+ * write() says false from this many bytes waiting: net.Socket's default writableHighWaterMark,
+ * the mark both inner transports use (tcp.ts, tcp-handle.ts), so a WebSocket session reports
+ * backpressure where a TCP one does.
+ */
+export const WS_HIGH_WATER_BYTES = 16 * 1024;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** Pongs are written only while fewer bytes than this wait to be sent (RFC 6455 §5.5.3). */
@@ -80,6 +96,8 @@ export class WsServerTransport implements Transport, TransportHandlers, WsFrameS
   private lastError: Error | undefined;
   /** Writes between cork() and uncork() (the outermost one ends the batch). */
   private corked: Uint8Array[] | undefined;
+  /** Payload bytes in `corked`. */
+  private corkedBytes = 0;
   private corkDepth = 0;
   private head: Uint8Array | undefined;
 
@@ -102,10 +120,9 @@ export class WsServerTransport implements Transport, TransportHandlers, WsFrameS
     return this.inner.remotePort;
   }
 
+  /** The inner transport's queue, plus an open batch as framed (what uncork() will write). */
   get bufferedBytes(): number {
-    let corked = 0;
-    if (this.corked !== undefined) for (const c of this.corked) corked += c.byteLength;
-    return corked + this.inner.bufferedBytes;
+    return this.inner.bufferedBytes + (this.corkedBytes === 0 ? 0 : framedBytes(this.corkedBytes));
   }
 
   get tunable(): TunableSocket | undefined {
@@ -138,13 +155,19 @@ export class WsServerTransport implements Transport, TransportHandlers, WsFrameS
     if ((this.flags & (F_CLOSE_SENT | F_CLOSED)) !== 0) return false;
     if (this.corked !== undefined) {
       this.corked.push(bytes);
-      return true;
-    }
-    return this.inner.write(frameMessages(bytes));
+      this.corkedBytes += bytes.byteLength;
+      // Judged as if sent now: uncork() returns nothing, so this is the caller's only answer.
+      if (this.bufferedBytes < WS_HIGH_WATER_BYTES) return true;
+    } else if (this.writeMessage(bytes)) return true;
+    this.flags |= F_NEEDS_DRAIN;
+    return false;
   }
 
   cork(): void {
-    if (this.corkDepth++ === 0) this.corked = [];
+    if (this.corkDepth++ === 0) {
+      this.corked = [];
+      this.corkedBytes = 0;
+    }
   }
 
   uncork(): void {
@@ -162,7 +185,7 @@ export class WsServerTransport implements Transport, TransportHandlers, WsFrameS
 
   destroy(): void {
     this.flags |= F_LOCAL;
-    this.corked = undefined;
+    this.dropBatch();
     this.parser.stop();
     this.inner.destroy();
   }
@@ -173,7 +196,10 @@ export class WsServerTransport implements Transport, TransportHandlers, WsFrameS
     this.parser.push(chunk);
   }
 
+  /** The inner transport drained: pass it on if a write of ours said false and we are below the mark. */
   onDrain(): void {
+    if ((this.flags & F_NEEDS_DRAIN) === 0 || this.bufferedBytes >= WS_HIGH_WATER_BYTES) return;
+    this.flags &= ~F_NEEDS_DRAIN;
     this.handlers?.onDrain();
   }
 
@@ -181,7 +207,7 @@ export class WsServerTransport implements Transport, TransportHandlers, WsFrameS
     if ((this.flags & F_CLOSED) !== 0) return;
     this.flags |= F_CLOSED;
     this.parser.stop();
-    this.corked = undefined;
+    this.dropBatch();
     const handlers = this.handlers;
     this.handlers = undefined;
     if (handlers === undefined) return;
@@ -240,8 +266,7 @@ export class WsServerTransport implements Transport, TransportHandlers, WsFrameS
     this.lastError ??= error;
     this.flags |= F_LOCAL;
     this.parser.stop();
-    this.corked = undefined;
-    this.corkDepth = 0;
+    this.dropBatch();
     this.sendClose(closeCode, error.message);
     this.endInner();
   }
@@ -270,69 +295,38 @@ export class WsServerTransport implements Transport, TransportHandlers, WsFrameS
 
   private flushBatch(): void {
     const parts = this.corked;
+    const total = this.corkedBytes;
+    this.dropBatch();
+    if (parts === undefined || total === 0 || (this.flags & (F_CLOSE_SENT | F_CLOSED)) !== 0) return;
+    const ok =
+      parts.length === 1 ? this.writeMessage(parts[0]!) : total > GATHER_BYTES ? writeGathered(this.inner, parts, total) : this.inner.write(frameSmallBatch(parts, total));
+    // A false from inside the batch is owed a drain. The inner transport sends one only after a
+    // false of its own; when the batch went straight out, nothing would come: check on a
+    // microtask (the writer's send() returns its false first).
+    if (ok && (this.flags & (F_NEEDS_DRAIN | F_DRAIN_QUEUED)) === F_NEEDS_DRAIN) {
+      this.flags |= F_DRAIN_QUEUED;
+      queueMicrotask(() => this.drainAfterBatch());
+    }
+  }
+
+  /** One write's bytes as binary messages: small in one buffer, large uncopied (ws-server-frames.ts). */
+  private writeMessage(bytes: Uint8Array): boolean {
+    return bytes.byteLength <= GATHER_BYTES ? this.inner.write(frame(WS_OP_BINARY, bytes)) : writeGathered(this.inner, [bytes], bytes.byteLength);
+  }
+
+  private drainAfterBatch(): void {
+    this.flags &= ~F_DRAIN_QUEUED;
+    if ((this.flags & F_CLOSED) === 0) this.onDrain();
+  }
+
+  private dropBatch(): void {
     this.corked = undefined;
+    this.corkedBytes = 0;
     this.corkDepth = 0;
-    if (parts === undefined || (this.flags & (F_CLOSE_SENT | F_CLOSED)) !== 0) return;
-    let total = 0;
-    for (const p of parts) total += p.byteLength;
-    if (total === 0) return;
-    this.inner.write(parts.length === 1 ? frameMessages(parts[0]!) : frameParts(parts, total));
   }
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** One frame with `payload`: header and payload in one buffer (one write). */
-function frame(opcode: number, payload: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(wsHeaderBytes(payload.byteLength) + payload.byteLength);
-  const at = writeWsHeader(out, 0, opcode, payload.byteLength);
-  copyInto(out, at, payload);
-  return out;
-}
-
-/** `bytes` as binary messages of at most WS_MESSAGE_BYTES each, all in one buffer. */
-function frameMessages(bytes: Uint8Array): Buffer {
-  return bytes.byteLength <= WS_MESSAGE_BYTES ? frame(WS_OP_BINARY, bytes) : frameParts([bytes], bytes.byteLength);
-}
-
-/**
- * The parts of a corked batch as binary messages of at most WS_MESSAGE_BYTES, all in one buffer:
- * one copy of the payload (a DATA frame's header and its large payload come as two parts).
- */
-function frameParts(parts: readonly Uint8Array[], total: number): Buffer {
-  const whole = Math.floor(total / WS_MESSAGE_BYTES);
-  const rest = total - whole * WS_MESSAGE_BYTES;
-  const out = Buffer.allocUnsafe(total + whole * wsHeaderBytes(WS_MESSAGE_BYTES) + (rest > 0 ? wsHeaderBytes(rest) : 0));
-  let at = 0;
-  let part = 0;
-  let offset = 0;
-  for (let left = total; left > 0; ) {
-    const size = Math.min(left, WS_MESSAGE_BYTES);
-    at = writeWsHeader(out, at, WS_OP_BINARY, size);
-    left -= size;
-    // Copy `size` bytes from the parts, where the last message stopped.
-    for (let need = size; need > 0; ) {
-      const p = parts[part]!;
-      const take = Math.min(need, p.byteLength - offset);
-      copyInto(out, at, take === p.byteLength ? p : p.subarray(offset, offset + take));
-      at += take;
-      need -= take;
-      offset += take;
-      if (offset === p.byteLength) {
-        part++;
-        offset = 0;
-      }
-    }
-  }
-  return out;
-}
-
-/** A heartbeat frame is a byte or two: a loop beats set(), which first makes a view of the source. */
-function copyInto(out: Uint8Array, at: number, payload: Uint8Array): void {
-  const n = payload.byteLength;
-  if (n <= 32) for (let i = 0; i < n; i++) out[at + i] = payload[i]!;
-  else out.set(payload, at);
-}
 
 /** `reason` as UTF-8, cut to MAX_REASON_BYTES without splitting a character. */
 function reasonBytes(reason: string): Uint8Array {

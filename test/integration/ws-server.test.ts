@@ -132,6 +132,31 @@ for (const leanSockets of [true, false]) {
   });
 }
 
+test('ws server - messages on every write path (coalesced, framed into one buffer, gathered uncopied across 64 KiB messages) arrive byte-exact and in order, as unmasked binary frames of at most 64 KiB', async (t) => {
+  for (const leanSockets of [true, false]) {
+    const { server, port } = await wsServer(t, leanSockets);
+    const sessionP = nextEvent<[Session]>(server, 'session', 5000);
+    // The client takes frames up to 1 MiB (HELLO maxFrameSize), so one DATA frame spans messages.
+    const hello = encodeFrame({ type: 'hello', version: 1, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 3000, maxFrameSize: 1024 * 1024 });
+    const client = new RawClient(port, clientFrame(WS_OP_BINARY, hello));
+    t.after(() => client.socket.destroy());
+    const [session] = await sessionP;
+    // Sizes around each path's edges: coalesced (≤ 1 KiB), corked and framed into one buffer
+    // (≤ 2 KiB), corked and gathered, several 64 KiB messages with a remainder.
+    const sizes = [5, 1024, 1500, 2100, 64 * 1024 - 3, 64 * 1024, 200 * 1024 + 7, 3];
+    const payloads = sizes.map((n, i) => Buffer.alloc(n, i + 1).fill(0xee, 0, Math.min(n, 2)));
+    for (const p of payloads) session.send(p);
+    const expected = payloads.reduce((n, p) => n + p.byteLength, 0);
+    const got = () => client.lifeline.filter((f) => f.type === 'data').map((f) => Buffer.from((f as { payload: Uint8Array }).payload));
+    assert.ok(await eventually(() => got().reduce((n, p) => n + p.byteLength, 0) >= expected, 5000), `leanSockets ${leanSockets}: every message arrived`);
+    assert.deepEqual(got(), payloads, `leanSockets ${leanSockets}: byte-exact, in order`);
+    const binary = client.frames.filter((f) => f.opcode === WS_OP_BINARY);
+    assert.ok(binary.every((f) => f.fin && !f.masked && f.payload.byteLength <= 64 * 1024), 'unfragmented, unmasked, ≤ 64 KiB each');
+    assert.ok(binary.length >= sizes.length + 3, `the 200 KiB message went as several (${binary.length} binary frames)`);
+    await server.close();
+  }
+});
+
 test('ws server - the client closes with 1000: the close is echoed, the TCP connection ends, the session sees the peer leave', async (t) => {
   // HELLO pipelined behind the upgrade request: it arrives as http's `head`.
   const { server, client, session } = await rawSession(t);
