@@ -26,6 +26,8 @@ export interface AdmissionHost {
   readonly closing: boolean;
   /** drain() was called. */
   readonly draining: boolean;
+  /** A connection was turned away with this code (the server's debug log line, spec 0016). */
+  refused?(transport: Transport, code: string): void;
 }
 
 export type AdmissionOptions = Pick<ResolvedServerOptions, 'maxAcceptRate' | 'acceptBurst' | 'maxConnections' | 'maxConnectionsPerAddress'>;
@@ -91,6 +93,8 @@ export class Admission {
     if (pending !== undefined && !pending.settled) return this.admitPending(transport, pending);
     const refusal = this.refusal() ?? this.perAddressRefusal(transport);
     if (refusal === undefined) return true;
+    // Told before the refusal ends the transport: its peer's address is unknown once it closes.
+    this.host.refused?.(transport, 'shedAt' in refusal ? 'overloaded' : refusal.code);
     if ('shedAt' in refusal) this.shed(transport, refusal.shedAt);
     else sendAndEnd(transport, [encodeFrame({ type: 'close', code: refusal.code, message: refusal.message })]);
     return false;
@@ -136,6 +140,7 @@ export class Admission {
     const host = this.host;
     if (host.closing || host.draining) {
       if (pending.address !== undefined) this.releaseAddress(pending.address);
+      host.refused?.(transport, 'going-away');
       sendAndEnd(transport, [encodeFrame({ type: 'close', code: 'going-away', message: host.closing ? 'server shutting down' : 'server draining' })]);
       return false;
     }

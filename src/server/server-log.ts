@@ -10,6 +10,9 @@
  * - Every method asks `logEnabled` first: with the default NO_LOG, or a level that is off,
  *   nothing is built — no object, no string, no hash, no child.
  * - Never written: HELLO's token, payloads, the `authenticate` hook's thrown message above debug.
+ * - What an unauthenticated peer can make us write is bounded: a connection that never became a
+ *   session writes debug lines only, except a detection (a protocol error before HELLO), whose
+ *   warn is written at most once a second per server, counting the rest (spec 0016 §Bad peers).
  * Nothing here runs per frame or per heartbeat.
  */
 import type { CloseReason } from '../connection/close-reason.js';
@@ -26,11 +29,26 @@ export interface LoggedPeer {
   readonly session?: Session | undefined;
 }
 
-/** Close codes that mean a mechanism found the peer dead or broken (warn), not an ordinary end. */
-const DETECTIONS = new Set<CloseReason['code']>(['heartbeat-timeout', 'transport-error', 'protocol-error']);
+/** Close codes that mean a mechanism found the peer dead, broken or not reading (warn), not an ordinary end. */
+const DETECTIONS = new Set<CloseReason['code']>(['heartbeat-timeout', 'transport-error', 'protocol-error', 'slow-consumer']);
+
+/**
+ * Detection warns for connections that never became a session: at most one per this many ms.
+ * Anyone who can reach the port can open such connections by the thousand (bytes of garbage
+ * each); the rest of them go to debug and are counted into the next warn (`suppressed`).
+ */
+export const PRE_SESSION_WARN_INTERVAL_MS = 1000;
 
 export class ServerLog {
-  constructor(readonly log: Logger) {}
+  /** When the last pre-session detection warn was written (`now()` ms), and how many were held back since. */
+  private preSessionWarnAtMs = -Infinity;
+  private preSessionSuppressed = 0;
+
+  constructor(
+    readonly log: Logger,
+    /** Read only for a pre-session detection with warn enabled (the rate limit above). */
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** The connection's child: `{ session: tag, remote, transport }` (no session before WELCOME). */
   private of(peer: LoggedPeer, session = peer.session): Logger {
@@ -93,30 +111,82 @@ export class ServerLog {
   }
 
   /**
-   * A connection ended. A detection (heartbeat timeout, transport error, protocol error) is a
-   * warn with how long the peer had been silent; any other end of a connection that never
-   * became a session is a debug line (refusals, handshake timeouts: a flood of bad peers must
-   * not flood an info log). A session's own end is sessionClosed / sessionDetached.
+   * A connection ended. A detection (heartbeat timeout, transport error, protocol error, slow
+   * consumer) is a warn — rate-limited before a session (preSessionDetection); any other end of
+   * a connection that never became a session is a debug line (refusals, handshake timeouts: a
+   * flood of bad peers must not flood an info log). A session's own end is sessionClosed /
+   * sessionDetached.
    */
   connectionClosed(peer: LoggedPeer, reason: CloseReason): void {
     if (DETECTIONS.has(reason.code)) {
-      if (!logEnabled(this.log, 'warn')) return;
-      const silentMs = Math.round(reason.sinceLastSeenMs);
-      this.of(peer).warn(
-        {
-          event: 'detection',
-          code: reason.code,
-          detectedBy: reason.detectedBy,
-          sinceLastSeenMs: silentMs,
-          ...(reason.error !== undefined ? { errorCode: (reason.error as { code?: unknown }).code } : {}),
-        },
-        `${reason.code} (${reason.detectedBy}): nothing heard for ${formatDuration(silentMs)}`,
-      );
+      if (peer.session === undefined) this.preSessionDetection(peer, reason);
+      else if (logEnabled(this.log, 'warn')) this.detection(peer, reason, 'warn', undefined);
       return;
     }
     if (peer.session !== undefined || !logEnabled(this.log, 'debug')) return;
     // No message: an auth refusal's local reason quotes the hook's error (authFailed logs it at debug).
     this.of(peer).debug({ event: 'connection-close', code: reason.code, initiator: reason.initiator, detectedBy: reason.detectedBy }, `connection closed before a session: ${reason.code}`);
+  }
+
+  /**
+   * A connection was taken on. Its peer's address is read now when a line could name it: a
+   * transport learns it on first use, and once closed it can no longer (transport/tcp-handle.ts,
+   * as net.Socket) — a connection that never became a session would be logged as 'unknown'
+   * when it ends. One getpeername per connection, and only with warn enabled.
+   */
+  accepted(transport: LoggedPeer['connection']['transport']): void {
+    if (logEnabled(this.log, 'warn')) void transport.remoteAddress;
+  }
+
+  /**
+   * Admission turned a connection away before it cost a handshake (admission.ts: over the accept
+   * rate — `overloaded` —, maxConnections / maxConnectionsPerAddress — `server-full` —, closing
+   * or draining — `going-away`). Debug: a flood of them is the attack the limits answer.
+   */
+  refused(transport: LoggedPeer['connection']['transport'], code: string): void {
+    if (!logEnabled(this.log, 'debug')) return;
+    this.of({ connection: { transport } }).debug({ event: 'connection-close', code, initiator: 'local', detectedBy: 'admission' }, `connection refused: ${code}`);
+  }
+
+  /** A detection before a session: one warn per PRE_SESSION_WARN_INTERVAL_MS, the others debug. */
+  private preSessionDetection(peer: LoggedPeer, reason: CloseReason): void {
+    if (!logEnabled(this.log, 'warn')) return;
+    const now = this.now();
+    if (now - this.preSessionWarnAtMs >= PRE_SESSION_WARN_INTERVAL_MS) {
+      this.preSessionWarnAtMs = now;
+      const suppressed = this.preSessionSuppressed;
+      this.preSessionSuppressed = 0;
+      this.detection(peer, reason, 'warn', suppressed);
+      return;
+    }
+    this.preSessionSuppressed++;
+    if (logEnabled(this.log, 'debug')) this.detection(peer, reason, 'debug', undefined);
+  }
+
+  /**
+   * The detection line. Never the reason's message for a protocol error: it may name bytes the
+   * peer sent (`unknown frame type 0x7f`); a slow consumer's is ours, counts only.
+   */
+  private detection(peer: LoggedPeer, reason: CloseReason, level: 'warn' | 'debug', suppressed: number | undefined): void {
+    const silentMs = Math.round(reason.sinceLastSeenMs);
+    const what =
+      reason.code === 'protocol-error'
+        ? `the peer broke the protocol${peer.session === undefined ? ' before a session' : ''}`
+        : reason.code === 'slow-consumer'
+          ? reason.message
+          : `nothing heard for ${formatDuration(silentMs)}`;
+    const more = suppressed ? ` (${suppressed} more before a session since the last such line, at debug)` : '';
+    this.of(peer)[level](
+      {
+        event: 'detection',
+        code: reason.code,
+        detectedBy: reason.detectedBy,
+        sinceLastSeenMs: silentMs,
+        ...(reason.error !== undefined ? { errorCode: (reason.error as { code?: unknown }).code } : {}),
+        ...(suppressed !== undefined ? { suppressed } : {}),
+      },
+      `${reason.code} (${reason.detectedBy}): ${what}${more}`,
+    );
   }
 
   /**

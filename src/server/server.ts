@@ -143,6 +143,7 @@ export class LifelineServer extends EventEmitter implements PeerHost, EndpointsO
       get draining() {
         return server.drainState !== undefined;
       },
+      refused: (transport, code) => server.log.refused(transport, code),
     });
     this.resume = new ResumeRegistry(this.options, this.clock, this.scheduler, { finishSession: (session, reason) => this.registry.finish(session, reason) });
     this.tuning = new ServerTuning(this.options, { warn: (message) => this.emit('warning', message) });
@@ -284,7 +285,9 @@ export class LifelineServer extends EventEmitter implements PeerHost, EndpointsO
   /** A listener's new connection (endpoints.ts): admitted, or refused with a CLOSE saying why (`pending`: counted since its TCP accept). */
   incoming(transport: Transport, pending?: PendingAdmission): void {
     // Explicit socket tuning only; tuning that follows the heartbeat waits for the handshake.
-    if (this.admission.admit(transport, pending)) this.registry.peers.add(new ServerPeer(transport, this, this.tuning.atAccept(transport)));
+    if (!this.admission.admit(transport, pending)) return;
+    this.log.accepted(transport);
+    this.registry.peers.add(new ServerPeer(transport, this, this.tuning.atAccept(transport)));
   }
 
   /** @internal (EndpointsOwner) A TLS / WebSocket listener's TCP socket at accept, before its handshake (admission.ts). */

@@ -21,6 +21,7 @@ import { encodeFrame } from '../../src/protocol/encode.js';
 import type { Frame } from '../../src/protocol/frames.js';
 import { nextEvent } from './helpers.js';
 import { rttObserver } from './rtt-observer.js';
+import { assertCounted, assertNothingOfPayload, assertPeerLines, badPeerLog, type BadPeerLog } from './bad-peer-log.js';
 
 const INTERVAL_MS = 200;
 const TIMEOUT_MS = 600;
@@ -28,15 +29,19 @@ const RESUME_WINDOW_MS = 800;
 /** Generous: timer-wheel slots, a busy 2-core machine. */
 const SLACK_MS = 1000;
 
-async function startServer(t: TestContext): Promise<{ server: LifelineServer; port: number }> {
-  const server = createServer({ minHeartbeatInterval: 50, minHeartbeatTimeout: 100, resumeWindow: RESUME_WINDOW_MS, maxResumeBytesPerSession: 32 * 1024 * 1024, tcpKeepalive: false, tcpUserTimeout: 0 });
+async function startServer(t: TestContext): Promise<{ server: LifelineServer; port: number; log: BadPeerLog }> {
+  const log = badPeerLog();
+  const server = createServer({ logger: log.logger, minHeartbeatInterval: 50, minHeartbeatTimeout: 100, resumeWindow: RESUME_WINDOW_MS, maxResumeBytesPerSession: 32 * 1024 * 1024, tcpKeepalive: false, tcpUserTimeout: 0 });
   t.after(() => server.close());
   const { port } = await server.listen(0, '127.0.0.1');
-  return { server, port };
+  return { server, port, log };
 }
 
-/** The session is detached by the heartbeat, keeps `unacked` messages, then is reclaimed after the window. */
-async function assertDetachedThenReclaimed(t: TestContext, server: LifelineServer, session: Session, vanishedAt: number, unacked: number): Promise<void> {
+/**
+ * The session is detached by the heartbeat, keeps `unacked` messages, then is reclaimed after the
+ * window; its log lines say so (a warn detection, spec 0016) and the counters count it once.
+ */
+async function assertDetachedThenReclaimed(t: TestContext, server: LifelineServer, log: BadPeerLog, session: Session, vanishedAt: number, unacked: number): Promise<void> {
   const [reason] = await nextEvent<[CloseReason]>(session, 'disconnect', TIMEOUT_MS * 4 + SLACK_MS);
   const detectedMs = performance.now() - vanishedAt;
   t.diagnostic(`detected ${Math.round(detectedMs)} ms after the peer vanished (interval ${INTERVAL_MS}, timeout ${TIMEOUT_MS}): ${reason.message}`);
@@ -55,10 +60,21 @@ async function assertDetachedThenReclaimed(t: TestContext, server: LifelineServe
   assert.equal(session.state, 'closed');
   assert.equal(server.detachedCount, 0);
   assert.equal(server.sessionCount, 1, "only the observer's session is left");
+  assertPeerLines(log, `${session.remoteAddress}:${session.remotePort}`, [
+    'debug hello',
+    'debug welcome',
+    'info session-open',
+    'warn detection heartbeat-timeout',
+    'info session-detach heartbeat-timeout',
+    'info session-close heartbeat-timeout',
+  ]);
+  assertNothingOfPayload(log, []);
+  assertCounted(server, { connections: { 'heartbeat-timeout': 1 }, sessions: { 'heartbeat-timeout': 1 } });
+  assert.equal(server.counters.resumeExpiries, 1, 'lifeline_resume_expiries_total');
 }
 
 test('half-open - a path that drops everything while the server has unacknowledged DATA in flight: found by the heartbeat, detached with the DATA kept, reclaimed after the resume window', async (t) => {
-  const { server, port } = await startServer(t);
+  const { server, port, log } = await startServer(t);
   const observer = await rttObserver(t, port);
   const proxy = new FaultProxy({ host: '127.0.0.1', port });
   t.after(() => proxy.close());
@@ -76,13 +92,13 @@ test('half-open - a path that drops everything while the server has unacknowledg
   const vanishedAt = performance.now();
   const UNACKED = 200;
   for (let i = 0; i < UNACKED; i++) session.send(`in flight ${i}`);
-  await assertDetachedThenReclaimed(t, server, session, vanishedAt, UNACKED);
+  await assertDetachedThenReclaimed(t, server, log, session, vanishedAt, UNACKED);
   assert.ok(proxy.stats.droppedDown > 0, 'the DATA left the server and was lost on the path');
   await observer.check(t, 'half-open (blackhole)');
 });
 
 test('half-open - a peer whose TCP still ACKs but that neither reads nor writes (as SIGSTOP): the server streams into full buffers; heartbeat-timeout, not slow-consumer, and the session is detached', async (t) => {
-  const { server, port } = await startServer(t);
+  const { server, port, log } = await startServer(t);
   const observer = await rttObserver(t, port);
   const sessionP = nextEvent<[Session]>(server, 'session', 3000);
   const socket = net.connect({ host: '127.0.0.1', port });
@@ -117,7 +133,7 @@ test('half-open - a peer whose TCP still ACKs but that neither reads nor writes 
   }
   t.diagnostic(`${sent} × 64 KiB sent into the silent peer, user-space buffer at most ${maxBuffered} B`);
   assert.ok(maxBuffered > 0, 'the kernel buffers filled: bytes waited in user space (the slow-consumer watch ran)');
-  await assertDetachedThenReclaimed(t, server, session, vanishedAt, sent);
+  await assertDetachedThenReclaimed(t, server, log, session, vanishedAt, sent);
   assert.equal(server.counters.connectionsClosed.get('slow-consumer'), undefined, 'never judged a slow consumer');
   await observer.check(t, 'half-open (silent peer, full buffers)');
 });
