@@ -19,6 +19,7 @@ import type { Transport } from '../transport/types.js';
 import { NOT_RETAINED, ResumeState } from './resume.js';
 import { RareState } from './rare-state.js';
 import { bytesTaken, slowConsumerCeiling, DEFAULT_MAX_BUFFERED_BYTES } from './slow-consumer.js';
+import { SLOT_CLOSE, SLOT_HELLO, SLOT_WELCOME } from './frame-counts.js';
 import type { CloseReason, CloseReasonCode, DetectedBy } from './close-reason.js';
 import type { ConnectionEnv, ConnectionOwner, ConnectionState, HealthReport, StallGuardOptions } from './types.js';
 
@@ -178,6 +179,7 @@ export abstract class ConnectionCore {
 
   /** Send a handshake frame (HELLO, WELCOME, or a refusing CLOSE is sent via closeWith). */
   sendHandshake(frame: HelloFrame | WelcomeFrame): void {
+    this.countSent(frame.type === 'hello' ? SLOT_HELLO : SLOT_WELCOME);
     this.write(encodeFrame(frame));
   }
 
@@ -204,6 +206,7 @@ export abstract class ConnectionCore {
     this.awaitingPeerClose = graceful;
     this.state = 'closing';
     // encodeFrame truncates the message to PROTOCOL.md's limit (UTF-8 safe).
+    this.countSent(SLOT_CLOSE);
     this.write(encodeFrame({ type: 'close', code: wireCode, message: wireMessage }));
     this.transport.end();
   }
@@ -244,6 +247,7 @@ export abstract class ConnectionCore {
     this.stopTimers();
     // 'closing' before the write: a write that finds the buffer full judges nothing any more.
     this.state = 'closing';
+    this.countSent(SLOT_CLOSE);
     this.write(encodeFrame({ type: 'close', code: wireCode, message: '' }));
     this.transport.destroy();
   }
@@ -278,6 +282,21 @@ export abstract class ConnectionCore {
     if (rare === undefined) return;
     rare.cancelAck?.();
     rare.cancelAck = undefined;
+  }
+
+  // --- frames by type (frame-counts.ts, spec 0015 §Frames by type): one slot per frame, no
+  // allocation; the env's arrays are shared by every connection of a server, absent on a client.
+
+  /** A frame decoded from the peer. */
+  protected countReceived(slot: number): void {
+    const counts = this.env.framesReceived;
+    if (counts !== undefined) counts[slot]!++;
+  }
+
+  /** A frame handed to write() (a DATA frame once, even when written as header + payload). */
+  protected countSent(slot: number): void {
+    const counts = this.env.framesSent;
+    if (counts !== undefined) counts[slot]!++;
   }
 
   // --- writing and the slow-consumer policy (docs/spec/0003-enforcement-and-drain.md §Slow consumers)

@@ -16,6 +16,7 @@ import { ProtocolError } from '../errors.js';
 import type { ReplaySink } from './replay.js';
 import { remoteCloseReason, transportCloseReason } from './close-reason.js';
 import { Delivery } from './delivery.js';
+import { frameSlot, SLOT_PING } from './frame-counts.js';
 import type { ConnectionOptions, SharedEnvConnectionOptions } from './types.js';
 
 export type {
@@ -72,11 +73,15 @@ export class Connection extends Delivery implements TransportHandlers, FrameSink
 
   /** @internal (FrameSink) A frame decoded from the chunk being read. */
   onFrame(frame: Frame): void {
+    // Every frame decoded counts, whatever the state makes of it (spec 0015 §Frames by type).
+    this.countReceived(frameSlot(frame.type));
     this.handleFrame(frame, this.lastSeenAtMs);
   }
 
   /** @internal (FrameSink) A PING decoded without a frame object. */
   onPing(id: number): void {
+    // Per PING frame, though PINGs in one read get one PONG (and one lifeline_pings_received_total).
+    this.countReceived(SLOT_PING);
     // Answered once the whole chunk is decoded (see onData); in any other state the frame takes
     // the general path (handshake: the owner refuses it; closing: ignored).
     if (this.state === 'open') this.pingToAnswer = id;

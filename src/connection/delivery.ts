@@ -9,6 +9,7 @@ import type { GoawayFrame, PresenceFrame } from '../protocol/frames.js';
 import { BufferOverflowError, LifelineError } from '../errors.js';
 import { pumpFor, Replay } from './replay.js';
 import { HeartbeatDriver } from './heartbeat-driver.js';
+import { SLOT_ACK, SLOT_DATA, SLOT_GOAWAY, SLOT_PRESENCE } from './frame-counts.js';
 
 // Below this size a DATA frame is copied into one buffer; above it header and payload are
 // written separately under cork (one writev) to avoid copying big payloads.
@@ -85,6 +86,7 @@ export abstract class Delivery extends HeartbeatDriver {
 
   private writeData(seq: number, payload: Uint8Array): boolean {
     if (seq > this.resume.writtenSeq) this.resume.writtenSeq = seq;
+    this.countSent(SLOT_DATA);
     const header = encodeDataHeader(seq, payload.byteLength);
     const size = header.byteLength + payload.byteLength;
     if (payload.byteLength <= COALESCE_LIMIT) {
@@ -103,6 +105,7 @@ export abstract class Delivery extends HeartbeatDriver {
   /** Send a PRESENCE frame (PROTOCOL.md §6.11) on an open connection; false when not open (nothing written). */
   sendPresence(frame: PresenceFrame): boolean {
     if (this.state !== 'open') return false;
+    this.countSent(SLOT_PRESENCE);
     this.write(encodeFrame(frame));
     return true;
   }
@@ -110,6 +113,7 @@ export abstract class Delivery extends HeartbeatDriver {
   /** Send GOAWAY; the connection stays open (the caller decides when to close). */
   goaway(frame: Omit<GoawayFrame, 'type'>): void {
     if (this.state !== 'open') return;
+    this.countSent(SLOT_GOAWAY);
     this.write(encodeFrame({ type: 'goaway', ...frame }));
   }
 
@@ -169,6 +173,7 @@ export abstract class Delivery extends HeartbeatDriver {
     const resume = this.resume;
     if (this.state !== 'open' || resume.receivedSeq <= resume.ackSentSeq) return;
     resume.ackSentSeq = resume.receivedSeq;
+    this.countSent(SLOT_ACK);
     this.write(encodeAck(resume.receivedSeq));
   }
 }

@@ -8,6 +8,7 @@ import { Heartbeat, sharedHeartbeatOptions } from '../liveness/heartbeat.js';
 import { createDetector } from '../liveness/detectors/index.js';
 import { createTimer } from '../time/scheduler.js';
 import { pingBytes, pongBytes } from './pong-bytes.js';
+import { SLOT_PING, SLOT_PONG } from './frame-counts.js';
 import { ConnectionCore, NOT_PUSHING } from './connection-core.js';
 import type { HealthReport, OpenParams } from './types.js';
 
@@ -67,6 +68,7 @@ export abstract class HeartbeatDriver extends ConnectionCore {
   protected answerPing(id: number): void {
     const h = this.health();
     // A shared, never-mutated 2-byte frame per (id, status, load): no allocation per PONG.
+    this.countSent(SLOT_PONG);
     this.write(pongBytes(id, h.status, h.load));
     // The write may have found a slow consumer and closed (connection-core.ts).
     if (this.state !== 'open') return;
@@ -86,6 +88,7 @@ export abstract class HeartbeatDriver extends ConnectionCore {
     if ((now & 0x300) === (told & 0x300) && Math.abs((now & 0xff) - (told & 0xff)) < LOAD_PUSH_STEP) return pingBytes(id);
     const peerPingId = told >>> 10;
     this.statusTold = (peerPingId << 10) | now;
+    this.countSent(SLOT_PONG);
     const out = new Uint8Array(3);
     out.set(pongBytes(peerPingId, h.status, h.load), 0);
     out[2] = pingBytes(id)[0]!;
@@ -132,6 +135,7 @@ export abstract class HeartbeatDriver extends ConnectionCore {
         break;
       case 'ping': {
         const silentForMs = now - Math.max(hb.lastSeenAtMs, this.rareState?.lastWriteAtMs ?? 0);
+        this.countSent(SLOT_PING);
         this.write(this.statusTold === NOT_PUSHING ? pingBytes(verdict.id) : this.pingWithStatus(verdict.id));
         // The write may have found a slow consumer and closed (connection-core.ts).
         if (this.state !== 'open') return;

@@ -77,6 +77,13 @@ export interface ConnectionEnv {
    * in both directions. Only the adaptive-heartbeat client needs it; servers leave it off.
    */
   trackWriteTimes?: boolean;
+  /**
+   * Frames decoded from the peer, one slot per type (frame-counts.ts): every connection sharing
+   * this env bumps the same array, one slot per frame. Absent: not counted (the client).
+   */
+  framesReceived?: Float64Array;
+  /** Frames handed to the transport, one slot per type, as framesReceived. */
+  framesSent?: Float64Array;
 }
 
 export interface ConnectionOptions extends ConnectionEnv {

@@ -4,8 +4,9 @@
  * Every value is read when the registry is scraped (collect callbacks): the server's plain
  * counters (server/server-counters.ts), `server.stats()` (bytes: O(connections) per scrape),
  * its health report, its UDP listeners' counters, and an event-loop delay histogram of our own.
- * Nothing is observed per frame: attaching metrics adds no work to the data path, and counts
- * start when the server is made, not when metrics are attached.
+ * Nothing is observed per frame (frames by type are array slots the connections bump, read
+ * here): attaching metrics adds no work to the data path, and counts start when the server is
+ * made, not when metrics are attached.
  *
  * One server per registry (metric names are fixed); give each server its own registry, or
  * prom-client's `registry.setDefaultLabels()` on separate registries merged with
@@ -17,6 +18,7 @@ import type { LifelineServer } from '../server/server.js';
 import { RTT_BUCKETS_MS, type ServerCounters } from '../server/server-counters.js';
 import type { UdpListenerStats } from '../server/listen-udp.js';
 import type { CloseReasonCode } from '../connection/close-reason.js';
+import { FRAME_COUNT_TYPES } from '../connection/frame-counts.js';
 import { ChannelCounts } from './channel-counts.js';
 
 export interface LifelineMetricsOptions {
@@ -91,6 +93,9 @@ export function lifelineMetrics(server: LifelineServer, options: LifelineMetrics
   const fromMap = (m: Counter<string>, map: ReadonlyMap<string, number>, label: string): void => {
     for (const [key, value] of map) m.inc({ [label]: key }, value);
   };
+  const byFrameType = (m: Counter<string>, counts: Float64Array): void => {
+    FRAME_COUNT_TYPES.forEach((type, slot) => m.inc({ type }, counts[slot]!));
+  };
 
   gauge('lifeline_sessions', 'Sessions open or detached (waiting for a resume).', [], (m) => m.set(server.sessionCount));
   gauge('lifeline_sessions_detached', 'Resumable sessions whose transport was lost, waiting for their client.', [], (m) => m.set(server.detachedCount));
@@ -114,6 +119,10 @@ export function lifelineMetrics(server: LifelineServer, options: LifelineMetrics
   });
   counter('lifeline_pings_received_total', "Reads carrying the peers' heartbeat PINGs (PINGs in one read get one PONG and count once).", [], (m) => m.inc(c.pingsReceived));
   counter('lifeline_pings_sent_total', 'Heartbeat PINGs the server sent (connections where it leads the heartbeat, spec 0010).', [], (m) => m.inc(c.pingsSent));
+  counter('lifeline_frames_received_total', 'Frames decoded on accepted connections, by type (each PING counts, though PINGs in one read get one PONG).', ['type'], (m) =>
+    byFrameType(m, c.framesReceived),
+  );
+  counter('lifeline_frames_sent_total', 'Frames written on accepted connections, by type (a PING with a status PONG in front is one of each).', ['type'], (m) => byFrameType(m, c.framesSent));
   counter('lifeline_received_bytes_total', 'Bytes received on accepted connections (transport payload, frames included).', [], (m) => m.inc(server.stats().bytesRead));
   counter('lifeline_sent_bytes_total', 'Bytes sent on accepted connections (transport payload, frames included).', [], (m) => m.inc(server.stats().bytesWritten));
   counter('lifeline_goaways_total', 'GOAWAY frames sent, by code.', ['code'], (m) => {

@@ -2,11 +2,14 @@
  * ServerCounters: plain integer fields a server increments where its events already happen — a
  * connection or session closes, a session resumes, a stall is reported, a PING is sent or read,
  * a PONG brings an RTT — and that `src/metrics/` reads only when scraped
- * (docs/spec/0015-metrics.md). Nothing here runs per DATA frame; the per-heartbeat ones (PINGs,
- * the RTT bucket) are one increment each. One object per server, made with it, so counts start
- * at construction whether or not metrics are ever attached.
+ * (docs/spec/0015-metrics.md). The per-heartbeat ones (PINGs, the RTT bucket) are one increment
+ * each; the only per-frame ones are the frames-by-type arrays, which the connections bump
+ * themselves through the server's ConnectionEnv (one slot per frame, connection/frame-counts.ts).
+ * One object per server, made with it, so counts start at construction whether or not metrics
+ * are ever attached.
  */
 import type { CloseReason } from '../connection/close-reason.js';
+import { newFrameCounts } from '../connection/frame-counts.js';
 
 /**
  * RTT histogram bucket upper bounds, ms (Prometheus `le`, shown in seconds). A server measures
@@ -44,6 +47,14 @@ export class ServerCounters {
   readonly rttBuckets: number[] = new Array<number>(RTT_BUCKETS_MS.length + 1).fill(0);
   rttSumMs = 0;
   rttCount = 0;
+  /**
+   * Frames decoded from / handed to every connection's transport, by FRAME_COUNT_TYPES slot;
+   * passed to connections as ConnectionEnv.framesReceived / framesSent. PINGs count per frame
+   * (pingsReceived counts reads). Frames an admission refusal writes before any connection exists
+   * are not here (admission.ts).
+   */
+  readonly framesReceived: Float64Array = newFrameCounts();
+  readonly framesSent: Float64Array = newFrameCounts();
 
   connectionClosed(reason: CloseReason): void {
     bump(this.connectionsClosed, reason.code);

@@ -184,6 +184,9 @@ export class LifelineServer extends EventEmitter implements PeerHost, EndpointsO
       handshakeMaxFrameSize: this.options.handshakeMaxFrameSize,
       maxBufferedBytes: this.options.maxBufferedBytes,
       health: this.health,
+      // Frames by type: one slot per frame, read on scrape (spec 0015 §Frames by type).
+      framesReceived: this.counters.framesReceived,
+      framesSent: this.counters.framesSent,
     });
   }
 

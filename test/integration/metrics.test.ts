@@ -12,7 +12,9 @@ import net from 'node:net';
 import { connect, createServer, RedisPresenceStore, sessionTag, type Client, type ClientOptions, type CloseReason, type LifelineServer, type OpenInfo, type PongInfo, type ServerOptions, type Session } from '../../src/index.js';
 import { lifelineMetrics, serveMetrics } from '../../src/metrics/index.js';
 import { FaultProxy } from '../../src/lab/fault-proxy.js';
-import { encodeFrame, encodePing } from '../../src/protocol/encode.js';
+import { encodeFrame, encodePing, encodePong } from '../../src/protocol/encode.js';
+import { FrameDecoder } from '../../src/protocol/decoder.js';
+import type { Frame, FrameType } from '../../src/protocol/frames.js';
 import { haveRedisServer, RedisProcess } from '../fixtures/redis-server.js';
 import { eventually, nextEvent } from './helpers.js';
 
@@ -387,4 +389,103 @@ test('metrics - `lifeline server --metrics-port 0` as a real process: scraped af
   assert.equal(m.get('lifeline_presence_degraded'), 0);
   assert.equal(m.get('lifeline_ping_strikes_total{verdict="strike"}'), 0);
   assert.ok(m.get('lifeline_received_bytes_total')! > 0);
+});
+
+// --- frames by type (spec 0015 §Frames by type) ----------------------------------------------
+
+/**
+ * A hand-written lifeline peer on a raw socket: every frame it writes is counted here, and
+ * everything the server writes is decoded, so both sides of the server's frame counts are known
+ * without trusting the server's own code.
+ */
+class RawPeer {
+  readonly socket: net.Socket;
+  readonly wrote = new Map<FrameType, number>();
+  readonly got: Frame[] = [];
+  readonly ended: Promise<void>;
+  private readonly decoder = new FrameDecoder();
+
+  constructor(t: TestContext, port: number) {
+    this.socket = net.connect({ host: '127.0.0.1', port });
+    this.socket.on('error', () => {});
+    t.after(() => void this.socket.destroy());
+    this.socket.on('data', (chunk: Buffer) => this.decoder.push(chunk, (frame) => void this.got.push(frame)));
+    this.ended = new Promise((resolve) => this.socket.once('close', () => resolve()));
+  }
+
+  /** Frames in one write (one read on loopback for a few bytes), each counted by type. */
+  send(...frames: Array<[FrameType, Uint8Array]>): void {
+    for (const [type] of frames) this.wrote.set(type, (this.wrote.get(type) ?? 0) + 1);
+    this.socket.write(Buffer.concat(frames.map(([, bytes]) => bytes)));
+  }
+
+  count(type: FrameType): number {
+    return this.got.filter((f) => f.type === type).length;
+  }
+}
+
+test('metrics - frames by type: N DATA each way, PINGs in one read, PONG, ACK, PRESENCE, GOAWAY, CLOSE both ways — exact counts', async (t) => {
+  const N = 7;
+  const { server, port } = await quietServer(t);
+  const scrape = attach(t, server);
+  const sessions: Session[] = [];
+  const messages: string[] = [];
+  server.on('session', (s: Session) => {
+    sessions.push(s);
+    s.on('message', (b: Buffer) => void messages.push(b.toString()));
+  });
+  const hello = (resumable: boolean): [FrameType, Uint8Array] => ['hello', encodeFrame({ type: 'hello', version: 1, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 3000, ...(resumable ? { resumable } : {}) })];
+  const data = (seq: number): [FrameType, Uint8Array] => ['data', encodeFrame({ type: 'data', seq, payload: Buffer.from(`m${seq}`) })];
+
+  // Connection 1: DATA both ways, three PINGs in one write, one status PONG; the server closes it.
+  const a = new RawPeer(t, port);
+  await nextEvent(a.socket, 'connect', 3000);
+  a.send(hello(false));
+  assert.ok(await eventually(() => a.count('welcome') === 1 && sessions.length === 1, 3000), 'WELCOME 1');
+  for (let seq = 1; seq <= N; seq++) a.send(data(seq));
+  for (let i = 0; i < N; i++) sessions[0]!.send(`s${i}`);
+  a.send(['ping', encodePing(1)], ['ping', encodePing(2)], ['ping', encodePing(3)]);
+  a.send(['pong', encodePong(0, 'ok', 0)]);
+  assert.ok(await eventually(() => messages.length === N && a.count('data') === N && a.count('pong') >= 1, 3000), 'DATA both ways, a PONG');
+  a.socket.on('end', () => void a.socket.end()); // the server's CLOSE, then its end: ours follows
+  sessions[0]!.close('bye');
+  await a.ended;
+
+  // Connection 2 (resumable: ACKs both ways): PRESENCE, then a drain's GOAWAY, which it leaves with CLOSE.
+  const b = new RawPeer(t, port);
+  await nextEvent(b.socket, 'connect', 3000);
+  b.send(hello(true));
+  assert.ok(await eventually(() => b.count('welcome') === 1 && sessions.length === 2, 3000), 'WELCOME 2');
+  for (let seq = 1; seq <= N; seq++) b.send(data(seq));
+  for (let i = 0; i < N; i++) sessions[1]!.send(`s${i}`);
+  assert.ok(await eventually(() => b.count('data') === N && b.count('ack') >= 1, 3000), 'DATA and an ACK from the server');
+  b.send(['ack', encodeFrame({ type: 'ack', seq: N })]);
+  b.send(['presence', encodeFrame({ type: 'presence', kind: 'subscribe', ids: ['alice'] })]);
+  assert.ok(await eventually(() => b.count('presence') >= 1, 3000), 'PRESENCE answered');
+  const drained = server.drain({ deadlineMs: 5000 });
+  assert.ok(await eventually(() => b.count('goaway') === 1, 3000), 'GOAWAY');
+  b.send(['close', encodeFrame({ type: 'close', code: 'normal', message: '' })]);
+  b.socket.end();
+  await b.ended;
+  await drained;
+  assert.ok(await eventually(() => server.sessionCount === 0, 3000));
+
+  const m = await scrape();
+  const frames = (direction: 'received' | 'sent') => new Map(samples(m, `lifeline_frames_${direction}_total`).map(([key, n]) => [key.match(/type="(\w+)"/)![1]!, n]));
+  const received = frames('received');
+  const sent = frames('sent');
+  const types: FrameType[] = ['hello', 'welcome', 'data', 'ack', 'ping', 'pong', 'goaway', 'close', 'presence'];
+  assert.deepEqual([...received.keys()].sort(), [...types].sort(), 'every type has a sample, zeros included');
+  // Received: exactly what the two peers wrote, frame by frame (PINGs in one read count each).
+  for (const type of types) assert.equal(received.get(type), (a.wrote.get(type) ?? 0) + (b.wrote.get(type) ?? 0), `received ${type}`);
+  assert.equal(received.get('ping'), 3);
+  // Sent: exactly what the two peers decoded.
+  for (const type of types) assert.equal(sent.get(type), a.count(type) + b.count(type), `sent ${type}`);
+  assert.equal(sent.get('welcome'), 2);
+  assert.equal(sent.get('data'), 2 * N);
+  assert.equal(sent.get('goaway'), 1);
+  assert.equal(sent.get('close'), 1, "connection 1's CLOSE (connection 2 ended on the peer's)");
+  // Three PINGs in one read: one PONG, one ping event (lifeline_pings_received_total counts reads).
+  assert.equal(a.got.filter((f) => f.type === 'pong' && f.id === 3).length, 1);
+  assert.equal(m.get('lifeline_pings_received_total'), 1);
 });
