@@ -123,8 +123,19 @@ export function lifelineMetrics(server: LifelineServer, options: LifelineMetrics
     byFrameType(m, c.framesReceived),
   );
   counter('lifeline_frames_sent_total', 'Frames written on accepted connections, by type (a PING with a status PONG in front is one of each).', ['type'], (m) => byFrameType(m, c.framesSent));
-  counter('lifeline_received_bytes_total', 'Bytes received on accepted connections (transport payload, frames included).', [], (m) => m.inc(server.stats().bytesRead));
-  counter('lifeline_sent_bytes_total', 'Bytes sent on accepted connections (transport payload, frames included).', [], (m) => m.inc(server.stats().bytesWritten));
+  // server.stats() walks every connection: one walk per scrape for both byte counters.
+  let statsAt = Number.NEGATIVE_INFINITY;
+  let statsNow: ReturnType<LifelineServer['stats']> | undefined;
+  const scrapeStats = () => {
+    const now = performance.now();
+    if (statsNow === undefined || now - statsAt > 5) {
+      statsNow = server.stats();
+      statsAt = now;
+    }
+    return statsNow;
+  };
+  counter('lifeline_received_bytes_total', 'Bytes received on accepted connections (transport payload, frames included).', [], (m) => m.inc(scrapeStats().bytesRead));
+  counter('lifeline_sent_bytes_total', 'Bytes sent on accepted connections (transport payload, frames included).', [], (m) => m.inc(scrapeStats().bytesWritten));
   counter('lifeline_goaways_total', 'GOAWAY frames sent, by code.', ['code'], (m) => {
     m.inc({ code: 'draining' }, c.goawaysDraining);
     m.inc({ code: 'too-many-pings' }, c.connectionsClosed.get('too-many-pings') ?? 0);
@@ -167,18 +178,30 @@ export function lifelineMetrics(server: LifelineServer, options: LifelineMetrics
 
   let loop: IntervalHistogram | undefined;
   if (options.eventLoopDelay !== false) {
-    const h = monitorEventLoopDelay({ resolution: 10 });
-    h.enable();
-    loop = h;
     const seconds = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0);
-    // Since the previous scrape (reset after each, as prom-client's own nodejs_eventloop_lag_*).
-    gauge('lifeline_event_loop_delay_seconds', 'Event-loop delay since the previous scrape (perf_hooks.monitorEventLoopDelay, 10 ms resolution).', ['quantile'], (m) => {
-      if (h.count > 0) {
-        m.set({ quantile: '0.5' }, seconds(h.percentile(50)));
-        m.set({ quantile: '0.99' }, seconds(h.percentile(99)));
-        m.set({ quantile: '1' }, seconds(h.max));
+    // A server without a `health` hook already samples its loop (server/health.ts, 10 ms): the
+    // metrics read its windows rather than run a second monitor (≈ 8 ms of CPU a second on a busy
+    // server, most of what attaching metrics cost in `lifeline bench --metrics`). With a hook of
+    // the user's, there is no sampler: the metrics keep their own.
+    const own = server.options.health === undefined ? undefined : monitorEventLoopDelay({ resolution: 10 });
+    own?.enable();
+    loop = own;
+    gauge('lifeline_event_loop_delay_seconds', "Event-loop delay since the previous scrape, 10 ms resolution (the worst of the server's 500 ms health windows; its own monitor with a health hook).", ['quantile'], (m) => {
+      if (own) {
+        if (own.count > 0) {
+          m.set({ quantile: '0.5' }, seconds(own.percentile(50)));
+          m.set({ quantile: '0.99' }, seconds(own.percentile(99)));
+          m.set({ quantile: '1' }, seconds(own.max));
+        }
+        own.reset();
+        return;
       }
-      h.reset();
+      const w = server.healthSampler?.takeLoopDelay();
+      if (w) {
+        m.set({ quantile: '0.5' }, seconds(w.p50Ns));
+        m.set({ quantile: '0.99' }, seconds(w.p99Ns));
+        m.set({ quantile: '1' }, seconds(w.maxNs));
+      }
     });
   }
 

@@ -275,6 +275,11 @@ export class LifelineServer extends EventEmitter implements PeerHost, EndpointsO
     return this.listenerSet.addresses();
   }
 
+  /** @internal The event-loop health sampler, once listen() started it (none with a `health` option): lifeline/metrics reads its delay windows. */
+  get healthSampler(): HealthSampler | undefined {
+    return this.sampler;
+  }
+
   /** @internal (EndpointsOwner) Once, before the first listener: the optional socket-tuning module and the health sampler. */
   async prepare(): Promise<void> {
     await this.tuning.load();

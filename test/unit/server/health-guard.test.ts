@@ -55,3 +55,23 @@ test('health guard - a server whose hook answers a fractional load keeps serving
   assert.deepEqual(pongs[0], { status: 'ok', load: 1 });
   assert.equal(warnings.filter((w) => w.includes('health hook')).length, 1);
 });
+
+test('health sampler - takeLoopDelay gives the worst window since the last call, then nothing until the next window', async () => {
+  const { createEventLoopHealth } = await import('../../../src/server/health.js');
+  const sampler = createEventLoopHealth({ sampleMs: 100 });
+  try {
+    await new Promise((r) => setTimeout(r, 30)); // the monitor's timer is running
+    const blockUntil = performance.now() + 60;
+    while (performance.now() < blockUntil) {
+      /* a 60 ms stall of this loop */
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const w = sampler.takeLoopDelay();
+    assert.ok(w, 'a window was sampled');
+    assert.ok(w.maxNs >= 40e6, `the 60 ms stall shows as the max: ${(w.maxNs / 1e6).toFixed(1)} ms`);
+    assert.ok(w.p50Ns <= w.p99Ns && w.p99Ns <= w.maxNs);
+    assert.equal(sampler.takeLoopDelay(), undefined, 'taken: nothing until the next window');
+  } finally {
+    sampler.stop();
+  }
+});
