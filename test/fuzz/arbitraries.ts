@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { encodeFrame } from '../../src/protocol/encode.js';
 import { CLOSE_CODES, GOAWAY_CODES, PEER_STATUSES, type Frame, type HelloFrame } from '../../src/protocol/frames.js';
+import { concatBytes } from '../../src/util/bytes.js';
 
 // Decoded frames are plain objects; fast-check may otherwise build null-prototype records.
 const plain = { noNullPrototype: true } as const;
@@ -79,17 +80,8 @@ export const frameArb: fc.Arbitrary<Frame> = fc.oneof(
   ),
 );
 
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
-}
+/** The project's own helper (src/util/bytes.ts), under the short name the fuzz targets use. */
+export const concat = concatBytes;
 
 /** Split points for a stream of `length` bytes: sorted, may repeat (empty chunks are legal). */
 export function cutsFor(length: number, maxCuts = 20): fc.Arbitrary<number[]> {
